@@ -1,0 +1,83 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+
+from .images import reencode_image
+from .models import Invitation, Shop, StaffMember, time_zone_choices
+from .roles import Role
+
+
+class ShopForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices, initial="Asia/Taipei")
+    logo = forms.FileField(
+        label=_("logo"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        help_text=_("PNG, JPEG, GIF or WebP, at most 2 MB. We resize it to fit 512 × 512 pixels."),
+    )
+
+    class Meta:
+        model = Shop
+        fields = ["name", "slug", "logo", "brand_colour", "currency", "time_zone", "language"]
+        widgets = {
+            "brand_colour": forms.TextInput(attrs={"type": "color"}),
+            "slug": forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+        }
+
+    def clean_slug(self):
+        return self.cleaned_data["slug"].lower()
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if isinstance(logo, UploadedFile):
+            return reencode_image(logo)
+        return logo
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("email address"))
+    role = forms.ChoiceField(label=_("role"), choices=Role.choices, initial=Role.STAFF)
+
+
+class RoleForm(forms.ModelForm):
+    class Meta:
+        model = StaffMember
+        fields = ["role"]
+
+
+class AcceptInvitationSignupForm(forms.Form):
+    """Create an account from an invitation: the link proved the e-mail address."""
+
+    name = forms.CharField(label=_("your name"), max_length=150)
+    password1 = forms.CharField(
+        label=_("password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("password (again)"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, invitation: Invitation, **kwargs):
+        self.invitation = invitation
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords do not match."))
+        elif p1:
+            try:
+                password_validation.validate_password(p1)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class MemberSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search members"), required=False, max_length=100)

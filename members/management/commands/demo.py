@@ -1,0 +1,90 @@
+"""Create (or refresh) the demo café with an owner, a manager, staff and members."""
+
+import io
+import random
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from members import services
+from members.models import Member, Shop, StaffMember, User
+from members.roles import Role
+
+DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
+DEMO_USERS = [
+    ("owner@demo.example", "Mei", "Lin", Role.OWNER),
+    ("manager@demo.example", "Jun", "Chen", Role.MANAGER),
+    ("staff@demo.example", "Ada", "Wang", Role.STAFF),
+]
+FIRST = ["Yi-Ting", "Wei", "Hsin", "Chia-Hao", "Emma", "Liam", "Yu", "Shu-Fen", "Kai", "Noah", "Mia", "Jia", "Tom"]
+LAST = ["Chang", "Huang", "Lee", "Wu", "Tsai", "Smith", "Lin", "Kuo", "Hsu", "Yang", "Chen", "Liu"]
+
+
+def demo_logo() -> ContentFile:
+    """A coffee cup on the brand colour, drawn here so the demo needs no asset files."""
+    image = Image.new("RGBA", (256, 256), (111, 78, 55, 255))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((64, 96, 168, 200), radius=18, fill="white")
+    draw.ellipse((150, 116, 206, 172), outline="white", width=14)
+    for x in (88, 116, 144):
+        draw.line((x, 40, x - 8, 60, x, 80), fill="white", width=8, joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return ContentFile(out.getvalue(), name="demo-cafe.png")
+
+
+class Command(BaseCommand):
+    help = "Create the demo café (idempotent): staff logins and members with visits."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            users = {}
+            for email, first, last, role in DEMO_USERS:
+                user, created = User.objects.get_or_create(
+                    email=email, defaults={"first_name": first, "last_name": last}
+                )
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.save(update_fields=["password"])
+                EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+                users[role] = user
+
+            shop = Shop.objects.filter(slug="demo-cafe").first()
+            if shop is None:
+                shop = services.shop_create(
+                    owner=users[Role.OWNER],
+                    name="Demo Café",
+                    slug="demo-cafe",
+                    logo=demo_logo(),
+                    brand_colour="#6F4E37",
+                    currency="TWD",
+                    time_zone="Asia/Taipei",
+                    language="zh-hant",
+                )
+            for role, user in users.items():
+                StaffMember.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
+
+            if not shop.members.exists():
+                rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not secrets
+                now = timezone.now()
+                for i in range(40):
+                    joined = now - timedelta(days=rng.randint(1, 200), minutes=rng.randint(0, 600))
+                    last_visit = joined + timedelta(days=rng.randint(0, (now - joined).days))
+                    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+                    Member.objects.create(
+                        shop=shop,
+                        name=name,
+                        email=f"member{i + 1}@demo.example",
+                        phone=f"09{rng.randint(10000000, 99999999)}",
+                        joined_at=joined,
+                        last_visit_at=last_visit if i % 7 else None,
+                    )
+
+        self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/s/{shop.slug}/)"))
+        for email, _first, _last, role in DEMO_USERS:
+            self.stdout.write(f"  {role.label:<8} {email} / {DEMO_PASSWORD}")

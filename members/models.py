@@ -1,0 +1,193 @@
+import secrets
+import uuid
+import zoneinfo
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .currency import Currency
+from .roles import Role
+
+# Codes people read aloud or type: no 0/O, 1/I/L, and no vowels so no words.
+CODE_ALPHABET = "23456789BCDFGHJKMNPQRSTVWXYZ"
+
+
+def random_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in: an owner, a member of staff, or a customer."""
+
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+
+class ShopScopedQuerySet(models.QuerySet):
+    def for_shop(self, shop: "Shop"):
+        return self.filter(shop=shop)
+
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour such as #6F4E37."))
+
+
+class Shop(models.Model):
+    """The tenant: everything a shop owns points here."""
+
+    class Language(models.TextChoices):
+        EN = "en", _("English")
+        ZH_HANT = "zh-hant", _("Traditional Chinese")
+        ZH_HANS = "zh-hans", _("Simplified Chinese")
+
+    name = models.CharField(_("shop name"), max_length=80)
+    slug = models.SlugField(
+        _("web address"),
+        max_length=40,
+        unique=True,
+        help_text=_("Lower-case letters, numbers and hyphens; used in your shop's links."),
+    )
+    logo = models.ImageField(_("logo"), upload_to="logos/", blank=True)
+    brand_colour = models.CharField(_("brand colour"), max_length=7, default="#6F4E37", validators=[hex_colour])
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.TWD)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Taipei")
+    language = models.CharField(
+        _("default language"),
+        max_length=10,
+        choices=Language.choices,
+        default=Language.ZH_HANT,
+        help_text=_("The language customers see first on your shop's public pages."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def brand_text_colour(self) -> str:
+        """Black or white, whichever reads better on the brand colour (WCAG luminance)."""
+        channels = [int(self.brand_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000000" if luminance > 0.179 else "#ffffff"
+
+
+class StaffMember(models.Model):
+    """A user's role at a shop (owner, manager or staff)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_roles")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="one_role_per_user_and_shop")]
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()}) at {self.shop}"
+
+
+class Invitation(models.Model):
+    """An e-mailed, signed and expiring offer to join a shop's staff."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Inviting the same address again refreshes the invitation instead
+            # of leaving two links that both work.
+            models.UniqueConstraint("shop", Lower("email"), name="one_invitation_per_email_and_shop"),
+        ]
+
+    def __str__(self):
+        return f"{self.email} to {self.shop}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class Member(models.Model):
+    """A customer enrolled in one shop's loyalty program."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
+    )
+    code = models.CharField(_("member code"), max_length=12, default=random_code, editable=False)
+    name = models.CharField(_("name"), max_length=80)
+    email = models.EmailField(_("email address"), blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    joined_at = models.DateTimeField(_("joined"), default=timezone.now)
+    last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-joined_at"]
+        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="member_code_unique_per_shop")]
+        indexes = [models.Index(fields=["shop", "-last_visit_at"], name="member_shop_last_visit")]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,44 @@
+"""Roles inside a shop and what each may do.
+
+The permission table below is the single source of truth: the tenancy
+decorator checks it, the staff page shows it, and docs/roles.md repeats it.
+A higher role can do everything a lower one can.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Manager")
+    STAFF = "staff", _("Staff")
+
+
+RANK = {Role.STAFF: 1, Role.MANAGER: 2, Role.OWNER: 3}
+
+# permission name -> (lowest role that has it, what it means)
+PERMISSIONS: dict[str, tuple[Role, str]] = {
+    "shop.view": (Role.STAFF, _("See the shop's home page")),
+    "counter.use": (Role.STAFF, _("Use the counter: find members, add stamps, redeem")),
+    "members.view": (Role.MANAGER, _("See and search members and their history")),
+    "programs.edit": (Role.MANAGER, _("Set up stamp cards, points, rewards and campaigns")),
+    "insights.view": (Role.MANAGER, _("See the dashboard and export reports")),
+    "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),
+    "staff.manage": (Role.OWNER, _("Invite staff, change roles and remove staff")),
+    "shop.delete": (Role.OWNER, _("Delete the shop")),
+}
+
+
+def role_has(role: str, permission: str) -> bool:
+    lowest, _label = PERMISSIONS[permission]
+    return RANK[Role(role)] >= RANK[lowest]
+
+
+def permission_table() -> list[dict]:
+    """Rows for the 'who can do what' table on the staff page."""
+    roles = [Role.STAFF, Role.MANAGER, Role.OWNER]
+    return [
+        {"label": label, "allowed": [role_has(role, name) for role in roles]}
+        for name, (_lowest, label) in PERMISSIONS.items()
+    ]

@@ -1,0 +1,157 @@
+"""Functions that change shops, staff and invitations.
+
+Views call these and nothing else writes. Each runs in one transaction and
+raises ``ShopError`` with a machine code that the view turns into a message.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Invitation, Shop, StaffMember, User
+from .roles import Role
+
+INVITATION_SALT = "members.invitation"
+
+
+class ShopError(Exception):
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def shop_create(*, owner: User, **fields) -> Shop:
+    with transaction.atomic():
+        shop = Shop.objects.create(**fields)
+        StaffMember.objects.create(shop=shop, user=owner, role=Role.OWNER)
+    return shop
+
+
+def shop_update(*, shop: Shop, fields: dict) -> Shop:
+    old_logo = shop.logo.name if shop.logo else ""
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(shop, name, value)
+        shop.save(update_fields=list(fields))
+    if old_logo and old_logo != (shop.logo.name if shop.logo else ""):
+        # The file goes only after the row no longer points at it.
+        shop.logo.storage.delete(old_logo)
+    return shop
+
+
+def shop_delete(*, shop: Shop) -> None:
+    logo = shop.logo.name if shop.logo else ""
+    storage = shop.logo.storage
+    with transaction.atomic():
+        shop.delete()
+    if logo:
+        storage.delete(logo)
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps(str(invitation.id), salt=INVITATION_SALT)
+
+
+def invitation_from_token(token: str) -> Invitation | None:
+    """The pending invitation a link points at, or None if forged, altered or expired."""
+    max_age = timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
+    try:
+        invitation_id = signing.loads(token, salt=INVITATION_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    return (
+        Invitation.objects.select_related("shop", "invited_by")
+        .filter(id=invitation_id, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+def staff_invite(*, shop: Shop, invited_by: User, email: str, role: str) -> Invitation:
+    from .tasks import send_invitation_email
+
+    email = email.strip().lower()
+    with transaction.atomic():
+        if StaffMember.objects.for_shop(shop).filter(user__email__iexact=email).exists():
+            raise ShopError(_("%(email)s already works at this shop.") % {"email": email}, code="already_staff")
+        now = timezone.now()
+        invitation, _created = Invitation.objects.update_or_create(
+            shop=shop,
+            email__iexact=email,
+            defaults={
+                "role": role,
+                "invited_by": invited_by,
+                "created_at": now,
+                "expires_at": now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+            },
+            create_defaults={
+                "email": email,
+                "role": role,
+                "invited_by": invited_by,
+                "created_at": now,
+                "expires_at": now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+            },
+        )
+        # The e-mail leaves only once the invitation is really stored.
+        transaction.on_commit(lambda: send_invitation_email.delay(str(invitation.id)))
+    return invitation
+
+
+def invitation_revoke(*, shop: Shop, invitation_id) -> None:
+    with transaction.atomic():
+        Invitation.objects.for_shop(shop).filter(id=invitation_id).delete()
+
+
+def invitation_accept(*, invitation: Invitation, user: User) -> StaffMember:
+    """Give ``user`` the invited role. A user already at the shop keeps the role they have."""
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().filter(id=invitation.id, expires_at__gt=timezone.now()).first()
+        if locked is None:
+            raise ShopError(_("This invitation is no longer valid."), code="invalid_invitation")
+        staff, _created = StaffMember.objects.get_or_create(
+            shop_id=locked.shop_id, user=user, defaults={"role": locked.role}
+        )
+        locked.delete()
+    return staff
+
+
+def _lock_shop(shop: Shop) -> None:
+    # Staff changes of one shop take turns, so two owners demoting each other
+    # at the same moment cannot leave the shop without an owner.
+    Shop.objects.select_for_update().filter(pk=shop.pk).first()
+
+
+def _is_last_owner(shop: Shop, staff: StaffMember) -> bool:
+    if staff.role != Role.OWNER:
+        return False
+    return not StaffMember.objects.for_shop(shop).filter(role=Role.OWNER).exclude(pk=staff.pk).exists()
+
+
+def staff_change_role(*, shop: Shop, staff_id, role: str) -> StaffMember:
+    with transaction.atomic():
+        _lock_shop(shop)
+        staff = StaffMember.objects.for_shop(shop).select_related("user").get(public_id=staff_id)
+        if role != Role.OWNER and _is_last_owner(shop, staff):
+            raise ShopError(_("A shop needs at least one owner. Make someone else an owner first."), code="last_owner")
+        staff.role = role
+        staff.save(update_fields=["role"])
+    return staff
+
+
+def staff_remove(*, shop: Shop, staff_id) -> None:
+    with transaction.atomic():
+        _lock_shop(shop)
+        staff = StaffMember.objects.for_shop(shop).get(public_id=staff_id)
+        if _is_last_owner(shop, staff):
+            raise ShopError(_("A shop needs at least one owner. Make someone else an owner first."), code="last_owner")
+        staff.delete()
+
+
+def purge_expired_invitations() -> int:
+    with transaction.atomic():
+        deleted, _by_model = Invitation.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

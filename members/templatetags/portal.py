@@ -1,0 +1,18 @@
+from django import template
+
+from ..currency import format_money
+from ..roles import role_has
+
+register = template.Library()
+
+
+@register.filter
+def money(amount, currency: str) -> str:
+    """{{ amount|money:shop.currency }} -> NT$1,200"""
+    return format_money(amount, currency)
+
+
+@register.filter
+def can(membership, permission: str) -> bool:
+    """{% if membership|can:"staff.manage" %} ... {% endif %}"""
+    return membership is not None and role_has(membership.role, permission)

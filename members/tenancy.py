@@ -1,0 +1,43 @@
+"""Resolve the shop of a request and check the user's role there, once."""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from .models import StaffMember
+from .roles import PERMISSIONS, role_has
+
+
+def shop_view(permission: str):
+    """Decorate a view under ``/s/<shop_slug>/``.
+
+    Sets ``request.shop`` and ``request.membership``. A shop that does not
+    exist and a shop the user has no role at are the same 404, so nobody can
+    learn which shops exist; a role too low inside the shop is a 403.
+    """
+    if permission not in PERMISSIONS:
+        raise ValueError(f"Unknown permission {permission!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, shop_slug, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = (
+                StaffMember.objects.select_related("shop").filter(shop__slug=shop_slug, user=request.user).first()
+            )
+            if membership is None:
+                raise Http404("No such shop.")
+            if not role_has(membership.role, permission):
+                raise PermissionDenied
+            request.shop = membership.shop
+            request.membership = membership
+            return view(request, *args, **kwargs)
+
+        # Read by the test that walks every shop URL.
+        wrapper.shop_permission = permission
+        return wrapper
+
+    return decorator

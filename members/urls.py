@@ -1,0 +1,26 @@
+from django.urls import include, path
+
+from .views import home, invitations, shop, staff
+
+app_name = "members"
+
+# Everything a shop owns lives under /s/<shop_slug>/ and is resolved by
+# members.tenancy.shop_view; tests/members/test_tenancy.py walks these.
+shop_patterns = [
+    path("", shop.shop_home, name="shop_home"),
+    path("settings/", shop.shop_settings, name="shop_settings"),
+    path("delete/", shop.shop_delete, name="shop_delete"),
+    path("members/", shop.member_list, name="member_list"),
+    path("staff/", staff.staff_list, name="staff_list"),
+    path("staff/invite/", staff.staff_invite, name="staff_invite"),
+    path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),
+    path("staff/<uuid:staff_id>/remove/", staff.staff_remove, name="staff_remove"),
+    path("invitations/<uuid:invitation_id>/revoke/", staff.invitation_revoke, name="invitation_revoke"),
+]
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("shops/new/", home.shop_create, name="shop_create"),
+    path("invitations/<str:token>/", invitations.invitation, name="invitation"),
+    path("s/<slug:shop_slug>/", include(shop_patterns)),
+]

@@ -1,0 +1,57 @@
+"""Named people, as in every test of this suite.
+
+Alice owns "Alice's Café", Bob manages it and Carol works its counter. Dave
+owns another shop and is the outsider who must never see Alice's things.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from members.models import Shop, User
+from members.roles import Role
+
+from .factories import ShopFactory, StaffFactory, UserFactory
+
+
+@dataclass
+class World:
+    shop: Shop
+    alice: User
+    bob: User
+    carol: User
+    other_shop: Shop
+    dave: User
+
+    def client(self, user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def world(db) -> World:
+    shop = ShopFactory(name="Alice's Café", slug="alices-cafe")
+    alice = StaffFactory(shop=shop, role=Role.OWNER, user__email="alice@example.com").user
+    bob = StaffFactory(shop=shop, role=Role.MANAGER, user__email="bob@example.com").user
+    carol = StaffFactory(shop=shop, role=Role.STAFF, user__email="carol@example.com").user
+    other_shop = ShopFactory(name="Dave's Bakery", slug="daves-bakery")
+    dave = StaffFactory(shop=other_shop, role=Role.OWNER, user__email="dave@example.com").user
+    return World(shop, alice, bob, carol, other_shop, dave)
+
+
+@pytest.fixture
+def alice_client(world) -> Client:
+    return world.client(world.alice)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()

@@ -1,0 +1,119 @@
+"""Every shop-scoped URL: other shops get 404, lower roles 403, strangers the log-in page."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from members.models import Invitation, Shop, StaffMember
+from members.roles import PERMISSIONS, RANK, Role
+
+from ..tenancy import SHOP_URLS
+
+SHOP_PREFIX = "s/<slug:shop_slug>/"
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, route, ns)
+        elif isinstance(pattern, URLPattern):
+            yield route, f"{namespace}{pattern.name}", pattern.callback
+
+
+def shop_patterns():
+    return [
+        (name, callback)
+        for route, name, callback in _walk(get_resolver().url_patterns)
+        if route.startswith(SHOP_PREFIX)
+    ]
+
+
+def test_every_shop_url_has_a_cross_tenant_case():
+    found = {name for name, _callback in shop_patterns()}
+    assert found, "no shop-scoped URLs found: did the prefix change?"
+    missing = found - set(SHOP_URLS)
+    assert not missing, f"add these to tests/tenancy.py SHOP_URLS: {sorted(missing)}"
+    assert not set(SHOP_URLS) - found, "SHOP_URLS names URLs that no longer exist"
+
+
+def test_every_shop_url_uses_the_tenancy_decorator():
+    for name, callback in shop_patterns():
+        assert getattr(callback, "shop_permission", None) in PERMISSIONS, f"{name} is not wrapped in @shop_view"
+
+
+def _permission(name):
+    return dict(shop_patterns())[name].shop_permission
+
+
+def _state():
+    """What a request must not change when it is refused."""
+    return (
+        list(Shop.objects.order_by("pk").values_list("pk", "name", "slug")),
+        list(StaffMember.objects.order_by("pk").values_list("pk", "role")),
+        list(Invitation.objects.order_by("pk").values_list("pk", "role", "expires_at")),
+    )
+
+
+def _call(client, name, case, shop_slug, kwargs):
+    url = reverse(name, kwargs={"shop_slug": shop_slug, **kwargs})
+    return getattr(client, case.method)(url, case.data)
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_URLS))
+def test_other_shop_gets_404_and_changes_nothing(world, name):
+    case = SHOP_URLS[name]
+    kwargs = case.objects(world.shop)
+    before = _state()
+    response = _call(world.client(world.dave), name, case, world.shop.slug, kwargs)
+    assert response.status_code == 404
+    assert _state() == before
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_URLS))
+def test_other_shops_object_through_own_shop_gets_404(world, name):
+    case = SHOP_URLS[name]
+    kwargs = case.objects(world.shop)
+    if not kwargs:
+        pytest.skip("URL has no object of its own")
+    before = _state()
+    response = _call(world.client(world.dave), name, case, world.other_shop.slug, kwargs)
+    assert response.status_code == 404
+    assert _state() == before
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_URLS))
+def test_role_too_low_gets_403(world, name):
+    case = SHOP_URLS[name]
+    lowest = PERMISSIONS[_permission(name)][0]
+    below = [user for user, role in ((world.carol, Role.STAFF), (world.bob, Role.MANAGER)) if RANK[role] < RANK[lowest]]
+    if not below:
+        pytest.skip("every role may use this URL")
+    kwargs = case.objects(world.shop)
+    for user in below:
+        before = _state()
+        response = _call(world.client(user), name, case, world.shop.slug, kwargs)
+        assert response.status_code == 403, user.email
+        assert _state() == before
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_URLS))
+def test_lowest_allowed_role_gets_in(world, name):
+    case = SHOP_URLS[name]
+    lowest = PERMISSIONS[_permission(name)][0]
+    user = {Role.STAFF: world.carol, Role.MANAGER: world.bob, Role.OWNER: world.alice}[lowest]
+    response = _call(world.client(user), name, case, world.shop.slug, case.objects(world.shop))
+    assert response.status_code in (200, 302), response.content[:500]
+
+
+@pytest.mark.parametrize("name", sorted(SHOP_URLS))
+def test_anonymous_is_sent_to_log_in(world, name):
+    case = SHOP_URLS[name]
+    response = _call(world.client(None), name, case, world.shop.slug, case.objects(world.shop))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_unknown_shop_is_the_same_404(world):
+    response = world.client(world.alice).get("/s/no-such-shop/")
+    assert response.status_code == 404

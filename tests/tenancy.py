@@ -1,0 +1,56 @@
+"""Make the cross-tenant check cheap: one line per shop-scoped URL.
+
+``SHOP_URLS`` lists every URL under /s/<shop_slug>/ with how to call it;
+``tests/members/test_tenancy.py`` walks the URL configuration and fails when
+a pattern is missing here, then runs the negative checks on every entry.
+Add a line here with every new shop-scoped view.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from members.models import Invitation, Shop
+from members.roles import Role
+
+from .factories import MemberFactory, StaffFactory
+
+
+@dataclass
+class ShopUrl:
+    method: str = "get"
+    # Builds the URL's other arguments from objects of the given shop.
+    objects: Callable[[Shop], dict] = lambda shop: {}
+    data: dict = field(default_factory=dict)
+
+
+def _staff(shop: Shop) -> dict:
+    return {"staff_id": StaffFactory(shop=shop, role=Role.STAFF).public_id}
+
+
+def _invitation(shop: Shop) -> dict:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    invitation = Invitation.objects.create(
+        shop=shop, email=f"new-{shop.slug}@example.com", expires_at=timezone.now() + timedelta(days=1)
+    )
+    return {"invitation_id": invitation.id}
+
+
+def _with_member(shop: Shop) -> dict:
+    MemberFactory(shop=shop)
+    return {}
+
+
+SHOP_URLS: dict[str, ShopUrl] = {
+    "members:shop_home": ShopUrl(),
+    "members:shop_settings": ShopUrl(),
+    "members:shop_delete": ShopUrl(),
+    "members:member_list": ShopUrl(objects=_with_member),
+    "members:staff_list": ShopUrl(),
+    "members:staff_invite": ShopUrl("post", data={"email": "new@example.com", "role": "staff"}),
+    "members:staff_role": ShopUrl("post", objects=_staff, data={"role": "manager"}),
+    "members:staff_remove": ShopUrl("post", objects=_staff),
+    "members:invitation_revoke": ShopUrl("post", objects=_invitation),
+}
