@@ -33,14 +33,17 @@ def shop_create(*, owner: User, **fields) -> Shop:
 
 
 def shop_update(*, shop: Shop, fields: dict) -> Shop:
-    old_logo = shop.logo.name if shop.logo else ""
     with transaction.atomic():
+        # From the row, not the instance: a bound ModelForm has already put the
+        # new values on the instance.
+        old_logo = Shop.objects.filter(pk=shop.pk).values_list("logo", flat=True).get()
         for name, value in fields.items():
             setattr(shop, name, value)
         shop.save(update_fields=list(fields))
-    if old_logo and old_logo != (shop.logo.name if shop.logo else ""):
-        # The file goes only after the row no longer points at it.
-        shop.logo.storage.delete(old_logo)
+        if old_logo and old_logo != shop.logo.name:
+            # The file goes only once the row no longer points at it.
+            storage = shop.logo.storage
+            transaction.on_commit(lambda: storage.delete(old_logo))
     return shop
 
 
