@@ -9,9 +9,9 @@ from .roles import Role
 
 
 class ShopForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices, initial="Asia/Taipei")
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="Asia/Taipei")
     logo = forms.FileField(
-        label=_("logo"),
+        label=_("Logo"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
         help_text=_("PNG, JPEG, GIF or WebP, at most 2 MB. We resize it to fit 512 × 512 pixels."),
@@ -36,8 +36,8 @@ class ShopForm(forms.ModelForm):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label=_("email address"))
-    role = forms.ChoiceField(label=_("role"), choices=Role.choices, initial=Role.STAFF)
+    email = forms.EmailField(label=_("Email address"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
 
 
 class RoleForm(forms.ModelForm):
@@ -49,15 +49,15 @@ class RoleForm(forms.ModelForm):
 class AcceptInvitationSignupForm(forms.Form):
     """Create an account from an invitation: the link proved the e-mail address."""
 
-    name = forms.CharField(label=_("your name"), max_length=150)
+    name = forms.CharField(label=_("Your name"), max_length=150)
     password1 = forms.CharField(
-        label=_("password"),
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label=_("password (again)"),
+        label=_("Password (again)"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
