@@ -55,3 +55,11 @@ def _media_root(settings, tmp_path):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached sessions must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
