@@ -52,7 +52,7 @@ def start() -> int:
     children = {name: subprocess.Popen([str(a) for a in cmd], cwd=ROOT) for name, cmd in processes.items()}
     print(f"\n  The portal runs at http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and beat)\n", flush=True)
 
-    def stop(*_):
+    def stop():
         for child in children.values():
             if child.poll() is None:
                 child.terminate()
@@ -62,7 +62,13 @@ def start() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt
+
+    # Set explicitly: a shell that starts us in the background ignores SIGINT,
+    # and Ctrl-C or a SIGTERM must stop all three processes either way.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         while True:
             for name, child in children.items():
