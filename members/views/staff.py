@@ -44,6 +44,11 @@ def staff_invite(request):
         form.add_error("email", error.message)
         return _render_staff(request, invite_form=form, status=400)
     messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+    return _staff_page_after_change(request)
+
+
+def _staff_page_after_change(request):
+    """HTMX swaps the team in place; a plain form post follows a redirect (POST/redirect/GET)."""
     if request.htmx:
         return _render_staff(request)
     return redirect("members:staff_list", shop_slug=request.shop.slug)
@@ -69,9 +74,7 @@ def staff_role(request, staff_id):
             messages.success(request, _("Role updated."))
         except services.ShopError as error:
             messages.error(request, error.message)
-    if request.htmx:
-        return _render_staff(request)
-    return redirect("members:staff_list", shop_slug=request.shop.slug)
+    return _staff_page_after_change(request)
 
 
 @shop_view("staff.manage")
@@ -85,9 +88,7 @@ def staff_remove(request, staff_id):
         messages.error(request, error.message)
     if staff.user_id == request.user.id and not request.shop.staff.filter(user=request.user).exists():
         return redirect("members:home")
-    if request.htmx:
-        return _render_staff(request)
-    return redirect("members:staff_list", shop_slug=request.shop.slug)
+    return _staff_page_after_change(request)
 
 
 @shop_view("staff.manage")
@@ -97,6 +98,4 @@ def invitation_revoke(request, invitation_id):
         raise Http404
     services.invitation_revoke(shop=request.shop, invitation_id=invitation_id)
     messages.success(request, _("Invitation withdrawn."))
-    if request.htmx:
-        return _render_staff(request)
-    return redirect("members:staff_list", shop_slug=request.shop.slug)
+    return _staff_page_after_change(request)
