@@ -268,3 +268,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+COUNTER_UNDO_MINUTES = env.int("COUNTER_UNDO_MINUTES", default=5)
+# A member QR code older than this is refused at the counter, so a screenshot
+# passed around cannot collect stamps; the card page refreshes it sooner.
+MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=180)

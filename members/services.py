@@ -26,9 +26,13 @@ class ShopError(Exception):
 
 
 def shop_create(*, owner: User, **fields) -> Shop:
+    from rewards.services import program_create_default
+
     with transaction.atomic():
         shop = Shop.objects.create(**fields)
         StaffMember.objects.create(shop=shop, user=owner, role=Role.OWNER)
+        # A new shop can stamp at once: a 10-stamp card it can edit later.
+        program_create_default(shop=shop)
     return shop
 
 

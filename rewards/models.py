@@ -1,0 +1,170 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Shop, ShopScopedQuerySet, random_code
+
+
+class StampProgram(models.Model):
+    """A stamp card: N stamps earn a reward. Changing it never rewrites stamps already earned."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="stamp_programs")
+    name = models.CharField(_("name"), max_length=60)
+    stamps_needed = models.PositiveSmallIntegerField(
+        _("stamps for a reward"), default=10, validators=[MinValueValidator(2), MaxValueValidator(50)]
+    )
+    reward = models.CharField(_("reward"), max_length=80, help_text=_("What a full card gives, e.g. a free drink."))
+    max_stamps_per_visit = models.PositiveSmallIntegerField(
+        _("most stamps per visit"), default=3, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    min_minutes_between_visits = models.PositiveIntegerField(
+        _("least minutes between two visits"),
+        default=30,
+        validators=[MaxValueValidator(7 * 24 * 60)],
+        help_text=_("A second visit sooner than this needs a manager's override."),
+    )
+    voucher_valid_days = models.PositiveIntegerField(
+        _("voucher valid for (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Leave empty for vouchers that never expire."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.name
+
+
+class MemberCard(models.Model):
+    """A member's progress on one stamp program. ``stamps`` is a cache of the ledger."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="cards")
+    program = models.ForeignKey(StampProgram, on_delete=models.CASCADE, related_name="cards")
+    stamps = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "program"], name="one_card_per_member_and_program"),
+            models.CheckConstraint(condition=Q(stamps__gte=0), name="card_stamps_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} on {self.program}: {self.stamps}"
+
+
+class Voucher(models.Model):
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("Ready to use")
+        REDEEMED = "redeemed", _("Redeemed")
+        EXPIRED = "expired", _("Expired")
+        VOIDED = "voided", _("Voided")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="vouchers")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="vouchers")
+    program = models.ForeignKey(StampProgram, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    code = models.CharField(_("voucher code"), max_length=12, default=random_code, editable=False)
+    title = models.CharField(_("reward"), max_length=80)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="voucher_code_unique_per_shop")]
+
+    def __str__(self):
+        return f"{self.title} ({self.code})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.ISSUED and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class AppendOnlyQuerySet(ShopScopedQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Ledger entries are never updated: write a void entry instead.")
+
+    def delete(self):
+        raise TypeError("Ledger entries are never deleted: write a void entry instead.")
+
+
+class LedgerEntry(models.Model):
+    """One change of stamps or points. Rows are only ever added; a void is a new row."""
+
+    class Reason(models.TextChoices):
+        VISIT = "visit", _("Visit")
+        PURCHASE = "purchase", _("Purchase")
+        BONUS = "bonus", _("Bonus")
+        CAMPAIGN = "campaign", _("Campaign")
+        CARD_COMPLETE = "card_complete", _("Card completed")
+        REDEEM = "redeem", _("Redeemed")
+        VOID = "void", _("Undone")
+        EXPIRY = "expiry", _("Expired")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger")
+    card = models.ForeignKey(MemberCard, on_delete=models.CASCADE, null=True, blank=True, related_name="entries")
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    stamps = models.IntegerField(_("stamps"), default=0)
+    points = models.IntegerField(_("points"), default=0)
+    money_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    voucher = models.ForeignKey(Voucher, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries")
+    # All entries written by one counter action share a group; undo voids the group.
+    group = models.UUIDField(default=uuid.uuid4, db_index=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    voids = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by")
+    override = models.BooleanField(_("manager override"), default=False)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            # A double tap or a resent form carries the same key: the second
+            # insert fails and the first action's result is returned instead.
+            models.UniqueConstraint(
+                fields=["shop", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="ledger_idempotency_key_unique_per_shop",
+            ),
+        ]
+        indexes = [models.Index(fields=["card", "reason", "-created_at"], name="ledger_card_reason_time")]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} {self.stamps:+d} stamps, {self.points:+d} points"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Ledger entries are never updated: write a void entry instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Ledger entries are never deleted: write a void entry instead.")

@@ -1,0 +1,359 @@
+"""The only code that changes stamps, vouchers and the ledger.
+
+Every function: lock the row that guards the balance, re-check every rule
+under the lock, write ledger rows, move the cached balance with F(). A
+repeated idempotency key returns the first action's result instead of acting
+twice.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from members.models import Member, Shop, StaffMember, User
+from members.roles import role_has
+
+from .models import LedgerEntry, MemberCard, StampProgram, Voucher
+
+Reason = LedgerEntry.Reason
+
+
+class LoyaltyError(Exception):
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass
+class ActionResult:
+    group: uuid.UUID
+    entries: list[LedgerEntry] = field(default_factory=list)
+    vouchers_issued: list[Voucher] = field(default_factory=list)
+    voucher_redeemed: Voucher | None = None
+    replayed: bool = False
+
+    @property
+    def stamps(self) -> int:
+        return sum(entry.stamps for entry in self.entries if entry.reason != Reason.CARD_COMPLETE)
+
+
+def undo_window() -> timedelta:
+    return timedelta(minutes=settings.COUNTER_UNDO_MINUTES)
+
+
+def program_create_default(*, shop: Shop) -> StampProgram:
+    """The card a new shop starts with, named in the shop's language."""
+    with translation.override(shop.language), transaction.atomic():
+        return StampProgram.objects.create(shop=shop, name=_("Coffee card"), reward=_("Free drink"))
+
+
+def _replay(shop: Shop, key: str | None) -> ActionResult | None:
+    if not key:
+        return None
+    first = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).first()
+    if first is None:
+        return None
+    entries = list(LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher").order_by("id"))
+    issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
+    redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM), None)
+    return ActionResult(first.group, entries, issued, redeemed, replayed=True)
+
+
+def _idempotent(function):
+    """Run an action; if a concurrent twin with the same key won the insert, return its result."""
+
+    def wrapper(*, idempotency_key: str, **kwargs):
+        try:
+            return function(idempotency_key=idempotency_key, **kwargs)
+        except IntegrityError:
+            shop = kwargs["member"].shop if "member" in kwargs else kwargs["shop"]
+            replay = _replay(shop, idempotency_key)
+            if replay is None:
+                raise
+            return replay
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def _is_manager(shop: Shop, user: User) -> bool:
+    role = StaffMember.objects.filter(shop=shop, user=user).values_list("role", flat=True).first()
+    return role is not None and role_has(role, "members.view")
+
+
+def _lock_card(member: Member, program: StampProgram) -> MemberCard:
+    MemberCard.objects.get_or_create(member=member, program=program)
+    return MemberCard.objects.select_for_update().get(member=member, program=program)
+
+
+def _complete_cards(*, card: MemberCard, program: StampProgram, group: uuid.UUID, staff, now) -> list[Voucher]:
+    """Turn every full card into a voucher, in the caller's transaction."""
+    vouchers = []
+    while card.stamps >= program.stamps_needed:
+        expires = now + timedelta(days=program.voucher_valid_days) if program.voucher_valid_days else None
+        voucher = Voucher.objects.create(
+            shop_id=program.shop_id,
+            member_id=card.member_id,
+            program=program,
+            title=program.reward,
+            issued_at=now,
+            expires_at=expires,
+        )
+        LedgerEntry.objects.create(
+            shop_id=program.shop_id,
+            member_id=card.member_id,
+            card=card,
+            reason=Reason.CARD_COMPLETE,
+            stamps=-program.stamps_needed,
+            voucher=voucher,
+            group=group,
+            staff=staff,
+            created_at=now,
+        )
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") - program.stamps_needed)
+        card.stamps -= program.stamps_needed
+        vouchers.append(voucher)
+    return vouchers
+
+
+@_idempotent
+def stamp_add(
+    *,
+    member: Member,
+    program: StampProgram,
+    count: int,
+    staff: User,
+    idempotency_key: str,
+    override: bool = False,
+) -> ActionResult:
+    """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction."""
+    if program.shop_id != member.shop_id:
+        raise LoyaltyError(_("This card belongs to another shop."), code="wrong_shop")
+    with transaction.atomic():
+        card = _lock_card(member, program)
+        # Checked under the lock: a twin request that won the lock has committed by now.
+        if replay := _replay(member.shop, idempotency_key):
+            return replay
+        program.refresh_from_db()
+        if not program.is_active:
+            raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code="paused")
+        if count < 1:
+            raise LoyaltyError(_("Add at least one stamp."), code="bad_count")
+        if override and not _is_manager(member.shop, staff):
+            raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
+        if count > program.max_stamps_per_visit and not override:
+            raise LoyaltyError(
+                ngettext(
+                    "At most %(limit)d stamp per visit.",
+                    "At most %(limit)d stamps per visit.",
+                    program.max_stamps_per_visit,
+                )
+                % {"limit": program.max_stamps_per_visit},
+                code="too_many",
+            )
+        now = timezone.now()
+        if program.min_minutes_between_visits and not override:
+            last = (
+                LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
+                .order_by("-created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            wait = program.min_minutes_between_visits
+            if last and now - last < timedelta(minutes=wait):
+                remaining = wait - int((now - last).total_seconds() // 60)
+                raise LoyaltyError(
+                    ngettext(
+                        "Last stamp was less than %(limit)d minute ago. Next stamp in %(remaining)d minute.",
+                        "Last stamp was less than %(limit)d minutes ago. Next stamp in %(remaining)d minutes.",
+                        wait,
+                    )
+                    % {"limit": wait, "remaining": remaining},
+                    code="too_soon",
+                )
+        group = uuid.uuid4()
+        entry = LedgerEntry.objects.create(
+            shop_id=member.shop_id,
+            member=member,
+            card=card,
+            reason=Reason.VISIT,
+            stamps=count,
+            group=group,
+            idempotency_key=idempotency_key,
+            override=override,
+            staff=staff,
+            created_at=now,
+        )
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + count)
+        card.stamps += count
+        vouchers = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
+        Member.objects.filter(pk=member.pk).update(last_visit_at=now)
+    entries = [entry, *LedgerEntry.objects.filter(group=group).exclude(pk=entry.pk).order_by("id")]
+    return ActionResult(group, entries, vouchers)
+
+
+@_idempotent
+def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str) -> ActionResult:
+    """Redeem a voucher: a status change only one request can win."""
+    with transaction.atomic():
+        voucher = Voucher.objects.select_for_update().filter(shop=shop, pk=voucher_id).first()
+        if voucher is None:
+            raise LoyaltyError(_("No such voucher."), code="not_found")
+        if replay := _replay(shop, idempotency_key):
+            return replay
+        now = timezone.now()
+        if voucher.status == Voucher.Status.REDEEMED:
+            when = timezone.localtime(voucher.redeemed_at, shop.tz).strftime("%Y-%m-%d %H:%M")
+            raise LoyaltyError(_("This voucher was already redeemed on %(when)s.") % {"when": when}, code="redeemed")
+        if voucher.status != Voucher.Status.ISSUED or (voucher.expires_at and voucher.expires_at <= now):
+            raise LoyaltyError(_("This voucher is expired or void and cannot be used."), code="not_usable")
+        changed = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.ISSUED).update(
+            status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_by=staff
+        )
+        if changed != 1:  # pragma: no cover - the row lock above already serialises this
+            raise LoyaltyError(_("This voucher was already redeemed."), code="redeemed")
+        voucher.refresh_from_db()
+        group = uuid.uuid4()
+        entry = LedgerEntry.objects.create(
+            shop=shop,
+            member_id=voucher.member_id,
+            reason=Reason.REDEEM,
+            voucher=voucher,
+            group=group,
+            idempotency_key=idempotency_key,
+            staff=staff,
+            created_at=now,
+        )
+        Member.objects.filter(pk=voucher.member_id).update(last_visit_at=now)
+    return ActionResult(group, [entry], voucher_redeemed=voucher)
+
+
+@_idempotent
+def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: str) -> ActionResult:
+    """Undo a counter action within the undo window, by writing void entries."""
+    with transaction.atomic():
+        entries = list(LedgerEntry.objects.filter(shop=shop, group=group).exclude(reason=Reason.VOID).order_by("id"))
+        if not entries:
+            raise LoyaltyError(_("Nothing to undo."), code="not_found")
+        cards = {e.card_id for e in entries if e.card_id}
+        locked = {c.pk: c for c in MemberCard.objects.select_for_update().filter(pk__in=cards).order_by("pk")}
+        vouchers = {
+            v.pk: v
+            for v in Voucher.objects.select_for_update().filter(pk__in=[e.voucher_id for e in entries if e.voucher_id])
+        }
+        if replay := _replay(shop, idempotency_key):
+            return replay
+        if LedgerEntry.objects.filter(voids__in=entries).exists():
+            raise LoyaltyError(_("This was already undone."), code="already_undone")
+        now = timezone.now()
+        if now - entries[0].created_at > undo_window():
+            raise LoyaltyError(
+                _("Undo works for %(minutes)d minutes; ask a manager to adjust the balance instead.")
+                % {"minutes": settings.COUNTER_UNDO_MINUTES},
+                code="too_late",
+            )
+        later = LedgerEntry.objects.filter(card_id__in=cards, id__gt=entries[-1].id).exclude(group=group)
+        if later.exists():
+            raise LoyaltyError(
+                _("Something happened on this card since; ask a manager to adjust the balance instead."),
+                code="not_last",
+            )
+        for entry in entries:
+            voucher = vouchers.get(entry.voucher_id)
+            if entry.reason == Reason.CARD_COMPLETE and voucher:
+                if voucher.status == Voucher.Status.REDEEMED:
+                    raise LoyaltyError(
+                        _("The reward from this card was already redeemed, so the stamp cannot be undone."),
+                        code="voucher_used",
+                    )
+                Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.VOIDED)
+            elif entry.reason == Reason.REDEEM and voucher:
+                Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.REDEEMED).update(
+                    status=Voucher.Status.ISSUED, redeemed_at=None, redeemed_by=None
+                )
+        void_group = uuid.uuid4()
+        voids = []
+        # Newest first, so the card never dips below zero on the way back.
+        for index, entry in enumerate(reversed(entries)):
+            voids.append(
+                LedgerEntry.objects.create(
+                    shop=shop,
+                    member_id=entry.member_id,
+                    card_id=entry.card_id,
+                    reason=Reason.VOID,
+                    stamps=-entry.stamps,
+                    points=-entry.points,
+                    voucher_id=entry.voucher_id,
+                    voids=entry,
+                    group=void_group,
+                    idempotency_key=idempotency_key if index == 0 else None,
+                    staff=staff,
+                    created_at=now,
+                )
+            )
+            if entry.card_id and entry.stamps:
+                MemberCard.objects.filter(pk=entry.card_id).update(stamps=F("stamps") - entry.stamps)
+        del locked
+    return ActionResult(void_group, voids)
+
+
+@_idempotent
+def stamps_adjust(
+    *, member: Member, program: StampProgram, stamps: int, note: str, staff: User, idempotency_key: str
+) -> ActionResult:
+    """A manager corrects a balance, with the reason recorded."""
+    if not note.strip():
+        raise LoyaltyError(_("Say why the balance changes."), code="note_required")
+    if stamps == 0:
+        raise LoyaltyError(_("Enter a number of stamps other than zero."), code="bad_count")
+    if not _is_manager(member.shop, staff):
+        raise LoyaltyError(_("Only a manager or owner can adjust balances."), code="override_denied")
+    with transaction.atomic():
+        card = _lock_card(member, program)
+        if replay := _replay(member.shop, idempotency_key):
+            return replay
+        if card.stamps + stamps < 0:
+            raise LoyaltyError(
+                _("The card has only %(stamps)d stamps; it cannot go below zero.") % {"stamps": card.stamps},
+                code="negative",
+            )
+        now = timezone.now()
+        group = uuid.uuid4()
+        entry = LedgerEntry.objects.create(
+            shop_id=member.shop_id,
+            member=member,
+            card=card,
+            reason=Reason.ADJUSTMENT,
+            stamps=stamps,
+            group=group,
+            idempotency_key=idempotency_key,
+            staff=staff,
+            note=note.strip(),
+            created_at=now,
+        )
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + stamps)
+        card.stamps += stamps
+        vouchers = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
+    return ActionResult(group, [entry], vouchers)
+
+
+def ledger_drift() -> list[tuple[MemberCard, int, int]]:
+    """Cards whose cached stamps differ from the sum of their ledger: (card, cached, ledger)."""
+    sums = dict(
+        LedgerEntry.objects.exclude(card=None).values("card").annotate(total=Sum("stamps")).values_list("card", "total")
+    )
+    drift = []
+    for card in MemberCard.objects.select_related("member", "program").iterator():
+        expected = sums.get(card.pk, 0)
+        if card.stamps != expected:
+            drift.append((card, card.stamps, expected))
+    return drift
