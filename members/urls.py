@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import home, invitations, shop, staff
+from .views import counter, home, invitations, shop, staff
 
 app_name = "members"
 
@@ -11,6 +11,11 @@ shop_patterns = [
     path("settings/", shop.shop_settings, name="shop_settings"),
     path("delete/", shop.shop_delete, name="shop_delete"),
     path("members/", shop.member_list, name="member_list"),
+    path("counter/", counter.counter, name="counter"),
+    path("counter/m/<uuid:member_id>/", counter.counter_member, name="counter_member"),
+    path("counter/m/<uuid:member_id>/stamp/", counter.counter_stamp, name="counter_stamp"),
+    path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),
+    path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/invite/", staff.staff_invite, name="staff_invite"),
     path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),

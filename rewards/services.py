@@ -41,6 +41,10 @@ class ActionResult:
     replayed: bool = False
 
     @property
+    def is_undo(self) -> bool:
+        return bool(self.entries) and all(entry.reason == Reason.VOID for entry in self.entries)
+
+    @property
     def stamps(self) -> int:
         return sum(entry.stamps for entry in self.entries if entry.reason != Reason.CARD_COMPLETE)
 

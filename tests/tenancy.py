@@ -43,6 +43,41 @@ def _with_member(shop: Shop) -> dict:
     return {}
 
 
+def _member(shop: Shop) -> dict:
+    return {"member_id": MemberFactory(shop=shop).public_id}
+
+
+def _program(shop: Shop):
+    from rewards.models import StampProgram
+
+    return StampProgram.objects.for_shop(shop).first() or StampProgram.objects.create(
+        shop=shop, name="Card", reward="Gift"
+    )
+
+
+def _stamp_data(shop: Shop) -> dict:
+    return {"program": str(_program(shop).public_id), "count": "1", "key": "k-" + shop.slug}
+
+
+def _voucher(shop: Shop) -> dict:
+    from rewards.models import Voucher
+
+    member = MemberFactory(shop=shop)
+    voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
+    return {"member_id": member.public_id, "_data": {"voucher": str(voucher.public_id), "key": "r-" + shop.slug}}
+
+
+def _stamped(shop: Shop) -> dict:
+    from rewards import services
+
+    member = MemberFactory(shop=shop)
+    owner = shop.staff.order_by("pk").first().user
+    result = services.stamp_add(
+        member=member, program=_program(shop), count=1, staff=owner, idempotency_key="s-" + shop.slug
+    )
+    return {"member_id": member.public_id, "_data": {"group": str(result.group), "key": "u-" + shop.slug}}
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -53,4 +88,9 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:staff_role": ShopUrl("post", objects=_staff, data={"role": "manager"}),
     "members:staff_remove": ShopUrl("post", objects=_staff),
     "members:invitation_revoke": ShopUrl("post", objects=_invitation),
+    "members:counter": ShopUrl(data={"q": "Mia"}),
+    "members:counter_member": ShopUrl(objects=_member),
+    "members:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
+    "members:counter_redeem": ShopUrl("post", objects=_voucher),
+    "members:counter_undo": ShopUrl("post", objects=_stamped),
 }

@@ -1,3 +1,5 @@
+import uuid
+
 from django import template
 
 from ..currency import format_money
@@ -16,3 +18,9 @@ def money(amount, currency: str) -> str:
 def can(membership, permission: str) -> bool:
     """{% if membership|can:"staff.manage" %} ... {% endif %}"""
     return membership is not None and role_has(membership.role, permission)
+
+
+@register.simple_tag
+def idempotency_key() -> str:
+    """A fresh key per form: a resent form repeats it, a new action gets its own."""
+    return uuid.uuid4().hex

@@ -1,0 +1,89 @@
+"""Reads for the counter: find a member from whatever staff typed or scanned,
+and everything the member panel shows, in a fixed number of queries."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rewards.models import StampProgram, Voucher
+
+from .models import CODE_ALPHABET, Member, Shop
+from .phones import normalise_phone, shop_region
+from .tokens import QRCodeExpired, member_code_from_qr
+
+
+@dataclass
+class Lookup:
+    members: list[Member] = field(default_factory=list)
+    voucher: Voucher | None = None
+    error: str = ""
+
+
+def counter_lookup(shop: Shop, query: str) -> Lookup:
+    """A scanned member QR, a member or voucher code, an e-mail, a phone number or a name."""
+    query = query.strip()
+    if not query:
+        return Lookup()
+    if query.count(":") == 2:
+        try:
+            code = member_code_from_qr(shop, query)
+        except QRCodeExpired:
+            return Lookup(
+                error=_("This QR code has expired. Ask the customer to open their card again, or type the member code.")
+            )
+        if code is None:
+            return Lookup(error=_("This QR code is not one of this shop's member codes."))
+        return Lookup(list(shop.members.filter(code=code)))
+    compact = query.upper().replace(" ", "").replace("-", "")
+    if 6 <= len(compact) <= 12 and set(compact) <= set(CODE_ALPHABET):
+        if found := list(shop.members.filter(code=compact)):
+            return Lookup(found)
+        voucher = shop.vouchers.select_related("member").filter(code=compact).first()
+        if voucher:
+            return Lookup([voucher.member], voucher=voucher)
+    if "@" in query:
+        return Lookup(list(shop.members.filter(email__iexact=query)[:10]))
+    if phone := normalise_phone(query, region=shop_region(shop)):
+        return Lookup(list(shop.members.filter(phone=phone)[:10]))
+    return Lookup(list(shop.members.filter(name__icontains=query).order_by("-last_visit_at", "name")[:10]))
+
+
+@dataclass
+class CardView:
+    program: StampProgram
+    stamps: int
+
+    @property
+    def slots(self) -> list[bool]:
+        needed = self.program.stamps_needed
+        return [i < self.stamps for i in range(max(needed, self.stamps))]
+
+    @property
+    def extra_counts(self) -> list[int]:
+        """Buttons for +2, +3 … up to the per-visit limit (five at most, to stay one tap)."""
+        return list(range(2, min(self.program.max_stamps_per_visit, 5) + 1))
+
+    @property
+    def to_go(self) -> int:
+        return max(self.program.stamps_needed - self.stamps, 0)
+
+
+def usable_vouchers(member: Member):
+    now = timezone.now()
+    return member.vouchers.filter(status=Voucher.Status.ISSUED).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def member_panel(shop: Shop, member: Member) -> dict:
+    """Cards, vouchers and recent history of one member: four queries."""
+    stamps = dict(member.cards.values_list("program_id", "stamps"))
+    cards = [CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)]
+    return {
+        "member": member,
+        "cards": cards,
+        "vouchers": list(usable_vouchers(member).order_by("expires_at", "issued_at")),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program")[:10]),
+    }

@@ -1,0 +1,137 @@
+"""The counter: find a member in one scan, stamp or redeem in one tap, undo a slip.
+
+Every action form carries an idempotency key rendered with the panel, so a
+double tap or a resent request returns the first result.
+"""
+
+import uuid
+
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from rewards import services
+from rewards.models import StampProgram, Voucher
+
+from ..counter import counter_lookup, member_panel
+from ..models import Member
+from ..tenancy import shop_view
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None
+
+
+def _member_or_404(request, member_id) -> Member:
+    try:
+        return request.shop.members.get(public_id=member_id)
+    except Member.DoesNotExist:
+        raise Http404 from None
+
+
+def _render(request, *, member=None, lookup=None, outcome=None, status=200):
+    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": outcome}
+    if member is not None:
+        context.update(member_panel(request.shop, member))
+        context["key"] = uuid.uuid4().hex
+    template = "members/counter.html"
+    if request.htmx:
+        template += "#result"
+    return render(request, template, context, status=status)
+
+
+@shop_view("counter.use")
+@require_GET
+def counter(request):
+    lookup = counter_lookup(request.shop, request.GET.get("q", ""))
+    member = lookup.members[0] if len(lookup.members) == 1 and not lookup.error else None
+    outcome = None
+    if lookup.voucher is not None:
+        outcome = {"voucher": lookup.voucher}
+    return _render(request, member=member, lookup=lookup, outcome=outcome)
+
+
+@shop_view("counter.use")
+@require_GET
+def counter_member(request, member_id):
+    return _render(request, member=_member_or_404(request, member_id))
+
+
+def _act(request, member, action):
+    try:
+        result = action()
+    except services.LoyaltyError as error:
+        return _render(request, member=member, outcome={"error": error.message, "code": error.code}, status=409)
+    return _render(request, member=member, outcome={"result": result})
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_stamp(request, member_id):
+    member = _member_or_404(request, member_id)
+    program = StampProgram.objects.for_shop(request.shop).filter(public_id=_uuid(request.POST.get("program"))).first()
+    try:
+        count = int(request.POST.get("count", "1"))
+    except ValueError:
+        count = 0
+    if program is None or not 1 <= count <= 50:
+        return _render(
+            request, member=member, outcome={"error": _("Choose a card and a number of stamps.")}, status=400
+        )
+    return _act(
+        request,
+        member,
+        lambda: services.stamp_add(
+            member=member,
+            program=program,
+            count=count,
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            override=request.POST.get("override") == "1",
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_redeem(request, member_id):
+    member = _member_or_404(request, member_id)
+    voucher_id = _uuid(request.POST.get("voucher"))
+    voucher = voucher_id and Voucher.objects.for_shop(request.shop).filter(member=member, public_id=voucher_id).first()
+    if not voucher:
+        raise Http404
+    return _act(
+        request,
+        member,
+        lambda: services.voucher_redeem(
+            shop=request.shop,
+            voucher_id=voucher.pk,
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_undo(request, member_id):
+    member = _member_or_404(request, member_id)
+    group = _uuid(request.POST.get("group"))
+    if group is None:
+        return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=400)
+    if not member.ledger.filter(group=group).exists():
+        raise Http404
+    return _act(
+        request,
+        member,
+        lambda: services.action_undo(
+            shop=request.shop,
+            group=group,
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+        ),
+    )

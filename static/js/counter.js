@@ -1,0 +1,72 @@
+// Counter page: keep the search field ready for the next scan, and scan member
+// QR codes with the device camera (BarcodeDetector where the browser has it,
+// the vendored jsQR decoder otherwise). USB/Bluetooth scanners need no code:
+// they type into the focused field and press Enter.
+(function () {
+  "use strict";
+  var input = document.getElementById("counter-q");
+  var form = document.getElementById("counter-search");
+  var button = document.getElementById("scan-camera");
+  var video = document.getElementById("scan-video");
+  var scanError = document.getElementById("scan-error");
+  if (!input || !form) return;
+
+  function ready() {
+    input.focus();
+    input.select();
+  }
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    // After an action the panel stays; the cursor goes back to the scan field.
+    if (event.detail.target && event.detail.target.id === "result") ready();
+  });
+
+  if (!button || !video || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return;
+  button.hidden = false;
+  var stream = null;
+  var detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+  var canvas = document.createElement("canvas");
+  var context = canvas.getContext("2d", { willReadFrequently: true });
+
+  function stop() {
+    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+    stream = null;
+    video.hidden = true;
+    button.setAttribute("aria-pressed", "false");
+  }
+
+  function found(text) {
+    stop();
+    input.value = text;
+    form.requestSubmit();
+  }
+
+  function tick() {
+    if (!stream) return;
+    if (video.readyState < 2) { requestAnimationFrame(tick); return; }
+    if (detector) {
+      detector.detect(video).then(function (codes) {
+        if (codes.length) found(codes[0].rawValue); else requestAnimationFrame(tick);
+      }).catch(function () { detector = null; requestAnimationFrame(tick); });
+      return;
+    }
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    var image = context.getImageData(0, 0, canvas.width, canvas.height);
+    var code = window.jsQR ? window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" }) : null;
+    if (code && code.data) found(code.data); else requestAnimationFrame(tick);
+  }
+
+  button.addEventListener("click", function () {
+    if (stream) { stop(); ready(); return; }
+    scanError.hidden = true;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
+      stream = s;
+      video.srcObject = s;
+      video.hidden = false;
+      button.setAttribute("aria-pressed", "true");
+      return video.play();
+    }).then(tick).catch(function () { stop(); scanError.hidden = false; ready(); });
+  });
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape" && stream) { stop(); ready(); } });
+})();

@@ -1,0 +1,198 @@
+import re
+import time
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+
+from members.tokens import member_qr_payload
+from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
+from rewards.services import ledger_drift
+
+from ..factories import MemberFactory
+
+
+@pytest.fixture
+def program(world):
+    return StampProgram.objects.create(
+        shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=3, min_minutes_between_visits=0
+    )
+
+
+@pytest.fixture
+def member(world):
+    return MemberFactory(shop=world.shop, name="Mia Chen", phone="+886912345678", email="mia@example.com")
+
+
+@pytest.fixture
+def carol(world):
+    return world.client(world.carol)
+
+
+@pytest.fixture(autouse=True)
+def _reconciled(db):
+    yield
+    assert ledger_drift() == []
+
+
+def counter_url(world, **params):
+    return reverse("members:counter", args=[world.shop.slug])
+
+
+def stamp(client, world, member, program, key="k1", count=1, **extra):
+    return client.post(
+        reverse("members:counter_stamp", args=[world.shop.slug, member.public_id]),
+        {"program": program.public_id, "count": count, "key": key, **extra},
+        headers={"HX-Request": "true"},
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["MEMBERCODE", "0912 345 678", "+886 912 345 678", "MIA@example.com", "mia ch"],
+    ids=["code", "local-phone", "intl-phone", "email", "name"],
+)
+def test_lookup_finds_the_member_by_what_staff_type(world, member, program, carol, query):
+    query = member.code if query == "MEMBERCODE" else query
+    response = carol.get(counter_url(world), {"q": query})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="member-name">Mia Chen<' in body
+    assert "+1 stamp" in body
+
+
+def test_a_fresh_member_qr_opens_the_panel(world, member, program, carol):
+    response = carol.get(counter_url(world), {"q": member_qr_payload(member)})
+    assert 'id="member-name">Mia Chen<' in response.content.decode()
+
+
+def test_an_old_member_qr_is_refused(world, member, program, carol, settings):
+    payload = member_qr_payload(member)
+    settings.MEMBER_QR_MAX_AGE_SECONDS = 0
+    time.sleep(1.1)
+    response = carol.get(counter_url(world), {"q": payload})
+    body = response.content.decode()
+    assert "expired" in body and "Mia Chen" not in body
+
+
+@pytest.mark.parametrize("tamper", ["other-shop", "altered", "forged"])
+def test_a_foreign_or_altered_qr_is_refused(world, member, program, carol, tamper):
+    if tamper == "other-shop":
+        outsider = MemberFactory(shop=world.other_shop)
+        payload = member_qr_payload(outsider)
+    elif tamper == "altered":
+        payload = member_qr_payload(member)
+        payload = payload[:-2] + ("AA" if not payload.endswith("AA") else "BB")
+    else:
+        payload = signing.TimestampSigner(salt="something").sign(member.code)
+    body = carol.get(counter_url(world), {"q": payload}).content.decode()
+    assert "not one of this shop" in body and "Mia Chen" not in body
+
+
+def test_another_shops_member_is_not_found(world, carol):
+    MemberFactory(shop=world.other_shop, name="Olga Outsider", email="olga@example.com")
+    body = carol.get(counter_url(world), {"q": "olga@example.com"}).content.decode()
+    assert "Olga" not in body.replace("olga@example.com", "")
+
+
+def test_stamp_fragment_then_double_tap_counts_once(world, member, program, carol):
+    response = stamp(carol, world, member, program, key="same")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="result">')
+    assert "+1 stamp added" in body
+    stamp(carol, world, member, program, key="same")
+    assert MemberCard.objects.get(member=member).stamps == 1
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_code(world, member, program, carol):
+    for i in range(3):
+        response = stamp(carol, world, member, program, key=f"k{i}")
+    body = response.content.decode()
+    assert "Card complete!" in body
+    voucher = Voucher.objects.get(member=member)
+    assert voucher.code in body
+
+    body = carol.get(counter_url(world), {"q": voucher.code.lower()}).content.decode()
+    assert 'class="highlight"' in body
+    response = carol.post(
+        reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
+        {"voucher": voucher.public_id, "key": "r1"},
+    )
+    assert "Redeemed: Free latte" in response.content.decode()
+    voucher.refresh_from_db()
+    assert voucher.status == Voucher.Status.REDEEMED
+    # A second redemption with a new key is refused, clearly.
+    response = carol.post(
+        reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
+        {"voucher": voucher.public_id, "key": "r2"},
+    )
+    assert response.status_code == 409
+    assert "already redeemed" in response.content.decode()
+
+
+def test_undo_from_the_confirmation(world, member, program, carol):
+    body = stamp(carol, world, member, program).content.decode()
+    group = re.search(r'name="group" value="([0-9a-f-]+)"', body).group(1)
+    response = carol.post(
+        reverse("members:counter_undo", args=[world.shop.slug, member.public_id]), {"group": group, "key": "u1"}
+    )
+    assert "Undone." in response.content.decode()
+    assert MemberCard.objects.get(member=member).stamps == 0
+    assert LedgerEntry.objects.filter(reason="void", staff=world.carol).count() == 1
+
+
+def test_too_soon_is_a_clear_error_and_only_a_manager_may_override(world, member, program, carol):
+    program.min_minutes_between_visits = 30
+    program.save()
+    stamp(carol, world, member, program, key="a")
+    response = stamp(carol, world, member, program, key="b")
+    assert response.status_code == 409
+    assert "Next stamp in" in response.content.decode()
+    assert "Manager override" not in response.content.decode()
+    response = stamp(carol, world, member, program, key="c", override="1")
+    assert response.status_code == 409
+    bob = world.client(world.bob)
+    response = stamp(bob, world, member, program, key="d", override="1")
+    assert response.status_code == 200
+    assert LedgerEntry.objects.get(idempotency_key="d").override
+
+
+@pytest.mark.parametrize("data", [{"count": "x"}, {"count": "0"}, {"program": "not-a-uuid"}])
+def test_bad_stamp_input_changes_nothing(world, member, program, carol, data):
+    response = carol.post(
+        reverse("members:counter_stamp", args=[world.shop.slug, member.public_id]),
+        {"program": program.public_id, "count": 1, "key": "k", **data},
+    )
+    assert response.status_code == 400
+    assert not LedgerEntry.objects.exists()
+
+
+def test_an_unknown_undo_group_is_404(world, member, carol):
+    response = carol.post(
+        reverse("members:counter_undo", args=[world.shop.slug, member.public_id]),
+        {"group": "8d0f8ac4-4a4e-4b0e-9a57-3e7a1b2c3d4e", "key": "u"},
+    )
+    assert response.status_code == 404
+
+
+def test_wrong_methods(world, member, carol):
+    assert carol.post(counter_url(world)).status_code == 405
+    url = reverse("members:counter_stamp", args=[world.shop.slug, member.public_id])
+    assert carol.get(url).status_code == 405
+
+
+def test_lookup_and_panel_query_counts(world, member, program, carol, django_assert_num_queries):
+    for i in range(3):
+        stamp(carol, world, member, program, key=f"q{i}")
+    url = counter_url(world)
+    carol.get(url, {"q": member.code})
+    # user, shop and role, the member, and 4 for the panel: cards, programs, vouchers, history
+    with django_assert_num_queries(7):
+        carol.get(url, {"q": member.code}, headers={"HX-Request": "true"})
+    panel = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
+    carol.get(panel)
+    # the full page adds the shop switcher
+    with django_assert_num_queries(8):
+        carol.get(panel)
