@@ -81,3 +81,59 @@ class AcceptInvitationSignupForm(forms.Form):
 
 class MemberSearchForm(forms.Form):
     q = forms.CharField(label=_("Search members"), required=False, max_length=100)
+
+
+class JoinForm(forms.Form):
+    """What a customer types on the join page: little, and nothing ticked for them."""
+
+    name = forms.CharField(label=_("Your name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(
+        label=_("E-mail"), required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    phone = forms.CharField(
+        label=_("Mobile phone"),
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    birthday = forms.DateField(
+        label=_("Birthday (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        help_text=_("For a birthday treat."),
+    )
+    marketing_consent = forms.BooleanField(required=False, initial=False)
+
+    def __init__(self, *args, shop, **kwargs):
+        self.shop = shop
+        super().__init__(*args, **kwargs)
+        self.fields["marketing_consent"].label = _(
+            "Yes, send me news and offers from %(shop)s. I can unsubscribe at any time."
+        ) % {"shop": shop.name}
+
+    def clean_phone(self):
+        from .phones import normalise_phone, shop_region
+
+        raw = self.cleaned_data["phone"].strip()
+        if not raw:
+            return ""
+        phone = normalise_phone(raw, region=shop_region(self.shop))
+        if phone is None:
+            raise forms.ValidationError(_("Enter a valid mobile number, e.g. 0912 345 678."), code="bad_phone")
+        return phone
+
+    def clean_birthday(self):
+        from django.utils import timezone
+
+        birthday = self.cleaned_data["birthday"]
+        if birthday and not (birthday.year >= 1900 and birthday <= timezone.localdate()):
+            raise forms.ValidationError(_("Enter your real birthday."), code="bad_birthday")
+        return birthday
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("email") and not cleaned.get("phone") and not self.errors.get("phone"):
+            raise forms.ValidationError(
+                _("Enter an e-mail address or a mobile number, so we can find your card again."), code="no_contact"
+            )
+        return cleaned

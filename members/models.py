@@ -179,6 +179,12 @@ class Member(models.Model):
     name = models.CharField(_("name"), max_length=80)
     email = models.EmailField(_("email address"), blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=10, choices=Shop.Language.choices, default="en")
+    marketing_consent = models.BooleanField(_("agreed to news and offers"), default=False)
+    # Which wording the member agreed to, and when: consent is proven, not assumed.
+    consent_version = models.CharField(max_length=20, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
 
@@ -186,7 +192,16 @@ class Member(models.Model):
 
     class Meta:
         ordering = ["-joined_at"]
-        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="member_code_unique_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "code"], name="member_code_unique_per_shop"),
+            # Joining twice never makes a second member, even when two joins race.
+            models.UniqueConstraint(
+                "shop", Lower("email"), condition=~models.Q(email=""), name="member_email_unique_per_shop"
+            ),
+            models.UniqueConstraint(
+                fields=["shop", "phone"], condition=~models.Q(phone=""), name="member_phone_unique_per_shop"
+            ),
+        ]
         indexes = [models.Index(fields=["shop", "-last_visit_at"], name="member_shop_last_visit")]
 
     def __str__(self):

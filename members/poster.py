@@ -276,7 +276,10 @@ def _fit(
     link: bool = False,
     bold: bool = False,
 ) -> _Text:
-    """The largest size at which `text` fits `max_width` in as few lines as it can; cut with "…" if not at all."""
+    """`text` in as few lines as it fits, each at most `max_width` wide, as large as it can be.
+
+    Past `max_lines` at the smallest size a name is cut short with "…"; a link is not.
+    """
     largest, smallest = (round(points * PT) for points in sizes_pt)
     sizes = [largest]
     while sizes[-1] > smallest:
@@ -287,6 +290,8 @@ def _fit(
             if len(fitted.lines) <= lines_allowed:
                 return fitted
     fitted = _wrapped(text, language, smallest, max_width, link, bold)
+    if link:
+        return fitted  # a link cut short would be no use: it takes the lines it needs
     lines = fitted.lines[:max_lines]
     last = lines[-1]
     while last and _width(last + "…", fitted.font, fitted.stroke) > max_width:

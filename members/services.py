@@ -6,16 +6,20 @@ raises ``ShopError`` with a machine code that the view turns into a message.
 
 from datetime import timedelta
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Invitation, Shop, StaffMember, User
+from .models import Invitation, Member, Shop, StaffMember, User
 from .roles import Role
 
 INVITATION_SALT = "members.invitation"
+# Bump when the wording of the marketing consent box changes.
+CONSENT_VERSION = "2026-11"
 
 
 class ShopError(Exception):
@@ -162,3 +166,54 @@ def purge_expired_invitations() -> int:
     with transaction.atomic():
         deleted, _by_model = Invitation.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+def _existing_member(shop: Shop, email: str, phone: str) -> Member | None:
+    match = Q()
+    if email:
+        match |= Q(email__iexact=email)
+    if phone:
+        match |= Q(phone=phone)
+    return shop.members.filter(match).first() if match else None
+
+
+def member_join(
+    *, shop: Shop, name: str, email: str, phone: str, birthday, marketing_consent: bool, language: str
+) -> tuple[Member, bool]:
+    """Enrol a customer; joining twice returns the member who already exists, never a second one."""
+    from .tasks import send_card_link
+
+    email = email.strip().lower()
+    if existing := _existing_member(shop, email, phone):
+        return existing, False
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            member = Member.objects.create(
+                shop=shop,
+                name=name.strip(),
+                email=email,
+                phone=phone,
+                birthday=birthday,
+                language=language,
+                marketing_consent=marketing_consent,
+                consent_version=CONSENT_VERSION if marketing_consent else "",
+                consent_at=now if marketing_consent else None,
+                joined_at=now,
+            )
+            if email:
+                user = User.objects.filter(email__iexact=email).first()
+                if user is None:
+                    # A customer account with no password: they come back with an
+                    # e-mailed code, which also verifies the address.
+                    user = User.objects.create_user(email=email, password=None, first_name=name.strip()[:150])
+                    EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+                member.user = user
+                member.save(update_fields=["user"])
+                transaction.on_commit(lambda: send_card_link.delay(member.pk))
+    except IntegrityError:
+        # A twin join won the race for the same e-mail or phone.
+        if existing := _existing_member(shop, email, phone):
+            return existing, False
+        raise
+    return member, True

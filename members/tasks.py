@@ -33,3 +33,25 @@ def send_invitation_email(invitation_id: str) -> bool:
     message.attach_alternative(html, "text/html")
     message.send()
     return True
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_card_link(member_id: int) -> bool:
+    """Transactional: the member's private card link, sent whatever their marketing choice."""
+    from .models import Member
+    from .tokens import card_token
+
+    member = Member.objects.select_related("shop").filter(pk=member_id).first()
+    if member is None or not member.email:
+        return False
+    shop = member.shop
+    url = settings.SITE_URL + reverse("members:card", args=[card_token(member)])
+    context = {"member": member, "shop": shop, "url": url}
+    with translation.override(member.language):
+        subject = render_to_string("members/email/card_link_subject.txt", context).strip()
+        text = render_to_string("members/email/card_link_body.txt", context)
+        html = render_to_string("members/email/card_link_body.html", context)
+    message = EmailMultiAlternatives(subject, text, to=[member.email])
+    message.attach_alternative(html, "text/html")
+    message.send()
+    return True

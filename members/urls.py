@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import counter, home, invitations, shop, staff
+from .views import counter, home, invitations, public, shop, staff
 
 app_name = "members"
 
@@ -27,5 +27,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("shops/new/", home.shop_create, name="shop_create"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),
+    path("j/<slug:shop_slug>/", public.join, name="join"),
+    path("c/<str:token>/", public.card, name="card"),
     path("s/<slug:shop_slug>/", include(shop_patterns)),
 ]
