@@ -109,7 +109,7 @@ def cjk_font_path() -> Path:
             return path
     raise ImproperlyConfigured(
         "Posters need a font with Chinese characters and none was found: install the Python package "
-        "noto-cjk-sans-otc (it is in requirements.txt) or the Debian package fonts-noto-cjk."
+        "noto-cjk-sans-otc (listed in requirements.txt) or the Debian package fonts-noto-cjk."
     )
 
 

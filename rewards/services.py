@@ -361,3 +361,11 @@ def ledger_drift() -> list[tuple[MemberCard, int, int]]:
         if card.stamps != expected:
             drift.append((card, card.stamps, expected))
     return drift
+
+
+def program_save(*, program: StampProgram) -> StampProgram:
+    """Create or change a stamp program. Stamps already earned stay as they are:
+    they live in the ledger, and a new rule applies from the next stamp on."""
+    with transaction.atomic():
+        program.save()
+    return program

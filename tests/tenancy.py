@@ -55,6 +55,10 @@ def _program(shop: Shop):
     )
 
 
+def _adjust_data(shop: Shop) -> dict:
+    return {"program": str(_program(shop).public_id), "stamps": "2", "note": "paper card", "key": "a-" + shop.slug}
+
+
 def _stamp_data(shop: Shop) -> dict:
     return {"program": str(_program(shop).public_id), "count": "1", "key": "k-" + shop.slug}
 
@@ -89,6 +93,21 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:staff_remove": ShopUrl("post", objects=_staff),
     "members:invitation_revoke": ShopUrl("post", objects=_invitation),
     "members:counter": ShopUrl(data={"q": "Mia"}),
+    "members:member_detail": ShopUrl(objects=_member),
+    "members:member_adjust": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {**_adjust_data(shop)}}),
+    "rewards:program_list": ShopUrl(),
+    "members:poster": ShopUrl(objects=lambda shop: {"layout": "tent", "fmt": "png"}),
+    "rewards:program_create": ShopUrl(
+        "post",
+        data={
+            "name": "Pastry card",
+            "stamps_needed": "8",
+            "reward": "Free croissant",
+            "max_stamps_per_visit": "2",
+            "min_minutes_between_visits": "0",
+        },
+    ),
+    "rewards:program_edit": ShopUrl(objects=lambda shop: {"program_id": _program(shop).public_id}),
     "members:counter_member": ShopUrl(objects=_member),
     "members:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
     "members:counter_redeem": ShopUrl("post", objects=_voucher),

@@ -1,20 +1,39 @@
+import uuid
+
+from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import F, Q
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from rewards import services as rewards_services
+from rewards.forms import AdjustForm
 
 from .. import services
+from ..counter import CardView
 from ..forms import MemberSearchForm, ShopForm
+from ..models import Member
+from ..poster import FORMATS, render_poster
 from ..tenancy import shop_view
+
+MEMBER_SORTS = {
+    "last_visit": [F("last_visit_at").desc(nulls_last=True), "-joined_at"],
+    "joined": ["-joined_at"],
+    "name": ["name"],
+}
 
 
 @shop_view("shop.view")
+@require_GET
 def shop_home(request):
     shop = request.shop
     context = {
         "member_count": shop.members.count(),
         "staff_count": shop.staff.count(),
+        "join_url": settings.SITE_URL + reverse("members:join", args=[shop.slug]),
     }
     return render(request, "members/shop_home.html", context)
 
@@ -53,7 +72,8 @@ def shop_delete(request):
 @shop_view("members.view")
 def member_list(request):
     form = MemberSearchForm(request.GET or None)
-    members = request.shop.members.order_by("-last_visit_at", "-joined_at")
+    sort = request.GET.get("sort") if request.GET.get("sort") in MEMBER_SORTS else "last_visit"
+    members = request.shop.members.order_by(*MEMBER_SORTS[sort])
     if form.is_valid() and (q := form.cleaned_data["q"].strip()):
         members = members.filter(
             Q(name__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q) | Q(code__iexact=q)
@@ -61,4 +81,70 @@ def member_list(request):
     template = "members/member_list.html"
     if request.htmx:
         template += "#results"
-    return render(request, template, {"form": form, "members": members[:100]})
+    return render(request, template, {"form": form, "members": members[:100], "sort": sort})
+
+
+def _member_or_404(request, member_id) -> Member:
+    try:
+        return request.shop.members.get(public_id=member_id)
+    except Member.DoesNotExist:
+        raise Http404 from None
+
+
+def _render_member(request, member, *, form=None, status=200):
+    stamps = dict(member.cards.values_list("program_id", "stamps"))
+    context = {
+        "member": member,
+        "cards": [CardView(p, stamps.get(p.pk, 0)) for p in request.shop.stamp_programs.all()],
+        "vouchers": list(member.vouchers.all()[:50]),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program")[:200]),
+        "adjust_form": form or AdjustForm(shop=request.shop),
+    }
+    return render(request, "members/member_detail.html", context, status=status)
+
+
+@shop_view("members.view")
+@require_GET
+def member_detail(request, member_id):
+    return _render_member(request, _member_or_404(request, member_id))
+
+
+@shop_view("members.view")
+@require_POST
+def member_adjust(request, member_id):
+    member = _member_or_404(request, member_id)
+    form = AdjustForm(request.POST, shop=request.shop)
+    if not form.is_valid():
+        return _render_member(request, member, form=form, status=400)
+    try:
+        rewards_services.stamps_adjust(
+            member=member,
+            program=form.cleaned_data["program"],
+            stamps=form.cleaned_data["stamps"],
+            note=form.cleaned_data["note"],
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+        )
+    except rewards_services.LoyaltyError as error:
+        form.add_error(None, error.message)
+        return _render_member(request, member, form=form, status=409)
+    messages.success(request, _("Balance adjusted."))
+    return redirect("members:member_detail", shop_slug=request.shop.slug, member_id=member.public_id)
+
+
+POSTER_LAYOUTS = {"a4", "tent"}
+
+
+@shop_view("programs.edit")
+@require_GET
+def poster(request, layout, fmt):
+    """The print-ready join poster (A4 or table tent) as PNG or PDF."""
+    if layout not in POSTER_LAYOUTS or fmt not in FORMATS:
+        raise Http404
+    shop = request.shop
+    join_url = settings.SITE_URL + reverse("members:join", args=[shop.slug])
+    data = render_poster(shop=shop, join_url=join_url, layout=layout, fmt=fmt)
+    content_type = "application/pdf" if fmt == "pdf" else "image/png"
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{shop.slug}-join-poster-{layout}.{fmt}"'
+    return response

@@ -81,7 +81,7 @@ def test_other_shop_gets_404_and_changes_nothing(world, name):
 def test_other_shops_object_through_own_shop_gets_404(world, name):
     case = SHOP_URLS[name]
     kwargs = case.objects(world.shop)
-    if not {k for k in kwargs if k != "_data"}:
+    if not {k for k in kwargs if k.endswith("_id")}:
         pytest.skip("URL has no object of its own")
     before = _state()
     response = _call(world.client(world.dave), name, case, world.other_shop.slug, kwargs)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "rewards"
+
+# Included under /s/<shop_slug>/ by members.urls.
+urlpatterns = [
+    path("cards/", views.program_list, name="program_list"),
+    path("cards/new/", views.program_edit, name="program_create"),
+    path("cards/<uuid:program_id>/", views.program_edit, name="program_edit"),
+]
