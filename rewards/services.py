@@ -138,8 +138,12 @@ def stamp_add(
     staff: User,
     idempotency_key: str,
     override: bool = False,
+    at=None,
 ) -> ActionResult:
-    """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction."""
+    """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction.
+
+    ``at`` backdates the visit, for importing paper cards and for demo data;
+    the counter always uses the present."""
     if program.shop_id != member.shop_id:
         raise LoyaltyError(_("This card belongs to another shop."), code="wrong_shop")
     with transaction.atomic():
@@ -164,7 +168,7 @@ def stamp_add(
                 % {"limit": program.max_stamps_per_visit},
                 code="too_many",
             )
-        now = timezone.now()
+        now = at or timezone.now()
         if program.min_minutes_between_visits and not override:
             last = (
                 LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
@@ -206,7 +210,7 @@ def stamp_add(
 
 
 @_idempotent
-def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str) -> ActionResult:
+def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
     """Redeem a voucher: a status change only one request can win."""
     with transaction.atomic():
         voucher = Voucher.objects.select_for_update().filter(shop=shop, pk=voucher_id).first()
@@ -214,7 +218,7 @@ def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key:
             raise LoyaltyError(_("No such voucher."), code="not_found")
         if replay := _replay(shop, idempotency_key):
             return replay
-        now = timezone.now()
+        now = at or timezone.now()
         if voucher.status == Voucher.Status.REDEEMED:
             when = timezone.localtime(voucher.redeemed_at, shop.tz).strftime("%Y-%m-%d %H:%M")
             raise LoyaltyError(_("This voucher was already redeemed on %(when)s.") % {"when": when}, code="redeemed")

@@ -2,6 +2,8 @@ from django.core.management import call_command
 
 from members.models import Member, Shop, StaffMember
 from members.roles import Role
+from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
+from rewards.services import ledger_drift
 
 
 def test_demo_creates_a_cafe_with_people_and_is_idempotent(db, django_capture_on_commit_callbacks):
@@ -16,6 +18,14 @@ def test_demo_creates_a_cafe_with_people_and_is_idempotent(db, django_capture_on
     }
     assert Member.objects.filter(shop=shop).count() == 40
     assert shop.logo
+    # Members at every stage: a reward waiting, one stamp short, vouchers used.
+    first, second = Member.objects.filter(shop=shop).order_by("pk")[:2]
+    assert first.vouchers.filter(status=Voucher.Status.ISSUED).exists()
+    program = StampProgram.objects.get(shop=shop)
+    assert MemberCard.objects.get(member=second).stamps == program.stamps_needed - 1
+    assert Voucher.objects.filter(shop=shop, status=Voucher.Status.REDEEMED).exists()
+    assert LedgerEntry.objects.filter(shop=shop).count() > 100
+    assert ledger_drift() == []
 
 
 def test_demo_owner_can_log_in_and_see_the_cafe(db, client):

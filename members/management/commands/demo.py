@@ -14,6 +14,8 @@ from PIL import Image, ImageDraw
 from members import services
 from members.models import Member, Shop, StaffMember, User
 from members.roles import Role
+from rewards import services as rewards_services
+from rewards.models import StampProgram
 
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
 DEMO_USERS = [
@@ -70,21 +72,54 @@ class Command(BaseCommand):
                 StaffMember.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
 
             if not shop.members.exists():
-                rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not secrets
-                now = timezone.now()
-                for i in range(40):
-                    joined = now - timedelta(days=rng.randint(1, 200), minutes=rng.randint(0, 600))
-                    last_visit = joined + timedelta(days=rng.randint(0, (now - joined).days))
-                    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-                    Member.objects.create(
-                        shop=shop,
-                        name=name,
-                        email=f"member{i + 1}@demo.example",
-                        phone=f"09{rng.randint(10000000, 99999999)}",
-                        joined_at=joined,
-                        last_visit_at=last_visit if i % 7 else None,
-                    )
+                self._members_with_history(shop, users)
 
         self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/s/{shop.slug}/)"))
+        self.stdout.write(f"  Counter:   /s/{shop.slug}/counter/   Join page: /j/{shop.slug}/")
         for email, _first, _last, role in DEMO_USERS:
             self.stdout.write(f"  {role.label:<8} {email} / {DEMO_PASSWORD}")
+
+    def _members_with_history(self, shop, users):
+        """Forty members at every stage, their visits written through the same services as the counter."""
+        rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not secrets
+        now = timezone.now()
+        program = StampProgram.objects.for_shop(shop).first()
+        baristas = [users[Role.STAFF], users[Role.MANAGER]]
+        for i in range(40):
+            joined = now - timedelta(days=rng.randint(20, 200), minutes=rng.randint(0, 600))
+            member = Member.objects.create(
+                shop=shop,
+                name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                email=f"member{i + 1}@demo.example",
+                phone=f"+8869{rng.randint(10000000, 99999999)}",
+                language=rng.choice(["zh-hant", "zh-hant", "en", "zh-hans"]),
+                marketing_consent=i % 3 != 0,
+                joined_at=joined,
+            )
+            # The first member has a reward waiting, the second is one stamp short.
+            visits = {0: program.stamps_needed, 1: program.stamps_needed - 1}.get(i, rng.randint(0, 24))
+            # At most one visit a day, in opening hours: the visit limit holds as at the counter.
+            days = max((now - joined).days, 1)
+            times = [
+                joined + timedelta(days=day, hours=rng.randint(0, 10))
+                for day in sorted(rng.sample(range(days), min(visits, days)))
+            ]
+            for n, at in enumerate(times):
+                result = rewards_services.stamp_add(
+                    member=member,
+                    program=program,
+                    count=1,
+                    staff=rng.choice(baristas),
+                    idempotency_key=f"demo-{i}-{n}",
+                    override=False,
+                    at=at,
+                )
+                for voucher in result.vouchers_issued:
+                    if i != 0 and rng.random() < 0.7:
+                        rewards_services.voucher_redeem(
+                            shop=shop,
+                            voucher_id=voucher.pk,
+                            staff=rng.choice(baristas),
+                            idempotency_key=f"demo-redeem-{voucher.pk}",
+                            at=at + timedelta(days=rng.randint(1, 5)) if at + timedelta(days=5) < now else at,
+                        )

@@ -1,0 +1,112 @@
+from django.urls import reverse
+
+from rewards.models import MemberCard, StampProgram
+
+from ..factories import MemberFactory
+from .conftest import key
+
+
+def program_data(**overrides):
+    data = {
+        "name": "Pastry card",
+        "stamps_needed": "8",
+        "reward": "Free croissant",
+        "max_stamps_per_visit": "2",
+        "min_minutes_between_visits": "60",
+        "voucher_valid_days": "",
+        "is_active": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_manager_creates_a_second_card(world):
+    client = world.client(world.bob)
+    response = client.post(reverse("rewards:program_create", args=[world.shop.slug]), program_data())
+    assert response.status_code == 302
+    program = StampProgram.objects.get(shop=world.shop, name="Pastry card")
+    assert (program.stamps_needed, program.max_stamps_per_visit, program.voucher_valid_days) == (8, 2, None)
+
+
+def test_bad_program_input_changes_nothing(world):
+    client = world.client(world.bob)
+    for bad in [{"stamps_needed": "1"}, {"stamps_needed": "x"}, {"name": ""}, {"min_minutes_between_visits": "-5"}]:
+        response = client.post(reverse("rewards:program_create", args=[world.shop.slug]), program_data(**bad))
+        assert response.status_code == 400, bad
+        assert 'aria-invalid="true"' in response.content.decode()
+    assert not StampProgram.objects.exists()
+
+
+def test_editing_a_program_keeps_stamps_earned(world, program, member):
+    from rewards import services
+
+    services.stamp_add(member=member, program=program, count=3, staff=world.carol, idempotency_key=key())
+    client = world.client(world.bob)
+    url = reverse("rewards:program_edit", args=[world.shop.slug, program.public_id])
+    response = client.post(url, program_data(name="Coffee card", stamps_needed="12"))
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.stamps_needed == 12
+    assert MemberCard.objects.get(member=member).stamps == 3
+
+
+def test_program_list_query_count(world, program, django_assert_num_queries):
+    StampProgram.objects.create(shop=world.shop, name="Tea card", reward="Free tea")
+    client = world.client(world.bob)
+    url = reverse("rewards:program_list", args=[world.shop.slug])
+    client.get(url)
+    with django_assert_num_queries(4):
+        response = client.get(url)
+    assert "Tea card" in response.content.decode()
+
+
+def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member, django_assert_num_queries):
+    from rewards import services
+
+    services.stamp_add(member=member, program=program, count=2, staff=world.carol, idempotency_key=key())
+    client = world.client(world.bob)
+    url = reverse("members:member_detail", args=[world.shop.slug, member.public_id])
+    client.get(url)
+    # user, shop+role, member, cards, programs, vouchers, history, switcher, adjust form's programs
+    with django_assert_num_queries(9):
+        response = client.get(url)
+    assert "Visit" in response.content.decode()
+
+    adjust = reverse("members:member_adjust", args=[world.shop.slug, member.public_id])
+    response = client.post(adjust, {"program": program.public_id, "stamps": "-1", "note": "", "key": key()})
+    assert response.status_code == 400
+    response = client.post(adjust, {"program": program.public_id, "stamps": "-5", "note": "typo", "key": key()})
+    assert response.status_code == 409 and "below zero" in response.content.decode()
+    response = client.post(
+        adjust, {"program": program.public_id, "stamps": "-1", "note": "Double stamped", "key": key()}
+    )
+    assert response.status_code == 302
+    assert MemberCard.objects.get(member=member).stamps == 1
+    assert "Double stamped" in client.get(url).content.decode()
+
+
+def test_adjusting_with_another_shops_program_is_refused(world, member):
+    other = StampProgram.objects.create(shop=world.other_shop, name="x", reward="y")
+    client = world.client(world.bob)
+    adjust = reverse("members:member_adjust", args=[world.shop.slug, member.public_id])
+    response = client.post(adjust, {"program": other.public_id, "stamps": "3", "note": "x", "key": key()})
+    assert response.status_code == 400
+    assert not MemberCard.objects.exists()
+
+
+def test_member_list_sorts(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    MemberFactory(shop=world.shop, name="Zed", joined_at=now - timedelta(days=9), last_visit_at=now)
+    MemberFactory(shop=world.shop, name="Amy", joined_at=now, last_visit_at=None)
+    client = world.client(world.bob)
+    url = reverse("members:member_list", args=[world.shop.slug])
+    body = client.get(url).content.decode()
+    assert body.index("Zed") < body.index("Amy")
+    body = client.get(url, {"sort": "name"}).content.decode()
+    assert body.index("Amy") < body.index("Zed")
+    body = client.get(url, {"sort": "joined"}).content.decode()
+    assert body.index("Amy") < body.index("Zed")
