@@ -5,6 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from .models import StaffMember
 from .roles import PERMISSIONS, role_has
@@ -34,7 +35,9 @@ def shop_view(permission: str):
                 raise PermissionDenied
             request.shop = membership.shop
             request.membership = membership
-            return view(request, *args, **kwargs)
+            # Times on shop pages are the shop's local times.
+            with timezone.override(membership.shop.tz):
+                return view(request, *args, **kwargs)
 
         # Read by the test that walks every shop URL.
         wrapper.shop_permission = permission

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -72,6 +72,12 @@ def card(request, token):
     if request.htmx:
         # The page asks for a fresh QR code while it is open.
         return render(request, "members/card.html#qr", context)
+    with timezone.override(shop.tz):
+        return _render_card(request, member, context)
+
+
+def _render_card(request, member, context):
+    shop = member.shop
     stamps = dict(member.cards.values_list("program_id", "stamps"))
     context.update(
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],

@@ -196,3 +196,10 @@ def test_lookup_and_panel_query_counts(world, member, program, carol, django_ass
     # the full page adds the shop switcher
     with django_assert_num_queries(8):
         carol.get(panel)
+
+
+def test_times_are_the_shops_local_time(world, member, program, carol):
+    world.shop.time_zone = "Asia/Taipei"
+    world.shop.save()
+    body = stamp(carol, world, member, program).content.decode()
+    assert re.search(r'<time datetime="[^"]+\+08:00">', body)
