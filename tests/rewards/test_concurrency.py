@@ -139,3 +139,22 @@ def test_stamping_locks_the_card_row(setup):
     with CaptureQueriesContext(connection) as queries:
         services.stamp_add(member=member, program=program, count=1, staff=staff, idempotency_key=uuid.uuid4().hex)
     assert any("FOR UPDATE" in q["sql"] and "rewards_membercard" in q["sql"] for q in queries.captured_queries)
+
+
+def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
+    """The same race through the whole request stack: middleware, view, service."""
+    from django.test import Client
+    from django.urls import reverse
+
+    shop, staff, member, _program = setup
+    voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
+    url = reverse("members:counter_redeem", args=[shop.slug, member.public_id])
+    clients = []
+    for _ in range(20):
+        client = Client()
+        client.force_login(staff)
+        clients.append(client)
+    results = race(20, lambda i: clients[i].post(url, {"voucher": voucher.public_id, "key": uuid.uuid4().hex}))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200] + [409] * 19, statuses
+    assert LedgerEntry.objects.filter(reason="redeem").count() == 1
