@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.purge_expired_invitations",
         "schedule": 60 * 60 * 24,
     },
+    "expire-vouchers": {
+        "task": "rewards.tasks.expire_vouchers",
+        "schedule": 60 * 60,
+    },
 }
 
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)

@@ -373,3 +373,12 @@ def program_save(*, program: StampProgram) -> StampProgram:
     with transaction.atomic():
         program.save()
     return program
+
+
+def vouchers_expire(*, now=None) -> int:
+    """Mark vouchers past their date as expired. Idempotent: run it as often as you like."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return Voucher.objects.filter(status=Voucher.Status.ISSUED, expires_at__lte=now).update(
+            status=Voucher.Status.EXPIRED
+        )

@@ -266,3 +266,19 @@ def test_verify_command_reports_drift(world, member, program, capsys):
     with pytest.raises(Exception, match="drift"):
         call_command("ledger_verify")
     MemberCard.objects.filter(member=member).update(stamps=1)
+
+
+def test_vouchers_past_their_date_expire_once(world, member):
+    from rewards.tasks import expire_vouchers
+
+    old = Voucher.objects.create(
+        shop=world.shop, member=member, title="x", expires_at=timezone.now() - timedelta(days=1)
+    )
+    fresh = Voucher.objects.create(
+        shop=world.shop, member=member, title="y", expires_at=timezone.now() + timedelta(days=1)
+    )
+    assert expire_vouchers.delay().get() == 1
+    assert expire_vouchers.delay().get() == 0
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.status, fresh.status) == (Voucher.Status.EXPIRED, Voucher.Status.ISSUED)
