@@ -9,6 +9,17 @@ from . import services
 from .models import Invitation
 
 
+def send_branded_email(template: str, context: dict, *, to: str, language: str) -> None:
+    """Render ``template``_subject.txt, _body.txt and _body.html in ``language`` and send them."""
+    with translation.override(language):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        text = render_to_string(f"{template}_body.txt", context)
+        html = render_to_string(f"{template}_body.html", context)
+    message = EmailMultiAlternatives(subject, text, to=[to])
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
 @shared_task(acks_late=True)
 def purge_expired_invitations() -> int:
     """Daily: forget invitations nobody accepted in time. Running it twice is harmless."""
@@ -25,13 +36,7 @@ def send_invitation_email(invitation_id: str) -> bool:
     url = settings.SITE_URL + reverse("members:invitation", args=[services.invitation_token(invitation)])
     context = {"invitation": invitation, "shop": shop, "url": url, "days": settings.INVITATION_MAX_AGE_DAYS}
     # The invitee has no language of their own yet; the shop's is the best guess.
-    with translation.override(shop.language):
-        subject = render_to_string("members/email/invitation_subject.txt", context).strip()
-        text = render_to_string("members/email/invitation_body.txt", context)
-        html = render_to_string("members/email/invitation_body.html", context)
-    message = EmailMultiAlternatives(subject, text, to=[invitation.email])
-    message.attach_alternative(html, "text/html")
-    message.send()
+    send_branded_email("members/email/invitation", context, to=invitation.email, language=shop.language)
     return True
 
 
@@ -47,11 +52,5 @@ def send_card_link(member_id: int) -> bool:
     shop = member.shop
     url = settings.SITE_URL + reverse("members:card", args=[card_token(member)])
     context = {"member": member, "shop": shop, "url": url}
-    with translation.override(member.language):
-        subject = render_to_string("members/email/card_link_subject.txt", context).strip()
-        text = render_to_string("members/email/card_link_body.txt", context)
-        html = render_to_string("members/email/card_link_body.html", context)
-    message = EmailMultiAlternatives(subject, text, to=[member.email])
-    message.attach_alternative(html, "text/html")
-    message.send()
+    send_branded_email("members/email/card_link", context, to=member.email, language=member.language)
     return True

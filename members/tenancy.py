@@ -44,3 +44,13 @@ def shop_view(permission: str):
         return wrapper
 
     return decorator
+
+
+def shop_member_or_404(request, member_id):
+    """A member of the request's shop, or 404: never another shop's member."""
+    from .models import Member
+
+    try:
+        return request.shop.members.get(public_id=member_id)
+    except Member.DoesNotExist:
+        raise Http404 from None

@@ -15,8 +15,7 @@ from rewards import services
 from rewards.models import StampProgram, Voucher
 
 from ..counter import counter_lookup, member_panel
-from ..models import Member
-from ..tenancy import shop_view
+from ..tenancy import shop_member_or_404, shop_view
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -24,13 +23,6 @@ def _uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value or "")
     except ValueError:
         return None
-
-
-def _member_or_404(request, member_id) -> Member:
-    try:
-        return request.shop.members.get(public_id=member_id)
-    except Member.DoesNotExist:
-        raise Http404 from None
 
 
 def _render(request, *, member=None, lookup=None, outcome=None, status=200):
@@ -58,7 +50,7 @@ def counter(request):
 @shop_view("counter.use")
 @require_GET
 def counter_member(request, member_id):
-    return _render(request, member=_member_or_404(request, member_id))
+    return _render(request, member=shop_member_or_404(request, member_id))
 
 
 def _act(request, member, action):
@@ -72,7 +64,7 @@ def _act(request, member, action):
 @shop_view("counter.use")
 @require_POST
 def counter_stamp(request, member_id):
-    member = _member_or_404(request, member_id)
+    member = shop_member_or_404(request, member_id)
     program = StampProgram.objects.for_shop(request.shop).filter(public_id=_uuid(request.POST.get("program"))).first()
     try:
         count = int(request.POST.get("count", "1"))
@@ -99,7 +91,7 @@ def counter_stamp(request, member_id):
 @shop_view("counter.use")
 @require_POST
 def counter_redeem(request, member_id):
-    member = _member_or_404(request, member_id)
+    member = shop_member_or_404(request, member_id)
     voucher_id = _uuid(request.POST.get("voucher"))
     voucher = voucher_id and Voucher.objects.for_shop(request.shop).filter(member=member, public_id=voucher_id).first()
     if not voucher:
@@ -119,7 +111,7 @@ def counter_redeem(request, member_id):
 @shop_view("counter.use")
 @require_POST
 def counter_undo(request, member_id):
-    member = _member_or_404(request, member_id)
+    member = shop_member_or_404(request, member_id)
     group = _uuid(request.POST.get("group"))
     if group is None:
         return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=400)

@@ -15,9 +15,8 @@ from rewards.forms import AdjustForm
 from .. import services
 from ..counter import CardView
 from ..forms import MemberSearchForm, ShopForm
-from ..models import Member
 from ..poster import FORMATS, render_poster
-from ..tenancy import shop_view
+from ..tenancy import shop_member_or_404, shop_view
 
 MEMBER_SORTS = {
     "last_visit": [F("last_visit_at").desc(nulls_last=True), "-joined_at"],
@@ -84,13 +83,6 @@ def member_list(request):
     return render(request, template, {"form": form, "members": members[:100], "sort": sort})
 
 
-def _member_or_404(request, member_id) -> Member:
-    try:
-        return request.shop.members.get(public_id=member_id)
-    except Member.DoesNotExist:
-        raise Http404 from None
-
-
 def _render_member(request, member, *, form=None, status=200):
     stamps = dict(member.cards.values_list("program_id", "stamps"))
     context = {
@@ -106,13 +98,13 @@ def _render_member(request, member, *, form=None, status=200):
 @shop_view("members.view")
 @require_GET
 def member_detail(request, member_id):
-    return _render_member(request, _member_or_404(request, member_id))
+    return _render_member(request, shop_member_or_404(request, member_id))
 
 
 @shop_view("members.view")
 @require_POST
 def member_adjust(request, member_id):
-    member = _member_or_404(request, member_id)
+    member = shop_member_or_404(request, member_id)
     form = AdjustForm(request.POST, shop=request.shop)
     if not form.is_valid():
         return _render_member(request, member, form=form, status=400)
