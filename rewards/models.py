@@ -134,7 +134,8 @@ class LedgerEntry(models.Model):
     # All entries written by one counter action share a group; undo voids the group.
     group = models.UUIDField(default=uuid.uuid4, db_index=True)
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
-    voids = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by")
+    # CASCADE only matters when a whole shop or member is deleted; single rows never are.
+    voids = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="voided_by")
     override = models.BooleanField(_("manager override"), default=False)
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -282,3 +282,14 @@ def test_vouchers_past_their_date_expire_once(world, member):
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert (old.status, fresh.status) == (Voucher.Status.EXPIRED, Voucher.Status.ISSUED)
+
+
+def test_deleting_a_shop_takes_its_ledger_with_it(world, member, program):
+    """Rows are never deleted one by one, but a shop that leaves takes all its data."""
+    from members import services as shop_services
+
+    result = stamp(member, program, world.carol)
+    services.action_undo(shop=world.shop, group=result.group, staff=world.carol, idempotency_key=key())
+    shop_services.shop_delete(shop=world.shop)
+    assert not LedgerEntry.objects.exists()
+    assert not MemberCard.objects.exists()
