@@ -21,7 +21,9 @@ RANK = {Role.STAFF: 1, Role.MANAGER: 2, Role.OWNER: 3}
 PERMISSIONS: dict[str, tuple[Role, str]] = {
     "shop.view": (Role.STAFF, _("See the shop's home page")),
     "counter.use": (Role.STAFF, _("Use the counter: find members, add stamps, redeem")),
+    "counter.override": (Role.MANAGER, _("Override the visit limits at the counter")),
     "members.view": (Role.MANAGER, _("See and search members and their history")),
+    "balances.adjust": (Role.MANAGER, _("Correct a member's balance, with a reason")),
     "programs.edit": (Role.MANAGER, _("Set up stamp cards, points, rewards and campaigns")),
     "insights.view": (Role.MANAGER, _("See the dashboard and export reports")),
     "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),

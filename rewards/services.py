@@ -6,6 +6,7 @@ repeated idempotency key returns the first action's result instead of acting
 twice.
 """
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -74,6 +75,7 @@ def _replay(shop: Shop, key: str | None) -> ActionResult | None:
 def _idempotent(function):
     """Run an action; if a concurrent twin with the same key won the insert, return its result."""
 
+    @functools.wraps(function)
     def wrapper(*, idempotency_key: str, **kwargs):
         try:
             return function(idempotency_key=idempotency_key, **kwargs)
@@ -84,14 +86,12 @@ def _idempotent(function):
                 raise
             return replay
 
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
     return wrapper
 
 
-def _is_manager(shop: Shop, user: User) -> bool:
+def _may(shop: Shop, user: User, permission: str) -> bool:
     role = StaffMember.objects.filter(shop=shop, user=user).values_list("role", flat=True).first()
-    return role is not None and role_has(role, "members.view")
+    return role is not None and role_has(role, permission)
 
 
 def _lock_card(member: Member, program: StampProgram) -> MemberCard:
@@ -156,7 +156,7 @@ def stamp_add(
             raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code="paused")
         if count < 1:
             raise LoyaltyError(_("Add at least one stamp."), code="bad_count")
-        if override and not _is_manager(member.shop, staff):
+        if override and not _may(member.shop, staff, "counter.override"):
             raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
         if count > program.max_stamps_per_visit and not override:
             raise LoyaltyError(
@@ -323,7 +323,7 @@ def stamps_adjust(
         raise LoyaltyError(_("Say why the balance changes."), code="note_required")
     if stamps == 0:
         raise LoyaltyError(_("Enter a number of stamps other than zero."), code="bad_count")
-    if not _is_manager(member.shop, staff):
+    if not _may(member.shop, staff, "balances.adjust"):
         raise LoyaltyError(_("Only a manager or owner can adjust balances."), code="override_denied")
     with transaction.atomic():
         card = _lock_card(member, program)

@@ -101,7 +101,7 @@ def member_detail(request, member_id):
     return _render_member(request, shop_member_or_404(request, member_id))
 
 
-@shop_view("members.view")
+@shop_view("balances.adjust")
 @require_POST
 def member_adjust(request, member_id):
     member = shop_member_or_404(request, member_id)
