@@ -94,9 +94,19 @@ def _may(shop: Shop, user: User, permission: str) -> bool:
     return role is not None and role_has(role, permission)
 
 
-def _lock_card(member: Member, program: StampProgram) -> MemberCard:
-    MemberCard.objects.get_or_create(member=member, program=program)
-    return MemberCard.objects.select_for_update().get(member=member, program=program)
+def _lock_member(member_id: int) -> Member:
+    """The member row is the one lock for everything of a member: cards, points, vouchers.
+
+    Every service takes it first, so two actions on one member queue up and
+    no two services can lock the same rows in opposite orders.
+    """
+    return Member.objects.select_for_update().get(pk=member_id)
+
+
+def _card(member: Member, program: StampProgram) -> MemberCard:
+    # Under the member lock, so no twin request can create the same card meanwhile.
+    card, _created = MemberCard.objects.get_or_create(member=member, program=program)
+    return card
 
 
 def _complete_cards(*, card: MemberCard, program: StampProgram, group: uuid.UUID, staff, now) -> list[Voucher]:
@@ -147,7 +157,8 @@ def stamp_add(
     if program.shop_id != member.shop_id:
         raise LoyaltyError(_("This card belongs to another shop."), code="wrong_shop")
     with transaction.atomic():
-        card = _lock_card(member, program)
+        _lock_member(member.pk)
+        card = _card(member, program)
         # Checked under the lock: a twin request that won the lock has committed by now.
         if replay := _replay(member.shop, idempotency_key):
             return replay
@@ -213,9 +224,11 @@ def stamp_add(
 def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
     """Redeem a voucher: a status change only one request can win."""
     with transaction.atomic():
-        voucher = Voucher.objects.select_for_update().filter(shop=shop, pk=voucher_id).first()
-        if voucher is None:
+        member_id = Voucher.objects.filter(shop=shop, pk=voucher_id).values_list("member_id", flat=True).first()
+        if member_id is None:
             raise LoyaltyError(_("No such voucher."), code="not_found")
+        _lock_member(member_id)
+        voucher = Voucher.objects.select_for_update().get(pk=voucher_id)
         if replay := _replay(shop, idempotency_key):
             return replay
         now = at or timezone.now()
@@ -252,8 +265,8 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         entries = list(LedgerEntry.objects.filter(shop=shop, group=group).exclude(reason=Reason.VOID).order_by("id"))
         if not entries:
             raise LoyaltyError(_("Nothing to undo."), code="not_found")
+        _lock_member(entries[0].member_id)
         cards = {e.card_id for e in entries if e.card_id}
-        locked = {c.pk: c for c in MemberCard.objects.select_for_update().filter(pk__in=cards).order_by("pk")}
         vouchers = {
             v.pk: v
             for v in Voucher.objects.select_for_update().filter(pk__in=[e.voucher_id for e in entries if e.voucher_id])
@@ -310,7 +323,6 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             )
             if entry.card_id and entry.stamps:
                 MemberCard.objects.filter(pk=entry.card_id).update(stamps=F("stamps") - entry.stamps)
-        del locked
     return ActionResult(void_group, voids)
 
 
@@ -326,7 +338,8 @@ def stamps_adjust(
     if not _may(member.shop, staff, "balances.adjust"):
         raise LoyaltyError(_("Only a manager or owner can adjust balances."), code="override_denied")
     with transaction.atomic():
-        card = _lock_card(member, program)
+        _lock_member(member.pk)
+        card = _card(member, program)
         if replay := _replay(member.shop, idempotency_key):
             return replay
         if card.stamps + stamps < 0:

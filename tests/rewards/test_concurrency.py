@@ -132,13 +132,13 @@ def test_the_same_key_ten_times_at_once_writes_one_row(setup):
     assert MemberCard.objects.get(member=member).stamps == 1
 
 
-def test_stamping_locks_the_card_row(setup):
+def test_stamping_locks_the_member_row(setup):
     from django.test.utils import CaptureQueriesContext
 
     _shop, staff, member, program = setup
     with CaptureQueriesContext(connection) as queries:
         services.stamp_add(member=member, program=program, count=1, staff=staff, idempotency_key=uuid.uuid4().hex)
-    assert any("FOR UPDATE" in q["sql"] and "rewards_membercard" in q["sql"] for q in queries.captured_queries)
+    assert any("FOR UPDATE" in q["sql"] and '"members_member"' in q["sql"] for q in queries.captured_queries)
 
 
 def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
