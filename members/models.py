@@ -185,6 +185,9 @@ class Member(models.Model):
     # Which wording the member agreed to, and when: consent is proven, not assumed.
     consent_version = models.CharField(max_length=20, blank=True)
     consent_at = models.DateTimeField(null=True, blank=True)
+    # A cache of the ledger's points, moved with F() by rewards.services only.
+    # It may go below zero when a refund takes back points already spent.
+    points = models.IntegerField(_("points"), default=0)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
 

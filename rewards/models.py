@@ -1,9 +1,10 @@
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +102,110 @@ class Voucher(models.Model):
         return self.status == self.Status.ISSUED and (self.expires_at is None or self.expires_at > timezone.now())
 
 
+class PointsRule(models.Model):
+    """How a shop turns money spent into points, and points back into money off a bill."""
+
+    class Rounding(models.TextChoices):
+        DOWN = "down", _("Round down")
+        NEAREST = "nearest", _("Round to the nearest point")
+        UP = "up", _("Round up")
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="points_rule")
+    is_active = models.BooleanField(_("points are on"), default=False)
+    points_per_step = models.PositiveIntegerField(
+        _("points"), default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    step_amount = models.DecimalField(
+        _("for every"),
+        max_digits=12,
+        decimal_places=2,
+        default=10,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Amount spent that earns the points above, in the shop's currency."),
+    )
+    rounding = models.CharField(_("rounding"), max_length=8, choices=Rounding.choices, default=Rounding.DOWN)
+    min_purchase = models.DecimalField(
+        _("smallest purchase that earns points"),
+        max_digits=12,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+    )
+    purchase_stamps = models.ForeignKey(
+        StampProgram,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("a purchase also stamps this card"),
+    )
+    bill_points = models.PositiveIntegerField(
+        _("points to pay with"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Leave empty if members cannot pay with points."),
+    )
+    bill_value = models.DecimalField(
+        _("are worth"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    bill_max_percent = models.PositiveSmallIntegerField(
+        _("largest share of a bill paid with points (%)"),
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+
+    def __str__(self):
+        return f"{self.points_per_step} per {self.step_amount}"
+
+    @property
+    def pays_bills(self) -> bool:
+        return bool(self.bill_points and self.bill_value)
+
+
+class Purchase(models.Model):
+    """A purchase recorded at the counter; its refunds may only ever add up to its amount."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="purchases")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="purchases")
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    receipt = models.CharField(_("receipt number"), max_length=40, blank=True)
+    points_earned = models.IntegerField(default=0)
+    points_spent = models.IntegerField(default=0)
+    paid_with_points = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Running totals of refunds so far, moved under the member lock.
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    points_reversed = models.IntegerField(default=0)
+    points_returned = models.IntegerField(default=0)
+    group = models.UUIDField(db_index=True)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="purchase_refunds_within_amount",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} ({self.receipt or self.public_id})"
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.amount - self.refunded_amount
+
+
 class AppendOnlyQuerySet(ShopScopedQuerySet):
     def update(self, **kwargs):
         raise TypeError("Ledger entries are never updated: write a void entry instead.")
@@ -119,6 +224,7 @@ class LedgerEntry(models.Model):
         CAMPAIGN = "campaign", _("Campaign")
         CARD_COMPLETE = "card_complete", _("Card completed")
         REDEEM = "redeem", _("Redeemed")
+        REFUND = "refund", _("Refund")
         VOID = "void", _("Undone")
         EXPIRY = "expiry", _("Expired")
         ADJUSTMENT = "adjustment", _("Adjustment")
@@ -131,6 +237,7 @@ class LedgerEntry(models.Model):
     points = models.IntegerField(_("points"), default=0)
     money_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
     voucher = models.ForeignKey(Voucher, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries")
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, null=True, blank=True, related_name="entries")
     # All entries written by one counter action share a group; undo voids the group.
     group = models.UUIDField(default=uuid.uuid4, db_index=True)
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)

@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -21,7 +22,7 @@ from django.utils.translation import ngettext
 from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
-from .models import LedgerEntry, MemberCard, StampProgram, Voucher
+from .models import LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
 
@@ -40,6 +41,17 @@ class ActionResult:
     vouchers_issued: list[Voucher] = field(default_factory=list)
     voucher_redeemed: Voucher | None = None
     replayed: bool = False
+    purchase: "Purchase | None" = None
+    # Things staff should know that did not stop the action (e.g. no stamp: too soon).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return sum(entry.points for entry in self.entries if entry.reason == Reason.PURCHASE)
+
+    @property
+    def points_spent(self) -> int:
+        return -sum(entry.points for entry in self.entries if entry.reason == Reason.REDEEM)
 
     @property
     def is_undo(self) -> bool:
@@ -68,8 +80,9 @@ def _replay(shop: Shop, key: str | None) -> ActionResult | None:
         return None
     entries = list(LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher").order_by("id"))
     issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
-    redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM), None)
-    return ActionResult(first.group, entries, issued, redeemed, replayed=True)
+    redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM and e.voucher), None)
+    purchase = Purchase.objects.filter(group=first.group).first()
+    return ActionResult(first.group, entries, issued, redeemed, replayed=True, purchase=purchase)
 
 
 def _idempotent(function):
@@ -158,66 +171,83 @@ def stamp_add(
         raise LoyaltyError(_("This card belongs to another shop."), code="wrong_shop")
     with transaction.atomic():
         _lock_member(member.pk)
-        card = _card(member, program)
         # Checked under the lock: a twin request that won the lock has committed by now.
         if replay := _replay(member.shop, idempotency_key):
             return replay
-        program.refresh_from_db()
-        if not program.is_active:
-            raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code="paused")
-        if count < 1:
-            raise LoyaltyError(_("Add at least one stamp."), code="bad_count")
-        if override and not _may(member.shop, staff, "counter.override"):
-            raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
-        if count > program.max_stamps_per_visit and not override:
-            raise LoyaltyError(
-                ngettext(
-                    "At most %(limit)d stamp per visit.",
-                    "At most %(limit)d stamps per visit.",
-                    program.max_stamps_per_visit,
-                )
-                % {"limit": program.max_stamps_per_visit},
-                code="too_many",
-            )
         now = at or timezone.now()
-        if program.min_minutes_between_visits and not override:
-            last = (
-                LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
-                .order_by("-created_at")
-                .values_list("created_at", flat=True)
-                .first()
-            )
-            wait = program.min_minutes_between_visits
-            if last and now - last < timedelta(minutes=wait):
-                remaining = wait - int((now - last).total_seconds() // 60)
-                raise LoyaltyError(
-                    ngettext(
-                        "Last stamp was less than %(limit)d minute ago. Next stamp in %(remaining)d minute.",
-                        "Last stamp was less than %(limit)d minutes ago. Next stamp in %(remaining)d minutes.",
-                        wait,
-                    )
-                    % {"limit": wait, "remaining": remaining},
-                    code="too_soon",
-                )
         group = uuid.uuid4()
-        entry = LedgerEntry.objects.create(
-            shop_id=member.shop_id,
+        entries, vouchers = _stamp_locked(
             member=member,
-            card=card,
-            reason=Reason.VISIT,
-            stamps=count,
+            program=program,
+            count=count,
+            staff=staff,
+            override=override,
+            now=now,
             group=group,
             idempotency_key=idempotency_key,
-            override=override,
-            staff=staff,
-            created_at=now,
         )
-        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + count)
-        card.stamps += count
-        vouchers = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
-    entries = [entry, *LedgerEntry.objects.filter(group=group).exclude(pk=entry.pk).order_by("id")]
     return ActionResult(group, entries, vouchers)
+
+
+def _stamp_locked(
+    *, member, program, count, staff, override, now, group, idempotency_key
+) -> tuple[list[LedgerEntry], list[Voucher]]:
+    """Stamp a card, its caller holding the member lock; every rule is checked here."""
+    card = _card(member, program)
+    program.refresh_from_db()
+    if not program.is_active:
+        raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code="paused")
+    if count < 1:
+        raise LoyaltyError(_("Add at least one stamp."), code="bad_count")
+    if override and not _may(member.shop, staff, "counter.override"):
+        raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
+    if count > program.max_stamps_per_visit and not override:
+        raise LoyaltyError(
+            ngettext(
+                "At most %(limit)d stamp per visit.",
+                "At most %(limit)d stamps per visit.",
+                program.max_stamps_per_visit,
+            )
+            % {"limit": program.max_stamps_per_visit},
+            code="too_many",
+        )
+    if program.min_minutes_between_visits and not override:
+        last = (
+            LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        wait = program.min_minutes_between_visits
+        if last and now - last < timedelta(minutes=wait):
+            remaining = wait - int((now - last).total_seconds() // 60)
+            raise LoyaltyError(
+                ngettext(
+                    "Last stamp was less than %(limit)d minute ago. Next stamp in %(remaining)d minute.",
+                    "Last stamp was less than %(limit)d minutes ago. Next stamp in %(remaining)d minutes.",
+                    wait,
+                )
+                % {"limit": wait, "remaining": remaining},
+                code="too_soon",
+            )
+    entry = LedgerEntry.objects.create(
+        shop_id=member.shop_id,
+        member=member,
+        card=card,
+        reason=Reason.VISIT,
+        stamps=count,
+        group=group,
+        idempotency_key=idempotency_key,
+        override=override,
+        staff=staff,
+        created_at=now,
+    )
+    MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + count)
+    card.stamps += count
+    vouchers = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
+    entries = [entry, *LedgerEntry.objects.filter(group=group, card=card).exclude(pk=entry.pk).order_by("id")]
+    return entries, vouchers
 
 
 @_idempotent
@@ -275,6 +305,10 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             return replay
         if LedgerEntry.objects.filter(voids__in=entries).exists():
             raise LoyaltyError(_("This was already undone."), code="already_undone")
+        if any(e.reason == Reason.REFUND for e in entries):
+            raise LoyaltyError(_("A refund cannot be undone; record the purchase again instead."), code="refund")
+        if Purchase.objects.filter(group=group, refunded_amount__gt=0).exists():
+            raise LoyaltyError(_("This purchase was partly refunded; it cannot be undone."), code="refunded")
         now = timezone.now()
         if now - entries[0].created_at > undo_window():
             raise LoyaltyError(
@@ -323,6 +357,12 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             )
             if entry.card_id and entry.stamps:
                 MemberCard.objects.filter(pk=entry.card_id).update(stamps=F("stamps") - entry.stamps)
+            if entry.points:
+                Member.objects.filter(pk=entry.member_id).update(points=F("points") - entry.points)
+        # An undone purchase counts as fully refunded, so it cannot be refunded again.
+        Purchase.objects.filter(group=group).update(
+            refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")
+        )
     return ActionResult(void_group, voids)
 
 
@@ -367,17 +407,21 @@ def stamps_adjust(
     return ActionResult(group, [entry], vouchers)
 
 
-def ledger_drift() -> list[tuple[MemberCard, int, int]]:
-    """Cards whose cached stamps differ from the sum of their ledger: (card, cached, ledger)."""
-    sums = dict(
-        LedgerEntry.objects.exclude(card=None).values("card").annotate(total=Sum("stamps")).values_list("card", "total")
-    )
-    drift = []
-    for card in MemberCard.objects.select_related("member", "program").iterator():
-        expected = sums.get(card.pk, 0)
-        if card.stamps != expected:
-            drift.append((card, card.stamps, expected))
-    return drift
+def ledger_drift() -> list[tuple[object, int, int]]:
+    """Balances that differ from the sum of their ledger rows: (card or member, cached, ledger).
+
+    Computed in the database, one query for cards and one for members' points,
+    whatever the number of rows."""
+
+    def ledger_sum(field: str, column: str):
+        rows = LedgerEntry.objects.filter(**{field: OuterRef("pk")}).values(field).annotate(total=Sum(column))
+        return Coalesce(Subquery(rows.values("total")), 0)
+
+    cards = MemberCard.objects.annotate(ledger_total=ledger_sum("card", "stamps")).exclude(stamps=F("ledger_total"))
+    members = Member.objects.annotate(ledger_total=ledger_sum("member", "points")).exclude(points=F("ledger_total"))
+    return [(card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")] + [
+        (member, member.points, member.ledger_total) for member in members
+    ]
 
 
 def program_save(*, program: StampProgram) -> StampProgram:

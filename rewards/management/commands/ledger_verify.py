@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from rewards.models import MemberCard
 from rewards.services import ledger_drift
 
 
@@ -8,11 +9,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         drift = ledger_drift()
-        for card, cached, ledger in drift:
-            self.stderr.write(
-                f"drift: member {card.member.public_id} program {card.program.public_id}: "
-                f"cached {cached}, ledger {ledger}"
-            )
+        for balance, cached, ledger in drift:
+            if isinstance(balance, MemberCard):
+                what = f"stamps of member {balance.member.public_id} on card {balance.program.public_id}"
+            else:
+                what = f"points of member {balance.public_id}"
+            self.stderr.write(f"drift: {what}: cached {cached}, ledger {ledger}")
         if drift:
             raise CommandError(f"{len(drift)} card(s) drift from the ledger.")
         self.stdout.write(self.style.SUCCESS("No drift: every balance equals its ledger."))
