@@ -158,3 +158,26 @@ def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [409] * 19, statuses
     assert LedgerEntry.objects.filter(reason="redeem").count() == 1
+
+
+def test_ten_bills_paid_with_the_same_points_at_once_only_one_is_paid(setup):
+    from decimal import Decimal
+
+    from members.models import Member
+    from rewards import points
+    from rewards.models import PointsRule
+
+    shop, staff, member, _program = setup
+    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
+    points.purchase_record(member=member, amount=Decimal(1000), staff=staff, idempotency_key="earn")  # 100 points
+    results = race(
+        10,
+        lambda i: points.purchase_record(
+            member=member, amount=Decimal(100), staff=staff, idempotency_key=f"pay-{i}", pay_points=100
+        ),
+    )
+    paid = [r for r in results if isinstance(r, services.ActionResult)]
+    assert len(paid) == 1, results
+    assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_enough_points"}
+    # 100 earned, 100 spent, 9 earned on the NT$90 paid in money.
+    assert Member.objects.get(pk=member.pk).points == 9

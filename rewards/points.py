@@ -1,0 +1,245 @@
+"""Points: earned on money spent, spent on part of a bill, taken back by refunds.
+
+Service functions in the same mould as rewards.services: the member row is
+locked first, every rule is re-checked under it, the ledger gets the rows and
+the member's cached points move with F().
+"""
+
+import uuid
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.currency import format_money, minor_digits, quantize
+from members.models import Member, Shop, User
+
+from .models import LedgerEntry, PointsRule, Purchase
+from .services import ActionResult, LoyaltyError, Reason, _idempotent, _lock_member, _may, _replay, _stamp_locked
+
+ROUNDING = {
+    PointsRule.Rounding.DOWN: ROUND_FLOOR,
+    PointsRule.Rounding.NEAREST: ROUND_HALF_UP,
+    PointsRule.Rounding.UP: ROUND_CEILING,
+}
+
+
+def points_for(rule: PointsRule, amount: Decimal) -> int:
+    """Points a purchase of ``amount`` earns: 1 per NT$10, rounded as the shop chose."""
+    if amount <= 0 or amount < rule.min_purchase:
+        return 0
+    steps = (Decimal(amount) / rule.step_amount).to_integral_value(rounding=ROUNDING[rule.rounding])
+    return int(steps) * rule.points_per_step
+
+
+def points_value(rule: PointsRule, points: int, currency: str) -> Decimal:
+    """What ``points`` take off a bill (100 points = NT$10), in what the currency can express."""
+    if not rule.pays_bills or points <= 0:
+        return Decimal(0)
+    exact = Decimal(points) * rule.bill_value / rule.bill_points
+    return exact.quantize(Decimal(1).scaleb(-minor_digits(currency)), rounding=ROUND_FLOOR)
+
+
+def rule_for(shop: Shop) -> PointsRule | None:
+    return PointsRule.objects.filter(shop=shop).first()
+
+
+@_idempotent
+def purchase_record(
+    *,
+    member: Member,
+    amount: Decimal,
+    staff: User,
+    idempotency_key: str,
+    receipt: str = "",
+    pay_points: int = 0,
+) -> ActionResult:
+    """Record a purchase: points on what is paid in money, optionally part of the bill paid with
+    points, and the stamp card's stamp when the shop counts a purchase as a visit."""
+    shop = member.shop
+    currency = shop.currency
+    amount = quantize(amount, currency)
+    if amount <= 0:
+        raise LoyaltyError(_("Enter the amount of the purchase."), code="bad_amount")
+    if pay_points < 0:
+        raise LoyaltyError(_("Points to pay with cannot be negative."), code="bad_points")
+    with transaction.atomic():
+        locked = _lock_member(member.pk)
+        if replay := _replay(shop, idempotency_key):
+            return replay
+        rule = rule_for(shop)
+        if rule is None or not rule.is_active:
+            raise LoyaltyError(_("This shop does not give points."), code="points_off")
+        value = Decimal(0)
+        if pay_points:
+            if not rule.pays_bills:
+                raise LoyaltyError(_("This shop does not take points as payment."), code="no_bill_payment")
+            if pay_points > locked.points:
+                raise LoyaltyError(
+                    _("The member has only %(points)d points.") % {"points": max(locked.points, 0)},
+                    code="not_enough_points",
+                )
+            value = points_value(rule, pay_points, currency)
+            limit = quantize(amount * rule.bill_max_percent / 100, currency)
+            if value > limit:
+                raise LoyaltyError(
+                    _("Points may pay at most %(percent)d%% of a bill (%(limit)s here).")
+                    % {"percent": rule.bill_max_percent, "limit": format_money(limit, currency)},
+                    code="too_much",
+                )
+        due = amount - value
+        earned = points_for(rule, due)
+        now = timezone.now()
+        group = uuid.uuid4()
+        purchase = Purchase.objects.create(
+            shop=shop,
+            member=member,
+            amount=amount,
+            receipt=receipt.strip(),
+            points_earned=earned,
+            points_spent=pay_points,
+            paid_with_points=value,
+            group=group,
+            staff=staff,
+            created_at=now,
+        )
+        entries = [
+            LedgerEntry.objects.create(
+                shop=shop,
+                member=member,
+                reason=Reason.PURCHASE,
+                points=earned,
+                money_amount=amount,
+                purchase=purchase,
+                group=group,
+                idempotency_key=idempotency_key,
+                staff=staff,
+                created_at=now,
+                note=purchase.receipt,
+            )
+        ]
+        if pay_points:
+            entries.append(
+                LedgerEntry.objects.create(
+                    shop=shop,
+                    member=member,
+                    reason=Reason.REDEEM,
+                    points=-pay_points,
+                    money_amount=value,
+                    purchase=purchase,
+                    group=group,
+                    staff=staff,
+                    created_at=now,
+                )
+            )
+        Member.objects.filter(pk=member.pk).update(points=F("points") + earned - pay_points, last_visit_at=now)
+        result = ActionResult(group, entries, purchase=purchase)
+        program = rule.purchase_stamps
+        if program is not None and program.is_active:
+            try:
+                # A savepoint: a refused stamp (too soon, say) leaves the purchase standing.
+                with transaction.atomic():
+                    stamped, vouchers = _stamp_locked(
+                        member=member, program=program, count=1, staff=staff, override=False, now=now, group=group,
+                        idempotency_key=None,
+                    )  # fmt: skip
+                result.entries += stamped
+                result.vouchers_issued = vouchers
+            except LoyaltyError as error:
+                result.notes.append(_("No stamp: %(reason)s") % {"reason": error.message})
+    return result
+
+
+@_idempotent
+def purchase_refund(
+    *, shop: Shop, purchase_id: int, amount: Decimal, staff: User, idempotency_key: str
+) -> ActionResult:
+    """Refund all or part of a purchase, once: take back the points it earned in proportion, give
+    back the points that paid for it, and on a full refund take back its stamp if the card has it."""
+    amount = quantize(amount, shop.currency)
+    if amount <= 0:
+        raise LoyaltyError(_("Enter the amount to refund."), code="bad_amount")
+    if not _may(shop, staff, "purchases.refund"):
+        raise LoyaltyError(_("Only a manager or owner can refund a purchase."), code="refund_denied")
+    with transaction.atomic():
+        member_id = Purchase.objects.filter(shop=shop, pk=purchase_id).values_list("member_id", flat=True).first()
+        if member_id is None:
+            raise LoyaltyError(_("No such purchase."), code="not_found")
+        _lock_member(member_id)
+        if replay := _replay(shop, idempotency_key):
+            return replay
+        purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
+        if amount > purchase.refundable:
+            raise LoyaltyError(
+                _("At most %(amount)s of this purchase can still be refunded.")
+                % {"amount": format_money(purchase.refundable, shop.currency)},
+                code="too_much",
+            )
+        refunded = purchase.refunded_amount + amount
+        full = refunded == purchase.amount
+
+        def share(total: int) -> int:
+            # Cumulative, so partial refunds add up to exactly the whole.
+            return total if full else int(Decimal(total) * refunded / purchase.amount)
+
+        reverse = share(purchase.points_earned) - purchase.points_reversed
+        give_back = share(purchase.points_spent) - purchase.points_returned
+        now = timezone.now()
+        group = uuid.uuid4()
+        entries = [
+            LedgerEntry.objects.create(
+                shop=shop,
+                member_id=member_id,
+                reason=Reason.REFUND,
+                points=give_back - reverse,
+                money_amount=-amount,
+                purchase=purchase,
+                group=group,
+                idempotency_key=idempotency_key,
+                staff=staff,
+                created_at=now,
+            )
+        ]
+        Member.objects.filter(pk=member_id).update(points=F("points") + give_back - reverse)
+        Purchase.objects.filter(pk=purchase.pk).update(
+            refunded_amount=refunded,
+            points_reversed=F("points_reversed") + reverse,
+            points_returned=F("points_returned") + give_back,
+        )
+        notes = []
+        if full:
+            notes += _take_back_stamps(purchase, staff=staff, group=group, now=now, entries=entries)
+    purchase.refresh_from_db()
+    return ActionResult(group, entries, purchase=purchase, notes=notes)
+
+
+def _take_back_stamps(purchase: Purchase, *, staff, group, now, entries: list) -> list[str]:
+    from .models import MemberCard
+
+    stamped = LedgerEntry.objects.filter(
+        group=purchase.group, reason=Reason.VISIT, voided_by__isnull=True
+    ).select_related("card")
+    notes = []
+    for visit in stamped:
+        card = MemberCard.objects.get(pk=visit.card_id)
+        if card.stamps < visit.stamps:
+            # The stamp already went into a reward; a manager decides what to do about it.
+            notes.append(_("The stamp from this purchase is already part of a reward and stays."))
+            continue
+        entries.append(
+            LedgerEntry.objects.create(
+                shop_id=purchase.shop_id,
+                member_id=purchase.member_id,
+                card=card,
+                reason=Reason.REFUND,
+                stamps=-visit.stamps,
+                purchase=purchase,
+                group=group,
+                staff=staff,
+                created_at=now,
+            )
+        )
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") - visit.stamps)
+    return notes
