@@ -16,6 +16,7 @@ shop_patterns = [
     path("counter/m/<uuid:member_id>/stamp/", counter.counter_stamp, name="counter_stamp"),
     path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),
     path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),
+    path("counter/m/<uuid:member_id>/purchase/", counter.counter_purchase, name="counter_purchase"),
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/invite/", staff.staff_invite, name="staff_invite"),
     path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),
@@ -23,6 +24,7 @@ shop_patterns = [
     path("invitations/<uuid:invitation_id>/revoke/", staff.invitation_revoke, name="invitation_revoke"),
     path("members/<uuid:member_id>/", shop.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", shop.member_adjust, name="member_adjust"),
+    path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", shop.purchase_refund, name="purchase_refund"),
     path("poster/<slug:layout>.<slug:fmt>", shop.poster, name="poster"),
 ]
 

@@ -1,7 +1,9 @@
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import StampProgram
+from .models import PointsRule, StampProgram
 
 
 class StampProgramForm(forms.ModelForm):
@@ -31,3 +33,46 @@ class AdjustForm(forms.Form):
     def __init__(self, *args, shop, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = StampProgram.objects.for_shop(shop)
+
+
+class PointsRuleForm(forms.ModelForm):
+    class Meta:
+        model = PointsRule
+        fields = [
+            "is_active",
+            "points_per_step",
+            "step_amount",
+            "rounding",
+            "min_purchase",
+            "purchase_stamps",
+            "bill_points",
+            "bill_value",
+            "bill_max_percent",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purchase_stamps"].queryset = StampProgram.objects.for_shop(self.instance.shop)
+        self.fields["purchase_stamps"].empty_label = _("No stamp for a purchase")
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("bill_points")) != bool(cleaned.get("bill_value")):
+            raise forms.ValidationError(
+                _("To let members pay with points, fill in both the points and what they are worth."),
+                code="bill_incomplete",
+            )
+        return cleaned
+
+
+class PurchaseForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "autocomplete": "off"}),
+    )  # fmt: skip
+    receipt = forms.CharField(label=_("Receipt number (optional)"), max_length=40, required=False)
+    pay_points = forms.IntegerField(label=_("Pay with points"), min_value=0, required=False)
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount to refund"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2)

@@ -424,6 +424,13 @@ def ledger_drift() -> list[tuple[object, int, int]]:
     ]
 
 
+def points_rule_save(*, rule) -> None:
+    """Change how points are earned and spent. Points already earned stay: a new rule
+    applies from the next purchase on."""
+    with transaction.atomic():
+        rule.save()
+
+
 def program_save(*, program: StampProgram) -> StampProgram:
     """Create or change a stamp program. Stamps already earned stay as they are:
     they live in the ledger, and a new rule applies from the next stamp on."""

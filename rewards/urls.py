@@ -9,4 +9,5 @@ urlpatterns = [
     path("cards/", views.program_list, name="program_list"),
     path("cards/new/", views.program_edit, name="program_create"),
     path("cards/<uuid:program_id>/", views.program_edit, name="program_edit"),
+    path("points/", views.points_settings, name="points_settings"),
 ]

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -7,8 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from members.tenancy import shop_view
 
 from . import services
-from .forms import StampProgramForm
-from .models import StampProgram
+from .forms import PointsRuleForm, StampProgramForm
+from .models import PointsRule, StampProgram
+from .points import points_for
 
 
 @shop_view("programs.edit")
@@ -33,3 +36,30 @@ def program_edit(request, program_id=None):
         return redirect("rewards:program_list", shop_slug=request.shop.slug)
     status = 400 if form.errors else 200
     return render(request, "rewards/program_form.html", {"form": form, "program": program}, status=status)
+
+
+@shop_view("programs.edit")
+@require_http_methods(["GET", "POST"])
+def points_settings(request):
+    shop = request.shop
+    rule = PointsRule.objects.filter(shop=shop).first() or PointsRule(shop=shop)
+    form = PointsRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        services.points_rule_save(rule=form.instance)
+        messages.success(request, _("Points settings saved."))
+        return redirect("rewards:points_settings", shop_slug=shop.slug)
+    preview_rule = form.instance if not form.errors else PointsRule.objects.filter(shop=shop).first()
+    context = {"form": form, "preview": _preview(preview_rule, shop) if preview_rule else None}
+    return render(request, "rewards/points_settings.html", context, status=400 if form.errors else 200)
+
+
+def _preview(rule, shop) -> dict:
+    """What a member would see: the points a typical purchase earns, what points are worth."""
+    example = Decimal(120 if shop.currency in ("TWD", "JPY") else 12)
+    return {
+        "example": example,
+        "earned": points_for(rule, example),
+        "bill_points": rule.bill_points,
+        "bill_value": rule.bill_value,
+        "bill_max_percent": rule.bill_max_percent,
+    }

@@ -82,6 +82,35 @@ def _stamped(shop: Shop) -> dict:
     return {"member_id": member.public_id, "_data": {"group": str(result.group), "key": "u-" + shop.slug}}
 
 
+def _points_rule(shop: Shop):
+    from rewards.models import PointsRule
+
+    return PointsRule.objects.get_or_create(shop=shop, defaults={"is_active": True, "step_amount": 10})[0]
+
+
+def _purchase_data(shop: Shop) -> dict:
+    _points_rule(shop)
+    return {"amount": "120", "key": "p-" + shop.slug}
+
+
+def _purchase(shop: Shop) -> dict:
+    from decimal import Decimal
+
+    from rewards import points
+
+    _points_rule(shop)
+    member = MemberFactory(shop=shop)
+    owner = shop.staff.order_by("pk").first().user
+    purchase = points.purchase_record(
+        member=member, amount=Decimal(100), staff=owner, idempotency_key="b-" + shop.slug
+    ).purchase
+    return {
+        "member_id": member.public_id,
+        "purchase_id": purchase.public_id,
+        "_data": {"amount": "50", "key": "f-" + shop.slug},
+    }
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -112,4 +141,7 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
     "members:counter_redeem": ShopUrl("post", objects=_voucher),
     "members:counter_undo": ShopUrl("post", objects=_stamped),
+    "members:counter_purchase": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _purchase_data(shop)}),
+    "members:purchase_refund": ShopUrl("post", objects=_purchase),
+    "rewards:points_settings": ShopUrl(),
 }

@@ -24,3 +24,9 @@ def can(membership, permission: str) -> bool:
 def idempotency_key() -> str:
     """A fresh key per form: a resent form repeats it, a new action gets its own."""
     return uuid.uuid4().hex
+
+
+@register.filter
+def subtract(value, other):
+    """{{ amount|subtract:paid }} for the part of a bill still to pay."""
+    return value - other

@@ -11,7 +11,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from rewards import services
+from rewards import points, services
+from rewards.forms import PurchaseForm
 from rewards.models import StampProgram, Voucher
 
 from ..counter import counter_lookup, member_panel
@@ -123,6 +124,27 @@ def counter_undo(request, member_id):
         lambda: services.action_undo(
             shop=request.shop,
             group=group,
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_purchase(request, member_id):
+    member = shop_member_or_404(request, member_id)
+    form = PurchaseForm(request.POST)
+    if not form.is_valid():
+        return _render(request, member=member, outcome={"error": _("Enter the amount of the purchase.")}, status=400)
+    return _act(
+        request,
+        member,
+        lambda: points.purchase_record(
+            member=member,
+            amount=form.cleaned_data["amount"],
+            receipt=form.cleaned_data["receipt"],
+            pay_points=form.cleaned_data["pay_points"] or 0,
             staff=request.user,
             idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
         ),

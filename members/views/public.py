@@ -12,6 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from rewards.models import PointsRule
+from rewards.points import points_value
+
 from .. import services
 from ..counter import CardView, usable_vouchers
 from ..forms import JoinForm
@@ -79,7 +82,10 @@ def card(request, token):
 def _render_card(request, member, context):
     shop = member.shop
     stamps = dict(member.cards.values_list("program_id", "stamps"))
+    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
     context.update(
+        points_rule=rule,
+        points_value=points_value(rule, member.points, shop.currency) if rule else 0,
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
         vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         history=list(member.ledger.select_related("voucher", "card__program")[:10]),

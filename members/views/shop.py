@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from rewards import points
 from rewards import services as rewards_services
-from rewards.forms import AdjustForm
+from rewards.forms import AdjustForm, RefundForm
+from rewards.models import Purchase
 
 from .. import services
 from ..counter import CardView
@@ -89,7 +91,8 @@ def _render_member(request, member, *, form=None, status=200):
         "member": member,
         "cards": [CardView(p, stamps.get(p.pk, 0)) for p in request.shop.stamp_programs.all()],
         "vouchers": list(member.vouchers.all()[:50]),
-        "history": list(member.ledger.select_related("staff", "voucher", "card__program")[:200]),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
+        "purchases": list(member.purchases.all()[:50]),
         "adjust_form": form or AdjustForm(shop=request.shop),
     }
     return render(request, "members/member_detail.html", context, status=status)
@@ -140,3 +143,28 @@ def poster(request, layout, fmt):
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{shop.slug}-join-poster-{layout}.{fmt}"'
     return response
+
+
+@shop_view("purchases.refund")
+@require_POST
+def purchase_refund(request, member_id, purchase_id):
+    member = shop_member_or_404(request, member_id)
+    purchase = Purchase.objects.for_shop(request.shop).filter(member=member, public_id=purchase_id).first()
+    if purchase is None:
+        raise Http404
+    form = RefundForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the amount to refund."))
+    else:
+        try:
+            points.purchase_refund(
+                shop=request.shop,
+                purchase_id=purchase.pk,
+                amount=form.cleaned_data["amount"],
+                staff=request.user,
+                idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            )
+            messages.success(request, _("Refund recorded."))
+        except rewards_services.LoyaltyError as error:
+            messages.error(request, error.message)
+    return redirect("members:member_detail", shop_slug=request.shop.slug, member_id=member.public_id)
