@@ -59,6 +59,8 @@ def _act(request, member, action):
         result = action()
     except services.LoyaltyError as error:
         return _render(request, member=member, outcome={"error": error.message, "code": error.code}, status=409)
+    # The panel shows the balances the action just moved.
+    member.refresh_from_db(fields=["points", "last_visit_at"])
     return _render(request, member=member, outcome={"result": result})
 
 

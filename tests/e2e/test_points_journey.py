@@ -1,0 +1,60 @@
+"""Journey: the owner turns points on, staff record purchases, a bill is paid partly with points,
+the customer sees it on the card, a manager refunds."""
+
+import pytest
+from playwright.sync_api import expect
+
+from members import services as shop_services
+from members.models import Member
+from members.tokens import card_token
+from rewards.services import ledger_drift
+
+from ..factories import PASSWORD, MemberFactory, UserFactory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, screenshot):
+    owner = UserFactory(email="owner@points.example")
+    shop = shop_services.shop_create(owner=owner, name="Points Café", slug="points", language="en")
+    member = MemberFactory(shop=shop, name="Liam Wu")
+
+    page.goto(live_server.url + "/accounts/login/")
+    page.locator("#id_login").fill(owner.email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+
+    page.goto(f"{live_server.url}/s/{shop.slug}/points/")
+    page.get_by_label("Points are on").check()
+    page.get_by_label("For every").fill("10")
+    page.get_by_label("Points to pay with").fill("100")
+    page.get_by_label("Are worth").fill("10")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("A purchase of NT$120 earns 12 points.")).to_be_visible()
+
+    page.goto(f"{live_server.url}/s/{shop.slug}/counter/")
+    page.locator("#counter-q").fill(member.code)
+    page.locator("#counter-q").press("Enter")
+    expect(page.get_by_role("heading", name="Liam Wu")).to_be_visible()
+    page.get_by_label("Purchase amount").fill("1500")
+    page.get_by_role("button", name="Record purchase").click()
+    expect(page.get_by_text("+150 points")).to_be_visible()
+
+    phone_page.goto(f"{live_server.url}/c/{card_token(member)}/")
+    expect(phone_page.get_by_text("Worth NT$15 off your next bill.")).to_be_visible()
+
+    page.get_by_label("Purchase amount").fill("200")
+    page.get_by_label("Pay with points").fill("100")
+    page.get_by_role("button", name="Record purchase").click()
+    expect(page.get_by_text("Still to pay: NT$190")).to_be_visible()
+    screenshot(page, "points-counter")
+    assert Member.objects.get(pk=member.pk).points == 150 - 100 + 19
+
+    phone_page.reload()
+    expect(phone_page.get_by_role("heading", name="Points 69")).to_be_visible()
+    screenshot(phone_page, "points-card")
+
+    page.goto(f"{live_server.url}/s/{shop.slug}/members/{member.public_id}/")
+    page.get_by_role("row", name="NT$1,500").get_by_role("button", name="Refund").click()
+    expect(page.get_by_text("Refund recorded.")).to_be_visible()
+    assert Member.objects.get(pk=member.pk).points == 69 - 150
+    assert ledger_drift() == []
