@@ -168,6 +168,75 @@ class PointsRule(models.Model):
         return bool(self.bill_points and self.bill_value)
 
 
+class CatalogueReward(models.Model):
+    """Something members choose to spend points or stamps on: a free item, money off, a discount."""
+
+    class Kind(models.TextChoices):
+        FREE_ITEM = "free_item", _("Free item")
+        AMOUNT_OFF = "amount_off", _("Amount off")
+        PERCENT_OFF = "percent_off", _("Percent off")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="catalogue")
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.FREE_ITEM)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("The amount off, or the percentage off; empty for a free item."),
+    )
+    cost_points = models.PositiveIntegerField(
+        _("cost in points"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    cost_stamps = models.PositiveSmallIntegerField(
+        _("cost in stamps"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    stamp_program = models.ForeignKey(
+        StampProgram, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("from card")
+    )
+    stock = models.PositiveIntegerField(_("stock"), null=True, blank=True, help_text=_("Empty for no limit."))
+    per_member_limit = models.PositiveSmallIntegerField(
+        _("most per member"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty for no limit."),
+    )
+    starts_at = models.DateTimeField(_("available from"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("available until"), null=True, blank=True)
+    image = models.ImageField(_("picture"), upload_to="rewards/", blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cost_points", "cost_stamps", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cost_points__isnull=False) | Q(cost_stamps__isnull=False), name="reward_has_a_cost"
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_stamps__isnull=True) | Q(stamp_program__isnull=False), name="stamp_cost_names_a_card"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def is_available(self, now) -> bool:
+        return (
+            self.is_active
+            and (self.stock is None or self.stock > 0)
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
+
+
 class Purchase(models.Model):
     """A purchase recorded at the counter; its refunds may only ever add up to its amount."""
 
@@ -238,6 +307,9 @@ class LedgerEntry(models.Model):
     money_amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
     voucher = models.ForeignKey(Voucher, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries")
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, null=True, blank=True, related_name="entries")
+    reward = models.ForeignKey(
+        CatalogueReward, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries"
+    )
     # All entries written by one counter action share a group; undo voids the group.
     group = models.UUIDField(default=uuid.uuid4, db_index=True)
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)

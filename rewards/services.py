@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
-from .models import LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
+from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
 
@@ -42,6 +42,7 @@ class ActionResult:
     voucher_redeemed: Voucher | None = None
     replayed: bool = False
     purchase: "Purchase | None" = None
+    reward_redeemed: "CatalogueReward | None" = None
     # Things staff should know that did not stop the action (e.g. no stamp: too soon).
     notes: list[str] = field(default_factory=list)
 
@@ -78,11 +79,16 @@ def _replay(shop: Shop, key: str | None) -> ActionResult | None:
     first = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).first()
     if first is None:
         return None
-    entries = list(LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher").order_by("id"))
+    entries = list(
+        LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher", "reward").order_by("id")
+    )
     issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
     redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM and e.voucher), None)
     purchase = Purchase.objects.filter(group=first.group).first()
-    return ActionResult(first.group, entries, issued, redeemed, replayed=True, purchase=purchase)
+    reward = next((e.reward for e in entries if e.reason == Reason.REDEEM and e.reward_id), None)
+    return ActionResult(
+        first.group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward
+    )
 
 
 def _idempotent(function):
@@ -359,6 +365,9 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                 MemberCard.objects.filter(pk=entry.card_id).update(stamps=F("stamps") - entry.stamps)
             if entry.points:
                 Member.objects.filter(pk=entry.member_id).update(points=F("points") - entry.points)
+            if entry.reward_id and entry.reason == Reason.REDEEM:
+                # The reward goes back on the shelf.
+                CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False).update(stock=F("stock") + 1)
         # An undone purchase counts as fully refunded, so it cannot be refunded again.
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")

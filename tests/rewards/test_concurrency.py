@@ -181,3 +181,35 @@ def test_ten_bills_paid_with_the_same_points_at_once_only_one_is_paid(setup):
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_enough_points"}
     # 100 earned, 100 spent, 9 earned on the NT$90 paid in money.
     assert Member.objects.get(pk=member.pk).points == 9
+
+
+def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
+    from decimal import Decimal
+
+    from members.models import Member
+    from rewards import catalogue, points
+    from rewards.models import CatalogueReward, PointsRule
+
+    shop, staff, member, _program = setup
+    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
+    points.purchase_record(member=member, amount=Decimal(500), staff=staff, idempotency_key="earn")  # 50 points
+    cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=50)
+    results = race(
+        10, lambda i: catalogue.reward_redeem(member=member, reward_id=cookie.pk, staff=staff, idempotency_key=f"c{i}")
+    )
+    assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
+    assert Member.objects.get(pk=member.pk).points == 0
+
+    # Ten members, one last cake.
+    cake = CatalogueReward.objects.create(shop=shop, name="Cake", cost_points=1, stock=1)
+    members = [MemberFactory(shop=shop) for _ in range(10)]
+    for i, m in enumerate(members):
+        points.purchase_record(member=m, amount=Decimal(10), staff=staff, idempotency_key=f"e{i}")
+    results = race(
+        10,
+        lambda i: catalogue.reward_redeem(member=members[i], reward_id=cake.pk, staff=staff, idempotency_key=f"k{i}"),
+    )
+    assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
+    assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_available"}
+    cake.refresh_from_db()
+    assert cake.stock == 0

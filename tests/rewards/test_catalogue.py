@@ -1,0 +1,116 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from members.models import Member
+from rewards import catalogue, points, services
+from rewards.models import CatalogueReward, MemberCard, PointsRule
+from rewards.services import LoyaltyError
+
+from .conftest import key
+
+
+@pytest.fixture
+def rich_member(world, member):
+    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    points.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())  # 100
+    return member
+
+
+def reward(world, **fields):
+    return CatalogueReward.objects.create(shop=world.shop, **{"name": "Free cookie", "cost_points": 40, **fields})
+
+
+def redeem(member, item, staff):
+    return catalogue.reward_redeem(member=member, reward_id=item.pk, staff=staff, idempotency_key=key())
+
+
+def points_of(member):
+    return Member.objects.get(pk=member.pk).points
+
+
+def test_redeem_spends_points_and_stock(world, rich_member):
+    item = reward(world, stock=2)
+    result = redeem(rich_member, item, world.carol)
+    assert result.reward_redeemed == item
+    assert points_of(rich_member) == 60
+    item.refresh_from_db()
+    assert item.stock == 1
+
+
+def test_redeem_with_stamps(world, member, program):
+    services.stamps_adjust(member=member, program=program, stamps=5, note="x", staff=world.bob, idempotency_key=key())
+    item = reward(world, cost_points=None, cost_stamps=4, stamp_program=program)
+    redeem(member, item, world.carol)
+    assert MemberCard.objects.get(member=member).stamps == 1
+    with pytest.raises(LoyaltyError) as error:
+        redeem(member, item, world.carol)
+    assert error.value.code == "not_enough_stamps"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"cost_points": 101}, "not_enough_points"),
+        ({"stock": 0}, "not_available"),
+        ({"is_active": False}, "not_available"),
+        ({"starts_at": "tomorrow"}, "not_available"),
+        ({"ends_at": "yesterday"}, "not_available"),
+    ],
+)
+def test_refusals(world, rich_member, fields, code):
+    days = {"tomorrow": timedelta(days=1), "yesterday": timedelta(days=-1)}
+    fields = {k: timezone.now() + days[v] if v in days else v for k, v in fields.items()}
+    item = reward(world, **fields)
+    with pytest.raises(LoyaltyError) as error:
+        redeem(rich_member, item, world.carol)
+    assert error.value.code == code
+    assert points_of(rich_member) == 100
+
+
+def test_per_member_limit(world, rich_member):
+    item = reward(world, cost_points=10, per_member_limit=2)
+    redeem(rich_member, item, world.carol)
+    redeem(rich_member, item, world.carol)
+    with pytest.raises(LoyaltyError) as error:
+        redeem(rich_member, item, world.carol)
+    assert error.value.code == "limit_reached"
+
+
+def test_a_negative_balance_cannot_redeem(world, member):
+    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    bought = points.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
+    redeem(member, reward(world, cost_points=10), world.carol)
+    points.purchase_refund(
+        shop=world.shop, purchase_id=bought.purchase.pk, amount=Decimal(100), staff=world.bob, idempotency_key=key()
+    )
+    assert points_of(member) == -10
+    with pytest.raises(LoyaltyError):
+        redeem(member, reward(world, name="Tiny", cost_points=1), world.carol)
+
+
+def test_undo_gives_back_points_and_stock(world, rich_member):
+    item = reward(world, stock=1)
+    result = redeem(rich_member, item, world.carol)
+    services.action_undo(shop=world.shop, group=result.group, staff=world.carol, idempotency_key=key())
+    item.refresh_from_db()
+    assert (points_of(rich_member), item.stock) == (100, 1)
+
+
+def test_another_shops_reward_is_not_found(world, rich_member):
+    item = CatalogueReward.objects.create(shop=world.other_shop, name="x", cost_points=1)
+    with pytest.raises(LoyaltyError) as error:
+        redeem(rich_member, item, world.carol)
+    assert error.value.code == "not_found"
+
+
+def test_what_a_member_can_afford_and_what_is_next(world, rich_member, django_assert_num_queries):
+    reward(world, name="Cookie", cost_points=40)
+    reward(world, name="Cake", cost_points=150)
+    reward(world, name="Gone", cost_points=1, stock=0)
+    fresh = Member.objects.get(pk=rich_member.pk)
+    with django_assert_num_queries(1):
+        views = catalogue.catalogue_for(fresh, {})
+    assert [(v.reward.name, v.affordable, v.points_short) for v in views] == [("Cookie", True, 0), ("Cake", False, 50)]
