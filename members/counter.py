@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rewards.catalogue import catalogue_for
 from rewards.models import PointsRule, StampProgram, Voucher
 
 from .models import CODE_ALPHABET, Member, Shop
@@ -78,13 +79,14 @@ def usable_vouchers(member: Member):
 
 
 def member_panel(shop: Shop, member: Member) -> dict:
-    """Cards, points, vouchers and recent history of one member: five queries."""
+    """Cards, points, rewards, vouchers and recent history of one member: six queries."""
     stamps = dict(member.cards.values_list("program_id", "stamps"))
     cards = [CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)]
     rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
     return {
         "member": member,
         "points_rule": rule,
+        "catalogue": catalogue_for(member, stamps),
         "cards": cards,
         "vouchers": list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]),

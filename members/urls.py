@@ -17,6 +17,7 @@ shop_patterns = [
     path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),
     path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),
     path("counter/m/<uuid:member_id>/purchase/", counter.counter_purchase, name="counter_purchase"),
+    path("counter/m/<uuid:member_id>/reward/", counter.counter_reward, name="counter_reward"),
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/invite/", staff.staff_invite, name="staff_invite"),
     path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),

@@ -1,9 +1,12 @@
 from decimal import Decimal
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
-from .models import PointsRule, StampProgram
+from members.images import reencode_image
+
+from .models import CatalogueReward, PointsRule, StampProgram
 
 
 class StampProgramForm(forms.ModelForm):
@@ -76,3 +79,59 @@ class PurchaseForm(forms.Form):
 
 class RefundForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount to refund"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
+
+
+class CatalogueRewardForm(forms.ModelForm):
+    image = forms.FileField(
+        label=_("Picture"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        help_text=_("PNG, JPEG, GIF or WebP, at most 2 MB."),
+    )
+
+    class Meta:
+        model = CatalogueReward
+        fields = [
+            "name",
+            "kind",
+            "value",
+            "cost_points",
+            "cost_stamps",
+            "stamp_program",
+            "stock",
+            "per_member_limit",
+            "starts_at",
+            "ends_at",
+            "image",
+            "is_active",
+        ]
+        widgets = {
+            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stamp_program"].queryset = StampProgram.objects.for_shop(self.instance.shop)
+
+    def clean_image(self):
+        image = self.cleaned_data.get("image")
+        if isinstance(image, UploadedFile):
+            return reencode_image(image)
+        return image
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("cost_points") and not cleaned.get("cost_stamps"):
+            raise forms.ValidationError(_("Give the reward a cost in points, in stamps, or both."), code="no_cost")
+        if cleaned.get("cost_stamps") and not cleaned.get("stamp_program"):
+            self.add_error("stamp_program", _("Choose the card whose stamps pay for it."))
+        kind, value = cleaned.get("kind"), cleaned.get("value")
+        if kind in (CatalogueReward.Kind.AMOUNT_OFF, CatalogueReward.Kind.PERCENT_OFF) and not value:
+            self.add_error("value", _("Say how much is taken off."))
+        if kind == CatalogueReward.Kind.PERCENT_OFF and value and value > 100:
+            self.add_error("value", _("A discount cannot be more than 100%."))
+        starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", _("The end must come after the start."))
+        return cleaned

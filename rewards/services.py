@@ -440,6 +440,16 @@ def points_rule_save(*, rule) -> None:
         rule.save()
 
 
+def reward_save(*, reward: CatalogueReward, old_image: str = "") -> CatalogueReward:
+    """Create or change a catalogue reward; a replaced picture's file goes after the commit."""
+    with transaction.atomic():
+        reward.save()
+        if old_image and old_image != reward.image.name:
+            storage = reward.image.storage
+            transaction.on_commit(lambda: storage.delete(old_image))
+    return reward
+
+
 def program_save(*, program: StampProgram) -> StampProgram:
     """Create or change a stamp program. Stamps already earned stay as they are:
     they live in the ledger, and a new rule applies from the next stamp on."""

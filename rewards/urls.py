@@ -10,4 +10,7 @@ urlpatterns = [
     path("cards/new/", views.program_edit, name="program_create"),
     path("cards/<uuid:program_id>/", views.program_edit, name="program_edit"),
     path("points/", views.points_settings, name="points_settings"),
+    path("rewards/", views.catalogue_list, name="catalogue_list"),
+    path("rewards/new/", views.catalogue_edit, name="catalogue_create"),
+    path("rewards/<uuid:reward_id>/", views.catalogue_edit, name="catalogue_edit"),
 ]

@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from members.tenancy import shop_view
 
 from . import services
-from .forms import PointsRuleForm, StampProgramForm
-from .models import PointsRule, StampProgram
+from .forms import CatalogueRewardForm, PointsRuleForm, StampProgramForm
+from .models import CatalogueReward, PointsRule, StampProgram
 from .points import points_for
 
 
@@ -63,3 +63,28 @@ def _preview(rule, shop) -> dict:
         "bill_value": rule.bill_value,
         "bill_max_percent": rule.bill_max_percent,
     }
+
+
+@shop_view("programs.edit")
+@require_GET
+def catalogue_list(request):
+    rewards = CatalogueReward.objects.for_shop(request.shop).select_related("stamp_program")
+    return render(request, "rewards/catalogue_list.html", {"rewards": rewards})
+
+
+@shop_view("programs.edit")
+@require_http_methods(["GET", "POST"])
+def catalogue_edit(request, reward_id=None):
+    reward = CatalogueReward(shop=request.shop)
+    if reward_id is not None:
+        reward = CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
+        if reward is None:
+            raise Http404
+    old_image = reward.image.name if reward.image else ""
+    form = CatalogueRewardForm(request.POST or None, request.FILES or None, instance=reward)
+    if request.method == "POST" and form.is_valid():
+        services.reward_save(reward=form.instance, old_image=old_image)
+        messages.success(request, _("Reward saved."))
+        return redirect("rewards:catalogue_list", shop_slug=request.shop.slug)
+    context = {"form": form, "reward": reward if reward_id else None}
+    return render(request, "rewards/catalogue_form.html", context, status=400 if form.errors else 200)

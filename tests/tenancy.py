@@ -111,6 +111,17 @@ def _purchase(shop: Shop) -> dict:
     }
 
 
+def _reward(shop: Shop):
+    from rewards.models import CatalogueReward
+
+    return CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=1)
+
+
+def _reward_redeem(shop: Shop) -> dict:
+    data = _purchase(shop)  # a member with 10 points
+    return {"member_id": data["member_id"], "_data": {"reward": str(_reward(shop).public_id), "key": "w-" + shop.slug}}
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -144,4 +155,8 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:counter_purchase": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _purchase_data(shop)}),
     "members:purchase_refund": ShopUrl("post", objects=_purchase),
     "rewards:points_settings": ShopUrl(),
+    "rewards:catalogue_list": ShopUrl(),
+    "rewards:catalogue_create": ShopUrl("post", data={"name": "Cookie", "kind": "free_item", "cost_points": "10"}),
+    "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
+    "members:counter_reward": ShopUrl("post", objects=_reward_redeem),
 }

@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from rewards import points, services
+from rewards import catalogue, points, services
 from rewards.forms import PurchaseForm
-from rewards.models import StampProgram, Voucher
+from rewards.models import CatalogueReward, StampProgram, Voucher
 
 from ..counter import counter_lookup, member_panel
 from ..tenancy import shop_member_or_404, shop_view
@@ -147,6 +147,26 @@ def counter_purchase(request, member_id):
             amount=form.cleaned_data["amount"],
             receipt=form.cleaned_data["receipt"],
             pay_points=form.cleaned_data["pay_points"] or 0,
+            staff=request.user,
+            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_reward(request, member_id):
+    member = shop_member_or_404(request, member_id)
+    reward_id = _uuid(request.POST.get("reward"))
+    reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
+    if not reward:
+        raise Http404
+    return _act(
+        request,
+        member,
+        lambda: catalogue.reward_redeem(
+            member=member,
+            reward_id=reward.pk,
             staff=request.user,
             idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
         ),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from rewards.catalogue import catalogue_for
 from rewards.models import PointsRule
 from rewards.points import points_value
 
@@ -85,6 +86,7 @@ def _render_card(request, member, context):
     rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
     context.update(
         points_rule=rule,
+        catalogue=catalogue_for(member, stamps),
         points_value=points_value(rule, member.points, shop.currency) if rule else 0,
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
         vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),

@@ -188,13 +188,13 @@ def test_lookup_and_panel_query_counts(world, member, program, carol, django_ass
         stamp(carol, world, member, program, key=f"q{i}")
     url = counter_url(world)
     carol.get(url, {"q": member.code})
-    # user, shop and role, the member, and 5 for the panel: cards, programs, points rule, vouchers, history
-    with django_assert_num_queries(8):
+    # user, shop and role, the member, and 6 for the panel: cards, programs, points rule, rewards, vouchers, history
+    with django_assert_num_queries(9):
         carol.get(url, {"q": member.code}, headers={"HX-Request": "true"})
     panel = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
     carol.get(panel)
     # the full page adds the shop switcher
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         carol.get(panel)
 
 
