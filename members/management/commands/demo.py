@@ -15,7 +15,7 @@ from members import services
 from members.models import Member, Shop, StaffMember, User
 from members.roles import Role
 from rewards import services as rewards_services
-from rewards.models import StampProgram
+from rewards.models import CatalogueReward, PointsRule, StampProgram
 
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
 DEMO_USERS = [
@@ -73,6 +73,14 @@ class Command(BaseCommand):
 
             if not shop.members.exists():
                 self._members_with_history(shop, users)
+            if not PointsRule.objects.filter(shop=shop).exists():
+                program = StampProgram.objects.for_shop(shop).first()
+                # NT$10 = 1 point; 100 points take NT$10 off, up to half a bill; a purchase also stamps.
+                PointsRule.objects.create(
+                    shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10, purchase_stamps=program
+                )
+                CatalogueReward.objects.create(shop=shop, name="Butter cookie", cost_points=50)
+                CatalogueReward.objects.create(shop=shop, name="Slice of cheesecake", cost_points=150, stock=5)
 
         self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/s/{shop.slug}/)"))
         self.stdout.write(f"  Counter:   /s/{shop.slug}/counter/   Join page: /j/{shop.slug}/")
