@@ -99,3 +99,29 @@ def screenshot():
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     return take
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
+
+
+@pytest.fixture
+def assert_accessible():
+    """Run axe-core (WCAG 2 A and AA rules) on the page as it is now; fail on any violation.
+
+    axe is evaluated through the DevTools protocol, which the page's CSP does
+    not govern, so the page under test stays exactly as users get it."""
+    source = AXE.read_text()
+
+    def check(page, name=""):
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.evaluate(source)
+        result = page.evaluate(
+            "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
+        )
+        problems = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"]
+        ]
+        assert not problems, f"{name or page.url}: " + "; ".join(problems)
+
+    return check

@@ -20,7 +20,9 @@ def link_in(message, pattern):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_owner_signs_up_creates_a_shop_and_invites_staff(live_server, page, phone_page, screenshot, tmp_path):
+def test_owner_signs_up_creates_a_shop_and_invites_staff(
+    live_server, page, phone_page, screenshot, tmp_path, assert_accessible
+):
     page.goto(live_server.url + "/")
     page.get_by_role("link", name="Create your shop").first.click()
 
@@ -45,6 +47,7 @@ def test_owner_signs_up_creates_a_shop_and_invites_staff(live_server, page, phon
     page.get_by_label("Time zone").select_option("Asia/Taipei")
     page.get_by_label("Default language").select_option("zh-hant")
     screenshot(page, "onboarding-create-shop")
+    assert_accessible(page, "create shop")
     page.get_by_role("button", name="Create shop").click()
 
     expect(page.get_by_role("heading", name="Morning Brew")).to_be_visible()
@@ -60,6 +63,7 @@ def test_owner_signs_up_creates_a_shop_and_invites_staff(live_server, page, phon
     expect(page.get_by_text("Invitation sent to barista@morning.example.")).to_be_visible()
     expect(page.get_by_text("barista@morning.example · Staff")).to_be_visible()
     screenshot(page, "onboarding-staff")
+    assert_accessible(page, "staff page")
     assert Invitation.objects.filter(shop=shop, email="barista@morning.example").exists()
 
     invitation_url = link_in(mail.outbox[-1], r"http://\S+/invitations/\S+/")

@@ -13,7 +13,7 @@ from ..factories import PASSWORD, MemberFactory, UserFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, screenshot):
+def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, screenshot, assert_accessible):
     owner = UserFactory(email="owner@points.example")
     shop = shop_services.shop_create(owner=owner, name="Points Café", slug="points", language="en")
     member = MemberFactory(shop=shop, name="Liam Wu")
@@ -47,11 +47,13 @@ def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, 
     page.get_by_role("button", name="Record purchase").click()
     expect(page.get_by_text("Still to pay: NT$190")).to_be_visible()
     screenshot(page, "points-counter")
+    assert_accessible(page, "counter with points")
     assert Member.objects.get(pk=member.pk).points == 150 - 100 + 19
 
     phone_page.reload()
     expect(phone_page.get_by_role("heading", name="Points 69")).to_be_visible()
     screenshot(phone_page, "points-card")
+    assert_accessible(phone_page, "card with points")
 
     page.goto(f"{live_server.url}/s/{shop.slug}/members/{member.public_id}/")
     page.get_by_role("row", name="NT$1,500").get_by_role("button", name="Refund").click()

@@ -31,7 +31,9 @@ def log_in(page, base, email):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_join_by_poster_stamp_ten_times_and_redeem(live_server, settings, page, phone_page, screenshot):
+def test_join_by_poster_stamp_ten_times_and_redeem(
+    live_server, settings, page, phone_page, screenshot, assert_accessible
+):
     settings.SITE_URL = live_server.url
     owner = UserFactory(email="owner@sunrise.example")
     shop = shop_services.shop_create(
@@ -60,10 +62,12 @@ def test_join_by_poster_stamp_ten_times_and_redeem(live_server, settings, page, 
     phone_page.get_by_label("Mobile phone").fill("0912 345 678")
     phone_page.get_by_label(re.compile("send me news and offers")).check()
     screenshot(phone_page, "journey-join")
+    assert_accessible(phone_page, "join page")
     phone_page.get_by_role("button", name="Join and show my card").click()
     expect(phone_page.get_by_role("heading", name="Hello, Mia Chen")).to_be_visible()
     expect(phone_page.get_by_text("10 more stamps to your Free drink")).to_be_visible()
     screenshot(phone_page, "journey-card")
+    assert_accessible(phone_page, "member card")
     card_url = phone_page.url
 
     # Staff scan the QR code on the phone (a scanner types it into the search field).
@@ -78,6 +82,7 @@ def test_join_by_poster_stamp_ten_times_and_redeem(live_server, settings, page, 
             expect(page.locator(f'ol.stamps[aria-label="{n} of 10 stamps"]')).to_be_visible()
     expect(page.get_by_text("Card complete!")).to_be_visible()
     screenshot(page, "journey-counter")
+    assert_accessible(page, "counter")
 
     # The free drink is on the customer's card.
     phone_page.goto(card_url)
