@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.purge_expired_invitations",
         "schedule": 60 * 60 * 24,
     },
+    "review-tiers": {
+        "task": "rewards.tasks.review_tiers",
+        "schedule": 60 * 60 * 24,
+    },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 60 * 60,

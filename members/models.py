@@ -188,6 +188,9 @@ class Member(models.Model):
     # A cache of the ledger's points, moved with F() by rewards.services only.
     # It may go below zero when a refund takes back points already spent.
     points = models.IntegerField(_("points"), default=0)
+    # The member's tier, kept by rewards.tiers; the date they first fell short of it starts the grace.
+    tier = models.ForeignKey("rewards.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    tier_short_since = models.DateField(null=True, blank=True)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
 

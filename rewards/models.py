@@ -168,6 +168,79 @@ class PointsRule(models.Model):
         return bool(self.bill_points and self.bill_value)
 
 
+class TierPolicy(models.Model):
+    """How a shop's members qualify for tiers: what counts, over how long, and how kindly they fall."""
+
+    class Basis(models.TextChoices):
+        POINTS = "points", _("Points earned")
+        VISITS = "visits", _("Visits")
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="tier_policy")
+    basis = models.CharField(_("qualify by"), max_length=8, choices=Basis.choices, default=Basis.VISITS)
+    window_months = models.PositiveSmallIntegerField(
+        _("counted over the last (months)"),
+        null=True,
+        blank=True,
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("Leave empty to count everything since the member joined."),
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace before moving down (days)"), default=30, validators=[MaxValueValidator(365)]
+    )
+
+    def __str__(self):
+        return f"{self.basis} / {self.window_months or 'lifetime'}"
+
+
+class Tier(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="tiers")
+    name = models.CharField(_("name"), max_length=40)
+    threshold = models.PositiveIntegerField(
+        _("needed to qualify"), help_text=_("Points earned or visits, as the shop counts.")
+    )
+    multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("10.00"))],
+    )
+    benefits = models.TextField(_("benefits"), blank=True, max_length=500)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["threshold"]
+        constraints = [models.UniqueConstraint(fields=["shop", "threshold"], name="one_tier_per_threshold")]
+
+    def __str__(self):
+        return self.name
+
+
+class TierChange(models.Model):
+    """Every move between tiers, with why: members see it in their history."""
+
+    class Reason(models.TextChoices):
+        QUALIFIED = "qualified", _("Qualified")
+        REVIEW = "review", _("Activity review")
+        MANUAL = "manual", _("Set by the shop")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.member}: {self.from_tier} -> {self.to_tier} ({self.reason})"
+
+
 class CatalogueReward(models.Model):
     """Something members choose to spend points or stamps on: a free item, money off, a discount."""
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from members.currency import format_money, minor_digits, quantize
 from members.models import Member, Shop, User
 
+from . import tiers
 from .models import LedgerEntry, PointsRule, Purchase
 from .services import ActionResult, LoyaltyError, Reason, _idempotent, _lock_member, _may, _replay, _stamp_locked
 
@@ -90,7 +91,10 @@ def purchase_record(
                     code="too_much",
                 )
         due = amount - value
+        tier = locked.tier
         earned = points_for(rule, due)
+        if tier is not None and tier.multiplier != 1:
+            earned = int(earned * tier.multiplier)
         now = timezone.now()
         group = uuid.uuid4()
         purchase = Purchase.objects.create(
@@ -136,6 +140,7 @@ def purchase_record(
             )
         Member.objects.filter(pk=member.pk).update(points=F("points") + earned - pay_points, last_visit_at=now)
         result = ActionResult(group, entries, purchase=purchase)
+        tiers.tier_refresh(member_id=member.pk, now=now)
         program = rule.purchase_stamps
         if program is not None and program.is_active:
             try:
@@ -188,12 +193,14 @@ def purchase_refund(
         give_back = share(purchase.points_spent) - purchase.points_returned
         now = timezone.now()
         group = uuid.uuid4()
+        # Two rows: the points taken back (which also undo tier progress) and the
+        # points that had paid for the bill, given back.
         entries = [
             LedgerEntry.objects.create(
                 shop=shop,
                 member_id=member_id,
                 reason=Reason.REFUND,
-                points=give_back - reverse,
+                points=-reverse,
                 money_amount=-amount,
                 purchase=purchase,
                 group=group,
@@ -202,6 +209,20 @@ def purchase_refund(
                 created_at=now,
             )
         ]
+        if give_back:
+            entries.append(
+                LedgerEntry.objects.create(
+                    shop=shop,
+                    member_id=member_id,
+                    reason=Reason.REFUND,
+                    points=give_back,
+                    purchase=purchase,
+                    group=group,
+                    staff=staff,
+                    created_at=now,
+                    note=_("points that paid for it, given back"),
+                )
+            )
         Member.objects.filter(pk=member_id).update(points=F("points") + give_back - reverse)
         Purchase.objects.filter(pk=purchase.pk).update(
             refunded_amount=refunded,

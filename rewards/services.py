@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
+from . import tiers
 from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
@@ -119,7 +120,7 @@ def _lock_member(member_id: int) -> Member:
     Every service takes it first, so two actions on one member queue up and
     no two services can lock the same rows in opposite orders.
     """
-    return Member.objects.select_for_update().get(pk=member_id)
+    return Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
 
 
 def _card(member: Member, program: StampProgram) -> MemberCard:
@@ -193,6 +194,7 @@ def stamp_add(
             idempotency_key=idempotency_key,
         )
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
+        tiers.tier_refresh(member_id=member.pk, now=now)
     return ActionResult(group, entries, vouchers)
 
 

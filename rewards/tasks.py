@@ -7,3 +7,11 @@ from . import services
 def expire_vouchers() -> int:
     """Hourly: vouchers past their date show as expired everywhere."""
     return services.vouchers_expire()
+
+
+@shared_task(acks_late=True)
+def review_tiers() -> int:
+    """Daily: move members down who stayed short of their tier past the grace period."""
+    from .tiers import tiers_review
+
+    return tiers_review()

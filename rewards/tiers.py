@@ -1,0 +1,132 @@
+"""Tiers: members move up the moment they qualify and down only after a grace period.
+
+What counts (points earned or visits), and over how long (a rolling window of
+months in the shop's time zone, or since joining), is the shop's TierPolicy.
+tier_refresh runs inside the caller's transaction, under the member lock the
+loyalty services already hold; tiers_review runs daily from beat.
+"""
+
+import calendar
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from members.models import Member
+
+from .models import LedgerEntry, Tier, TierChange, TierPolicy
+
+EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
+
+
+def months_before(day: date, months: int) -> date:
+    year, month = divmod(day.month - 1 - months, 12)
+    year += day.year
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def window_start(policy: TierPolicy, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
+    """Local midnight of the first day that still counts: a visit counts through the same date N months on."""
+    if not policy.window_months:
+        return None
+    today = timezone.localtime(now, tz).date()
+    return datetime.combine(months_before(today, policy.window_months), time.min, tzinfo=tz)
+
+
+def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
+    """Points earned (less what refunds took back) or visits, within the window: one query."""
+    entries = LedgerEntry.objects.filter(member=member, created_at__lte=now, voided_by__isnull=True)
+    if start := window_start(policy, tz, now):
+        entries = entries.filter(created_at__gte=start)
+    if policy.basis == TierPolicy.Basis.POINTS:
+        earned = entries.filter(Q(reason__in=EARNING, points__gt=0) | Q(reason=LedgerEntry.Reason.REFUND, points__lt=0))
+        return earned.aggregate(total=Sum("points"))["total"] or 0
+    # A visit is one counter action with a stamp or a purchase; a purchase refunded in full is none.
+    visits = entries.filter(reason__in=[LedgerEntry.Reason.VISIT, LedgerEntry.Reason.PURCHASE]).exclude(
+        reason=LedgerEntry.Reason.PURCHASE, purchase__refunded_amount=F("purchase__amount")
+    )
+    return visits.values("group").distinct().count()
+
+
+@dataclass
+class Standing:
+    tier: Tier | None
+    value: int
+    next_tier: Tier | None
+
+    @property
+    def to_next(self) -> int:
+        return self.next_tier.threshold - self.value if self.next_tier else 0
+
+
+def standing(member: Member, now=None) -> Standing | None:
+    """The tier a member qualifies for now, how far they are, and what is next; None without tiers."""
+    now = now or timezone.now()
+    shop = member.shop
+    policy = TierPolicy.objects.filter(shop=shop).first()
+    tiers = list(Tier.objects.for_shop(shop))
+    if policy is None or not tiers:
+        return None
+    value = progress(member, policy, shop.tz, now)
+    qualified = next((t for t in reversed(tiers) if t.threshold <= value), None)
+    following = next((t for t in tiers if t.threshold > value), None)
+    return Standing(qualified, value, following)
+
+
+def _move(member: Member, to: Tier | None, reason: str, now) -> None:
+    TierChange.objects.create(
+        shop_id=member.shop_id, member=member, from_tier=member.tier, to_tier=to, reason=reason, created_at=now
+    )
+    Member.objects.filter(pk=member.pk).update(tier=to, tier_short_since=None)
+    member.tier, member.tier_short_since = to, None
+
+
+def _rank(tier: Tier | None) -> int:
+    return -1 if tier is None else tier.threshold
+
+
+def tier_refresh(*, member_id: int, now) -> None:
+    """After an action: move up at once if the member now qualifies higher. Never moves down."""
+    member = Member.objects.select_related("tier", "shop").get(pk=member_id)
+    if not TierPolicy.objects.filter(shop_id=member.shop_id).exists():
+        return
+    current = standing(member, now)
+    if current is None:
+        return
+    if _rank(current.tier) > _rank(member.tier):
+        _move(member, current.tier, TierChange.Reason.QUALIFIED, now)
+    elif _rank(current.tier) == _rank(member.tier) and member.tier_short_since:
+        Member.objects.filter(pk=member.pk).update(tier_short_since=None)
+
+
+def tiers_review(*, now=None) -> int:
+    """Daily: members who fell short of their tier move down once the shop's grace has passed.
+
+    Idempotent: a second run the same day finds nothing more to do."""
+    now = now or timezone.now()
+    moved = 0
+    for policy in TierPolicy.objects.select_related("shop"):
+        shop = policy.shop
+        today = timezone.localtime(now, shop.tz).date()
+        for member in Member.objects.filter(shop=shop, tier__isnull=False).select_related("tier", "shop"):
+            with transaction.atomic():
+                member = Member.objects.select_for_update(of=("self",)).select_related("tier", "shop").get(pk=member.pk)
+                current = standing(member, now)
+                if current is None:
+                    continue
+                if _rank(current.tier) > _rank(member.tier):
+                    _move(member, current.tier, TierChange.Reason.QUALIFIED, now)
+                    moved += 1
+                elif _rank(current.tier) == _rank(member.tier):
+                    if member.tier_short_since:
+                        Member.objects.filter(pk=member.pk).update(tier_short_since=None)
+                elif member.tier_short_since is None:
+                    Member.objects.filter(pk=member.pk).update(tier_short_since=today)
+                elif (today - member.tier_short_since).days >= policy.grace_days:
+                    _move(member, current.tier, TierChange.Reason.REVIEW, now)
+                    moved += 1
+    return moved

@@ -1,0 +1,121 @@
+import zoneinfo
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from members.models import Member
+from rewards import points, services
+from rewards.models import PointsRule, Tier, TierChange, TierPolicy
+from rewards.tasks import review_tiers
+from rewards.tiers import months_before, standing, tiers_review
+
+from .conftest import key
+
+TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
+
+
+def local(*args):
+    return datetime(*args, tzinfo=TAIPEI)
+
+
+@pytest.fixture
+def tiers(world, program):
+    world.shop.time_zone = "Asia/Taipei"
+    world.shop.save()
+    TierPolicy.objects.create(shop=world.shop, basis="visits", window_months=12, grace_days=30)
+    return (
+        Tier.objects.create(shop=world.shop, name="Silver", threshold=3, multiplier=Decimal("1.5")),
+        Tier.objects.create(shop=world.shop, name="Gold", threshold=5, multiplier=2),
+    )
+
+
+def visit(member, program, staff, at):
+    return services.stamp_add(member=member, program=program, count=1, staff=staff, idempotency_key=key(), at=at)
+
+
+def fresh(member):
+    return Member.objects.select_related("tier").get(pk=member.pk)
+
+
+def test_months_before_handles_short_months():
+    from datetime import date
+
+    assert months_before(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert months_before(date(2024, 2, 29), 12) == date(2023, 2, 28)
+    assert months_before(date(2026, 1, 15), 12) == date(2025, 1, 15)
+
+
+def test_members_move_up_at_once_with_the_change_recorded(world, member, program, tiers):
+    silver, _gold = tiers
+    for day in (1, 2):
+        visit(member, program, world.carol, local(2026, 11, day, 10))
+    assert fresh(member).tier is None
+    visit(member, program, world.carol, local(2026, 11, 3, 10))
+    assert fresh(member).tier == silver
+    change = TierChange.objects.get(member=member)
+    assert (change.from_tier, change.to_tier, change.reason) == (None, silver, "qualified")
+
+
+def test_a_visit_counts_through_its_date_a_year_on_in_the_shops_time_zone(world, member, program, tiers):
+    visit(member, program, world.carol, local(2025, 11, 23, 10))
+    member = fresh(member)
+    # 23:30 on 23 November 2026 in Taipei: still inside the twelve months.
+    assert standing(member, local(2026, 11, 23, 23, 30)).value == 1
+    # Ten minutes past midnight in Taipei is still the 23rd in UTC, but the visit is out.
+    assert standing(member, local(2026, 11, 24, 0, 10)).value == 0
+
+
+def test_review_moves_down_only_after_the_grace_period(world, member, program, tiers):
+    silver, _gold = tiers
+    for day in (1, 2, 3):
+        visit(member, program, world.carol, local(2025, 6, day, 10))
+    assert fresh(member).tier == silver
+    # A year on the visits fall out of the window: the member is short from today.
+    start = local(2026, 6, 4, 9)
+    assert tiers_review(now=start) == 0
+    assert fresh(member).tier_short_since == start.date()
+    assert tiers_review(now=start) == 0  # the same day again: nothing more
+    assert tiers_review(now=start + timedelta(days=29)) == 0
+    assert fresh(member).tier == silver
+    assert tiers_review(now=start + timedelta(days=30)) == 1
+    member = fresh(member)
+    assert member.tier is None and member.tier_short_since is None
+    assert TierChange.objects.filter(member=member, reason="review").count() == 1
+
+
+def test_a_visit_during_grace_keeps_the_tier(world, member, program, tiers):
+    silver, _gold = tiers
+    for day in (1, 2, 3):
+        visit(member, program, world.carol, local(2025, 6, day, 10))
+    tiers_review(now=local(2026, 6, 4, 9))
+    assert fresh(member).tier_short_since
+    visit(member, program, world.carol, local(2026, 6, 10, 10))  # 1 visit in window: still short
+    visit(member, program, world.carol, local(2026, 6, 11, 10))
+    visit(member, program, world.carol, local(2026, 6, 12, 10))  # 3 visits: qualifies again
+    assert fresh(member).tier_short_since is None
+    assert tiers_review(now=local(2026, 7, 20, 9)) == 0
+    assert fresh(member).tier == silver
+
+
+def test_points_basis_with_multiplier_and_refunds_taking_progress_back(world, member, program):
+    TierPolicy.objects.create(shop=world.shop, basis="points", window_months=None, grace_days=0)
+    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=100, multiplier=2)
+    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    bought = points.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())
+    assert fresh(member).tier == gold
+    doubled = points.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
+    assert doubled.points == 20
+    points.purchase_refund(
+        shop=world.shop, purchase_id=bought.purchase.pk, amount=Decimal(1000), staff=world.bob, idempotency_key=key()
+    )
+    assert standing(fresh(member)).value == 20
+    review_tiers.delay()
+    review_tiers.delay()  # grace 0: short today, down on the next run
+    assert fresh(member).tier is None
+
+
+def test_shops_without_tiers_are_untouched(world, member, program):
+    visit(member, program, world.carol, None)
+    assert standing(fresh(member)) is None
+    assert not TierChange.objects.exists()
