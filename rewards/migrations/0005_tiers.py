@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
             name='TierChange',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('qualified', 'Qualified'), ('review', 'Yearly activity review'), ('manual', 'Set by the shop')], max_length=10)),
+                ('reason', models.CharField(choices=[('qualified', 'Qualified'), ('review', 'Activity review'), ('manual', 'Set by the shop')], max_length=10)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('from_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rewards.tier')),
                 ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tier_changes', to='members.member')),
