@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from rewards.catalogue import catalogue_for
 from rewards.models import PointsRule, StampProgram, Voucher
+from rewards.tiers import standing
 
 from .models import CODE_ALPHABET, Member, Shop
 from .phones import normalise_phone, shop_region
@@ -79,7 +80,7 @@ def usable_vouchers(member: Member):
 
 
 def member_panel(shop: Shop, member: Member) -> dict:
-    """Cards, points, rewards, vouchers and recent history of one member: six queries."""
+    """Cards, points, tier, rewards, vouchers and recent history of one member: a fixed number of queries."""
     stamps = dict(member.cards.values_list("program_id", "stamps"))
     cards = [CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)]
     rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
@@ -87,6 +88,7 @@ def member_panel(shop: Shop, member: Member) -> dict:
         "member": member,
         "points_rule": rule,
         "catalogue": catalogue_for(member, stamps),
+        "standing": standing(member),
         "cards": cards,
         "vouchers": list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]),

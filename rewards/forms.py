@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.images import reencode_image
 
-from .models import CatalogueReward, PointsRule, StampProgram
+from .models import CatalogueReward, PointsRule, StampProgram, Tier, TierPolicy
 
 
 class StampProgramForm(forms.ModelForm):
@@ -135,3 +135,23 @@ class CatalogueRewardForm(forms.ModelForm):
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must come after the start."))
         return cleaned
+
+
+class TierPolicyForm(forms.ModelForm):
+    class Meta:
+        model = TierPolicy
+        fields = ["basis", "window_months", "grace_days"]
+
+
+class TierForm(forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = ["name", "threshold", "multiplier", "benefits"]
+        widgets = {"benefits": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_threshold(self):
+        threshold = self.cleaned_data["threshold"]
+        taken = Tier.objects.for_shop(self.instance.shop).filter(threshold=threshold).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(_("Another tier already starts at this number."), code="taken")
+        return threshold

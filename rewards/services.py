@@ -452,6 +452,16 @@ def reward_save(*, reward: CatalogueReward, old_image: str = "") -> CatalogueRew
     return reward
 
 
+def tier_settings_save(*, policy=None, tier=None) -> None:
+    """Change how tiers work. Members keep their tier until they next qualify higher or the
+    daily review (with its grace) moves them: nothing is rewritten backwards."""
+    with transaction.atomic():
+        if policy is not None:
+            policy.save()
+        if tier is not None:
+            tier.save()
+
+
 def program_save(*, program: StampProgram) -> StampProgram:
     """Create or change a stamp program. Stamps already earned stay as they are:
     they live in the ledger, and a new rule applies from the next stamp on."""

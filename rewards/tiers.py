@@ -54,9 +54,11 @@ def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
 
 @dataclass
 class Standing:
-    tier: Tier | None
+    tier: Tier | None  # the tier the member qualifies for now
     value: int
     next_tier: Tier | None
+    basis: str
+    held: Tier | None = None  # the tier the member holds (may be higher, during grace)
 
     @property
     def to_next(self) -> int:
@@ -68,13 +70,16 @@ def standing(member: Member, now=None) -> Standing | None:
     now = now or timezone.now()
     shop = member.shop
     policy = TierPolicy.objects.filter(shop=shop).first()
+    if policy is None:
+        return None
     tiers = list(Tier.objects.for_shop(shop))
-    if policy is None or not tiers:
+    if not tiers:
         return None
     value = progress(member, policy, shop.tz, now)
     qualified = next((t for t in reversed(tiers) if t.threshold <= value), None)
     following = next((t for t in tiers if t.threshold > value), None)
-    return Standing(qualified, value, following)
+    held = next((t for t in tiers if t.pk == member.tier_id), None)
+    return Standing(qualified, value, following, policy.basis, held)
 
 
 def _move(member: Member, to: Tier | None, reason: str, now) -> None:

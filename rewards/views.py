@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from members.tenancy import shop_view
 
 from . import services
-from .forms import CatalogueRewardForm, PointsRuleForm, StampProgramForm
-from .models import CatalogueReward, PointsRule, StampProgram
+from .forms import CatalogueRewardForm, PointsRuleForm, StampProgramForm, TierForm, TierPolicyForm
+from .models import CatalogueReward, PointsRule, StampProgram, Tier, TierPolicy
 from .points import points_for
 
 
@@ -88,3 +88,39 @@ def catalogue_edit(request, reward_id=None):
         return redirect("rewards:catalogue_list", shop_slug=request.shop.slug)
     context = {"form": form, "reward": reward if reward_id else None}
     return render(request, "rewards/catalogue_form.html", context, status=400 if form.errors else 200)
+
+
+@shop_view("programs.edit")
+@require_http_methods(["GET", "POST"])
+def tier_settings(request, tier_id=None):
+    """How tiers are earned (top form), the tiers (list), and one tier to add or edit (bottom form)."""
+    shop = request.shop
+    policy = TierPolicy.objects.filter(shop=shop).first() or TierPolicy(shop=shop)
+    tier = Tier(shop=shop)
+    if tier_id is not None:
+        tier = Tier.objects.for_shop(shop).filter(public_id=tier_id).first()
+        if tier is None:
+            raise Http404
+    posted = request.POST if request.method == "POST" else None
+    policy_form = TierPolicyForm(
+        posted if posted and "save_policy" in posted else None, instance=policy, prefix="policy"
+    )
+    tier_form = TierForm(posted if posted and "save_tier" in posted else None, instance=tier, prefix="tier")
+    if posted:
+        form = policy_form if "save_policy" in posted else tier_form
+        if form.is_valid():
+            if form is policy_form:
+                services.tier_settings_save(policy=form.instance)
+            else:
+                services.tier_settings_save(tier=form.instance)
+            messages.success(request, _("Tiers saved."))
+            return redirect("rewards:tier_settings", shop_slug=shop.slug)
+    context = {
+        "policy_form": policy_form,
+        "tier_form": tier_form,
+        "tiers": Tier.objects.for_shop(shop),
+        "editing": tier if tier_id else None,
+        "has_policy": policy.pk is not None,
+    }
+    status = 400 if policy_form.errors or tier_form.errors else 200
+    return render(request, "rewards/tier_settings.html", context, status=status)

@@ -111,6 +111,12 @@ def _purchase(shop: Shop) -> dict:
     }
 
 
+def _tier(shop: Shop):
+    from rewards.models import Tier
+
+    return Tier.objects.create(shop=shop, name="Gold", threshold=10)
+
+
 def _reward(shop: Shop):
     from rewards.models import CatalogueReward
 
@@ -156,6 +162,11 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:purchase_refund": ShopUrl("post", objects=_purchase),
     "rewards:points_settings": ShopUrl(),
     "rewards:catalogue_list": ShopUrl(),
+    "rewards:tier_settings": ShopUrl(
+        "post",
+        data={"policy-basis": "visits", "policy-window_months": "12", "policy-grace_days": "30", "save_policy": "1"},
+    ),
+    "rewards:tier_edit": ShopUrl(objects=lambda shop: {"tier_id": _tier(shop).public_id}),
     "rewards:catalogue_create": ShopUrl("post", data={"name": "Cookie", "kind": "free_item", "cost_points": "10"}),
     "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
     "members:counter_reward": ShopUrl("post", objects=_reward_redeem),

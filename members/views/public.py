@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from rewards.catalogue import catalogue_for
 from rewards.models import PointsRule
 from rewards.points import points_value
+from rewards.tiers import standing
 
 from .. import services
 from ..counter import CardView, usable_vouchers
@@ -87,6 +88,7 @@ def _render_card(request, member, context):
     context.update(
         points_rule=rule,
         catalogue=catalogue_for(member, stamps),
+        standing=standing(member),
         points_value=points_value(rule, member.points, shop.currency) if rule else 0,
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
         vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),

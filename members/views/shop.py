@@ -93,6 +93,7 @@ def _render_member(request, member, *, form=None, status=200):
         "vouchers": list(member.vouchers.all()[:50]),
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
         "purchases": list(member.purchases.all()[:50]),
+        "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
         "adjust_form": form or AdjustForm(shop=request.shop),
     }
     return render(request, "members/member_detail.html", context, status=status)
