@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, tuple[Role, str]] = {
     "members.view": (Role.MANAGER, _("See and search members and their history")),
     "balances.adjust": (Role.MANAGER, _("Correct a member's balance, with a reason")),
     "purchases.refund": (Role.MANAGER, _("Refund a purchase and take back its points")),
+    "tiers.grant": (Role.MANAGER, _("Give a member a tier trial")),
     "programs.edit": (Role.MANAGER, _("Set up stamp cards, points, rewards and campaigns")),
     "insights.view": (Role.MANAGER, _("See the dashboard and export reports")),
     "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from . import services
 from .models import Invitation
@@ -11,7 +11,9 @@ from .models import Invitation
 
 def send_branded_email(template: str, context: dict, *, to: str, language: str) -> None:
     """Render ``template``_subject.txt, _body.txt and _body.html in ``language`` and send them."""
-    with translation.override(language):
+    shop = context.get("shop")
+    # Dates in the message are the shop's local dates.
+    with translation.override(language), timezone.override(shop.tz if shop else None):
         subject = render_to_string(f"{template}_subject.txt", context).strip()
         text = render_to_string(f"{template}_body.txt", context)
         html = render_to_string(f"{template}_body.html", context)

@@ -1,5 +1,6 @@
 """Resolve the shop of a request and check the user's role there, once."""
 
+import uuid
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
@@ -54,3 +55,11 @@ def shop_member_or_404(request, member_id):
         return request.shop.members.get(public_id=member_id)
     except Member.DoesNotExist:
         raise Http404 from None
+
+
+def uuid_or_none(value: str | None) -> uuid.UUID | None:
+    """A UUID from a form field, or None for anything else (never a 500 on bad input)."""
+    try:
+        return uuid.UUID(value or "")
+    except ValueError:
+        return None

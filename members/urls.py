@@ -25,6 +25,7 @@ shop_patterns = [
     path("invitations/<uuid:invitation_id>/revoke/", staff.invitation_revoke, name="invitation_revoke"),
     path("members/<uuid:member_id>/", shop.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", shop.member_adjust, name="member_adjust"),
+    path("members/<uuid:member_id>/trial/", shop.member_tier_trial, name="member_tier_trial"),
     path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", shop.purchase_refund, name="purchase_refund"),
     path("poster/<slug:layout>.<slug:fmt>", shop.poster, name="poster"),
 ]

@@ -226,6 +226,8 @@ class TierChange(models.Model):
         QUALIFIED = "qualified", _("Qualified")
         REVIEW = "review", _("Activity review")
         MANUAL = "manual", _("Set by the shop")
+        TRIAL = "trial", _("Trial")
+        TRIAL_END = "trial_end", _("Trial ended")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
@@ -239,6 +241,30 @@ class TierChange(models.Model):
 
     def __str__(self):
         return f"{self.member}: {self.from_tier} -> {self.to_tier} ({self.reason})"
+
+
+class TierTrial(models.Model):
+    """A higher tier given for a while; when it ends the member goes back to what they qualify for."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_trials")
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(ended_at__isnull=True), name="one_running_trial_per_member"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.member} on {self.tier} until {self.ends_at:%Y-%m-%d}"
 
 
 class CatalogueReward(models.Model):

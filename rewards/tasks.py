@@ -12,6 +12,9 @@ def expire_vouchers() -> int:
 @shared_task(acks_late=True)
 def review_tiers() -> int:
     """Daily: move members down who stayed short of their tier past the grace period."""
-    from .tiers import tiers_review
+    from django.utils import timezone
 
-    return tiers_review()
+    from .tiers import tiers_review, trial_reminders
+
+    now = timezone.now()
+    return tiers_review(now=now) + trial_reminders(now=now)

@@ -9,15 +9,16 @@ loyalty services already hold; tiers_review runs daily from beat.
 import calendar
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import Member
 
-from .models import LedgerEntry, Tier, TierChange, TierPolicy
+from .models import LedgerEntry, Tier, TierChange, TierPolicy, TierTrial
 
 EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
 
@@ -113,11 +114,12 @@ def tiers_review(*, now=None) -> int:
 
     Idempotent: a second run the same day finds nothing more to do."""
     now = now or timezone.now()
-    moved = 0
+    moved = trials_end(now=now)
+    on_trial = set(TierTrial.objects.filter(ended_at__isnull=True).values_list("member_id", flat=True))
     for policy in TierPolicy.objects.select_related("shop"):
         shop = policy.shop
         today = timezone.localtime(now, shop.tz).date()
-        for member in Member.objects.filter(shop=shop, tier__isnull=False).select_related("tier", "shop"):
+        for member in Member.objects.filter(shop=shop, tier__isnull=False).exclude(pk__in=on_trial):
             with transaction.atomic():
                 member = Member.objects.select_for_update(of=("self",)).select_related("tier", "shop").get(pk=member.pk)
                 current = standing(member, now)
@@ -135,3 +137,70 @@ def tiers_review(*, now=None) -> int:
                     _move(member, current.tier, TierChange.Reason.REVIEW, now)
                     moved += 1
     return moved
+
+
+TRIAL_REMINDER_DAYS = 3
+
+
+def tier_trial_start(*, member: Member, tier: Tier, days: int, staff) -> TierTrial:
+    """Give a member a higher tier for ``days`` days (a manager's gift, later a campaign's)."""
+    from .services import LoyaltyError, _lock_member, _may
+
+    if tier.shop_id != member.shop_id:
+        raise LoyaltyError(_("This tier belongs to another shop."), code="wrong_shop")
+    if not 1 <= days <= 365:
+        raise LoyaltyError(_("A trial lasts from 1 to 365 days."), code="bad_days")
+    if not _may(member.shop, staff, "tiers.grant"):
+        raise LoyaltyError(_("Only a manager or owner can give a tier trial."), code="denied")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_member(member.pk)
+        if TierTrial.objects.filter(member=locked, ended_at__isnull=True).exists():
+            raise LoyaltyError(_("This member already has a trial running."), code="running")
+        if _rank(tier) <= _rank(locked.tier):
+            raise LoyaltyError(_("A trial must be a higher tier than the member has."), code="not_higher")
+        trial = TierTrial.objects.create(
+            shop_id=member.shop_id, member=locked, tier=tier, starts_at=now, ends_at=now + timedelta(days=days),
+            granted_by=staff,
+        )  # fmt: skip
+        _move(locked, tier, TierChange.Reason.TRIAL, now)
+    return trial
+
+
+def trials_end(*, now) -> int:
+    """Trials past their end: back to the tier the member qualifies for now. Idempotent."""
+    ended = 0
+    for trial_id in TierTrial.objects.filter(ended_at__isnull=True, ends_at__lte=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            trial = TierTrial.objects.select_related("member").get(pk=trial_id)
+            member = (
+                Member.objects.select_for_update(of=("self",)).select_related("tier", "shop").get(pk=trial.member_id)
+            )
+            if TierTrial.objects.filter(pk=trial_id, ended_at__isnull=True).update(ended_at=now) != 1:
+                continue
+            current = standing(member, now)
+            back_to = current.tier if current else None
+            if _rank(back_to) != _rank(member.tier):
+                _move(member, back_to, TierChange.Reason.TRIAL_END, now)
+            ended += 1
+    return ended
+
+
+def trial_reminders(*, now) -> int:
+    """Tell members a few days before their trial ends; once each, whatever the retries."""
+    from members.tasks import send_branded_email
+
+    sent = 0
+    due = TierTrial.objects.filter(
+        ended_at__isnull=True, reminded_at__isnull=True, ends_at__lte=now + timedelta(days=TRIAL_REMINDER_DAYS)
+    ).select_related("member__shop", "tier")
+    for trial in due:
+        # Claim the reminder first: a retried or parallel run finds it taken.
+        if TierTrial.objects.filter(pk=trial.pk, reminded_at__isnull=True).update(reminded_at=now) != 1:
+            continue
+        member = trial.member
+        if member.email:
+            context = {"member": member, "shop": member.shop, "trial": trial}
+            send_branded_email("rewards/email/trial_ending", context, to=member.email, language=member.language)
+            sent += 1
+    return sent

@@ -162,6 +162,9 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:purchase_refund": ShopUrl("post", objects=_purchase),
     "rewards:points_settings": ShopUrl(),
     "rewards:catalogue_list": ShopUrl(),
+    "members:member_tier_trial": ShopUrl(
+        "post", objects=lambda shop: {**_member(shop), "_data": {"tier": str(_tier(shop).public_id), "days": "7"}}
+    ),
     "rewards:tier_settings": ShopUrl(
         "post",
         data={"policy-basis": "visits", "policy-window_months": "12", "policy-grace_days": "30", "save_policy": "1"},

@@ -16,14 +16,7 @@ from rewards.forms import PurchaseForm
 from rewards.models import CatalogueReward, StampProgram, Voucher
 
 from ..counter import counter_lookup, member_panel
-from ..tenancy import shop_member_or_404, shop_view
-
-
-def _uuid(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value or "")
-    except ValueError:
-        return None
+from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 
 def _render(request, *, member=None, lookup=None, outcome=None, status=200):
@@ -68,7 +61,9 @@ def _act(request, member, action):
 @require_POST
 def counter_stamp(request, member_id):
     member = shop_member_or_404(request, member_id)
-    program = StampProgram.objects.for_shop(request.shop).filter(public_id=_uuid(request.POST.get("program"))).first()
+    program = (
+        StampProgram.objects.for_shop(request.shop).filter(public_id=uuid_or_none(request.POST.get("program"))).first()
+    )
     try:
         count = int(request.POST.get("count", "1"))
     except ValueError:
@@ -95,7 +90,7 @@ def counter_stamp(request, member_id):
 @require_POST
 def counter_redeem(request, member_id):
     member = shop_member_or_404(request, member_id)
-    voucher_id = _uuid(request.POST.get("voucher"))
+    voucher_id = uuid_or_none(request.POST.get("voucher"))
     voucher = voucher_id and Voucher.objects.for_shop(request.shop).filter(member=member, public_id=voucher_id).first()
     if not voucher:
         raise Http404
@@ -115,7 +110,7 @@ def counter_redeem(request, member_id):
 @require_POST
 def counter_undo(request, member_id):
     member = shop_member_or_404(request, member_id)
-    group = _uuid(request.POST.get("group"))
+    group = uuid_or_none(request.POST.get("group"))
     if group is None:
         return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=400)
     if not member.ledger.filter(group=group).exists():
@@ -157,7 +152,7 @@ def counter_purchase(request, member_id):
 @require_POST
 def counter_reward(request, member_id):
     member = shop_member_or_404(request, member_id)
-    reward_id = _uuid(request.POST.get("reward"))
+    reward_id = uuid_or_none(request.POST.get("reward"))
     reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
     if not reward:
         raise Http404

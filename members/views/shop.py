@@ -12,13 +12,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from rewards import points
 from rewards import services as rewards_services
 from rewards.forms import AdjustForm, RefundForm
-from rewards.models import Purchase
+from rewards.models import Purchase, Tier
+from rewards.tiers import tier_trial_start
 
 from .. import services
 from ..counter import CardView
 from ..forms import MemberSearchForm, ShopForm
 from ..poster import FORMATS, render_poster
-from ..tenancy import shop_member_or_404, shop_view
+from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 MEMBER_SORTS = {
     "last_visit": [F("last_visit_at").desc(nulls_last=True), "-joined_at"],
@@ -94,6 +95,7 @@ def _render_member(request, member, *, form=None, status=200):
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
         "purchases": list(member.purchases.all()[:50]),
         "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
+        "tiers": list(Tier.objects.for_shop(request.shop)),
         "adjust_form": form or AdjustForm(shop=request.shop),
     }
     return render(request, "members/member_detail.html", context, status=status)
@@ -166,6 +168,26 @@ def purchase_refund(request, member_id, purchase_id):
                 idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
             )
             messages.success(request, _("Refund recorded."))
+        except rewards_services.LoyaltyError as error:
+            messages.error(request, error.message)
+    return redirect("members:member_detail", shop_slug=request.shop.slug, member_id=member.public_id)
+
+
+@shop_view("tiers.grant")
+@require_POST
+def member_tier_trial(request, member_id):
+    member = shop_member_or_404(request, member_id)
+    tier = Tier.objects.for_shop(request.shop).filter(public_id=uuid_or_none(request.POST.get("tier"))).first()
+    try:
+        days = int(request.POST.get("days", ""))
+    except ValueError:
+        days = 0
+    if tier is None:
+        messages.error(request, _("Choose a tier."))
+    else:
+        try:
+            tier_trial_start(member=member, tier=tier, days=days, staff=request.user)
+            messages.success(request, _("Trial started."))
         except rewards_services.LoyaltyError as error:
             messages.error(request, error.message)
     return redirect("members:member_detail", shop_slug=request.shop.slug, member_id=member.public_id)

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from members.models import Member
 from rewards import points, services
@@ -119,3 +120,59 @@ def test_shops_without_tiers_are_untouched(world, member, program):
     visit(member, program, world.carol, None)
     assert standing(fresh(member)) is None
     assert not TierChange.objects.exists()
+
+
+def test_a_trial_lifts_the_tier_reminds_once_and_ends_back_where_the_member_qualifies(
+    world, member, program, tiers, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+    from django.utils import timezone
+
+    from rewards.models import TierTrial
+    from rewards.tiers import tier_trial_start, trial_reminders, trials_end
+
+    silver, gold = tiers
+    for day in (3, 2, 1):
+        visit(member, program, world.carol, timezone.now() - timedelta(days=day))
+    assert fresh(member).tier == silver
+    with pytest.raises(services.LoyaltyError) as error:
+        tier_trial_start(member=fresh(member), tier=gold, days=14, staff=world.carol)
+    assert error.value.code == "denied"
+    with pytest.raises(services.LoyaltyError) as error:
+        tier_trial_start(member=fresh(member), tier=silver, days=14, staff=world.bob)
+    assert error.value.code == "not_higher"
+    trial = tier_trial_start(member=fresh(member), tier=gold, days=14, staff=world.bob)
+    assert fresh(member).tier == gold
+    with pytest.raises(services.LoyaltyError) as error:
+        tier_trial_start(member=fresh(member), tier=gold, days=14, staff=world.bob)
+    assert error.value.code == "running"
+
+    # The review leaves a member on trial alone, however short they are.
+    assert tiers_review(now=trial.starts_at + timedelta(days=5)) == 0
+
+    # Three days before the end, one reminder, in the member's language, never twice.
+    member.language = "zh-hant"
+    member.save()
+    before_end = trial.ends_at - timedelta(days=2)
+    assert trial_reminders(now=trial.ends_at - timedelta(days=4)) == 0
+    assert trial_reminders(now=before_end) == 1
+    assert trial_reminders(now=before_end) == 0
+    assert mail.outbox[-1].to == [member.email] and "Gold" in mail.outbox[-1].subject
+
+    # At the end: back to Silver, which the visits still earn.
+    assert trials_end(now=trial.ends_at) == 1
+    assert trials_end(now=trial.ends_at) == 0
+    assert fresh(member).tier == silver
+    assert TierTrial.objects.get().ended_at == trial.ends_at
+    reasons = list(TierChange.objects.filter(member=member).order_by("id").values_list("reason", flat=True))
+    assert reasons == ["qualified", "trial", "trial_end"]
+
+
+def test_manager_gives_a_trial_from_the_member_page(world, member, tiers):
+    _silver, gold = tiers
+    url = reverse("members:member_tier_trial", args=[world.shop.slug, member.public_id])
+    response = world.client(world.bob).post(url, {"tier": gold.public_id, "days": "7"}, follow=True)
+    assert "Trial started." in response.content.decode()
+    assert fresh(member).tier == gold
+    response = world.client(world.bob).post(url, {"tier": "nope", "days": "7"}, follow=True)
+    assert "Choose a tier." in response.content.decode()
