@@ -231,6 +231,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.review_tiers",
         "schedule": 60 * 60 * 24,
     },
+    "expire-points": {
+        "task": "rewards.tasks.expire_points",
+        "schedule": 60 * 60 * 24,
+    },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 60 * 60,

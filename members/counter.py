@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rewards.catalogue import catalogue_for
+from rewards.expiry import next_expiry
 from rewards.models import PointsRule, StampProgram, Voucher
 from rewards.tiers import standing
 
@@ -89,6 +90,7 @@ def member_panel(shop: Shop, member: Member) -> dict:
         "points_rule": rule,
         "catalogue": catalogue_for(member, stamps),
         "standing": standing(member),
+        "expiring": next_expiry(member, rule, shop.tz),
         "cards": cards,
         "vouchers": list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]),

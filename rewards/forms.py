@@ -51,6 +51,8 @@ class PointsRuleForm(forms.ModelForm):
             "bill_points",
             "bill_value",
             "bill_max_percent",
+            "expiry",
+            "expiry_months",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -65,6 +67,8 @@ class PointsRuleForm(forms.ModelForm):
                 _("To let members pay with points, fill in both the points and what they are worth."),
                 code="bill_incomplete",
             )
+        if cleaned.get("expiry") not in (None, PointsRule.Expiry.NEVER) and not cleaned.get("expiry_months"):
+            self.add_error("expiry_months", _("Say after how many months points expire."))
         return cleaned
 
 

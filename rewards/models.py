@@ -154,6 +154,19 @@ class PointsRule(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
+
+    class Expiry(models.TextChoices):
+        NEVER = "never", _("Points never expire")
+        AFTER_EARNED = "earned", _("Months after they were earned")
+        AFTER_LAST_VISIT = "inactive", _("Months without a visit")
+
+    expiry = models.CharField(_("points expire"), max_length=8, choices=Expiry.choices, default=Expiry.NEVER)
+    expiry_months = models.PositiveSmallIntegerField(
+        _("expiry after (months)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    # When the expiry rule was last changed: it applies to points earned (or
+    # absences begun) from then on, never backwards.
+    expiry_since = models.DateTimeField(null=True, blank=True, editable=False)
     bill_max_percent = models.PositiveSmallIntegerField(
         _("largest share of a bill paid with points (%)"),
         default=50,

@@ -23,7 +23,7 @@ from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
 from . import tiers
-from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
+from .models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
 
@@ -439,6 +439,10 @@ def points_rule_save(*, rule) -> None:
     """Change how points are earned and spent. Points already earned stay: a new rule
     applies from the next purchase on."""
     with transaction.atomic():
+        before = PointsRule.objects.filter(pk=rule.pk).values("expiry", "expiry_months").first() if rule.pk else None
+        if before != {"expiry": rule.expiry, "expiry_months": rule.expiry_months}:
+            # A new expiry rule counts from today, never backwards.
+            rule.expiry_since = timezone.now()
         rule.save()
 
 

@@ -18,3 +18,11 @@ def review_tiers() -> int:
 
     now = timezone.now()
     return tiers_review(now=now) + trial_reminders(now=now)
+
+
+@shared_task(acks_late=True)
+def expire_points() -> int:
+    """Daily: points past their time expire, first earned first, as each shop's rule says."""
+    from .expiry import points_expire
+
+    return points_expire()

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from rewards.catalogue import catalogue_for
+from rewards.expiry import next_expiry
 from rewards.models import PointsRule
 from rewards.points import points_value
 from rewards.tiers import standing
@@ -90,6 +91,7 @@ def _render_card(request, member, context):
         catalogue=catalogue_for(member, stamps),
         standing=standing(member),
         points_value=points_value(rule, member.points, shop.currency) if rule else 0,
+        expiring=next_expiry(member, rule, shop.tz),
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
         vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         history=list(member.ledger.select_related("voucher", "card__program")[:10]),

@@ -89,6 +89,7 @@ def test_points_settings_with_preview_and_validation(world, program):
         "bill_points": "100",
         "bill_value": "",
         "bill_max_percent": "50",
+        "expiry": "never",
     }
     response = bob.post(url, data)
     assert response.status_code == 400
