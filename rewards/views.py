@@ -62,6 +62,8 @@ def _preview(rule, shop) -> dict:
         "bill_points": rule.bill_points,
         "bill_value": rule.bill_value,
         "bill_max_percent": rule.bill_max_percent,
+        "expiry": rule.expiry,
+        "expiry_months": rule.expiry_months,
     }
 
 
