@@ -52,7 +52,7 @@ def shop_member_or_404(request, member_id):
     from .models import Member
 
     try:
-        return request.shop.members.get(public_id=member_id)
+        return request.shop.members.select_related("tier").get(public_id=member_id)
     except Member.DoesNotExist:
         raise Http404 from None
 

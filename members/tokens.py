@@ -23,7 +23,7 @@ def member_from_card_token(token: str) -> Member | None:
         public_id = signing.loads(token, salt=CARD_SALT)
     except signing.BadSignature:
         return None
-    return Member.objects.select_related("shop").filter(public_id=public_id).first()
+    return Member.objects.select_related("shop", "tier").filter(public_id=public_id).first()
 
 
 def _qr_signer(shop_id: int) -> signing.TimestampSigner:

@@ -26,12 +26,23 @@ def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_ke
         locked = _lock_member(member.pk)
         if replay := _replay(shop, idempotency_key):
             return replay
-        reward = CatalogueReward.objects.select_for_update().filter(shop=shop, pk=reward_id).first()
+        reward = (
+            CatalogueReward.objects.select_for_update(of=("self",))
+            .select_related("min_tier")
+            .filter(shop=shop, pk=reward_id)
+            .first()
+        )
         if reward is None:
             raise LoyaltyError(_("No such reward."), code="not_found")
         now = timezone.now()
         if not reward.is_available(now):
             raise LoyaltyError(_("%(reward)s is not available now.") % {"reward": reward.name}, code="not_available")
+        if reward.min_tier_id and (locked.tier is None or locked.tier.threshold < reward.min_tier.threshold):
+            raise LoyaltyError(
+                _("%(reward)s is for %(tier)s members and above.")
+                % {"reward": reward.name, "tier": reward.min_tier.name},
+                code="tier_too_low",
+            )
         if reward.per_member_limit:
             used = LedgerEntry.objects.filter(
                 member=member, reward=reward, reason=Reason.REDEEM, voided_by__isnull=True
@@ -101,11 +112,15 @@ def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[Rew
                 filter=Q(entries__member=member, entries__reason=Reason.REDEEM, entries__voided_by__isnull=True),
             )
         )
-        .select_related("stamp_program")
+        .select_related("stamp_program", "min_tier")
     )
+    rank = member.tier.threshold if member.tier_id and member.tier else -1
     views = []
     for reward in rewards:
         if reward.per_member_limit and reward.used >= reward.per_member_limit:
+            continue
+        if reward.min_tier_id and reward.min_tier.threshold > rank:
+            # Locked rewards are not offered; the tier page tells members what a tier unlocks.
             continue
         points_short = max((reward.cost_points or 0) - member.points, 0)
         stamps_short = max((reward.cost_stamps or 0) - stamps_by_program.get(reward.stamp_program_id, 0), 0)

@@ -107,6 +107,7 @@ class CatalogueRewardForm(forms.ModelForm):
             "starts_at",
             "ends_at",
             "image",
+            "min_tier",
             "is_active",
         ]
         widgets = {
@@ -117,6 +118,8 @@ class CatalogueRewardForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stamp_program"].queryset = StampProgram.objects.for_shop(self.instance.shop)
+        self.fields["min_tier"].queryset = Tier.objects.for_shop(self.instance.shop)
+        self.fields["min_tier"].empty_label = _("Every member")
 
     def clean_image(self):
         image = self.cleaned_data.get("image")

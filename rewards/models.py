@@ -321,6 +321,14 @@ class CatalogueReward(models.Model):
     starts_at = models.DateTimeField(_("available from"), null=True, blank=True)
     ends_at = models.DateTimeField(_("available until"), null=True, blank=True)
     image = models.ImageField(_("picture"), upload_to="rewards/", blank=True)
+    min_tier = models.ForeignKey(
+        Tier,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("only for tier and above"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -120,9 +120,22 @@ def tier_settings(request, tier_id=None):
     context = {
         "policy_form": policy_form,
         "tier_form": tier_form,
-        "tiers": Tier.objects.for_shop(shop),
+        "tiers": _tiers_with_unlocks(shop),
         "editing": tier if tier_id else None,
         "has_policy": policy.pk is not None,
     }
     status = 400 if policy_form.errors or tier_form.errors else 200
     return render(request, "rewards/tier_settings.html", context, status=status)
+
+
+def _tiers_with_unlocks(shop) -> list:
+    """Each tier with the catalogue rewards it unlocks, for the settings table: two queries."""
+    tiers = list(Tier.objects.for_shop(shop))
+    unlocks: dict[int, list[str]] = {}
+    for tier_id, name in (
+        CatalogueReward.objects.for_shop(shop).filter(min_tier__isnull=False).values_list("min_tier_id", "name")
+    ):
+        unlocks.setdefault(tier_id, []).append(name)
+    for tier in tiers:
+        tier.unlocks = unlocks.get(tier.pk, [])
+    return tiers

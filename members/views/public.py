@@ -90,6 +90,7 @@ def _render_card(request, member, context):
         points_rule=rule,
         catalogue=catalogue_for(member, stamps),
         standing=standing(member),
+        tier_changes=list(member.tier_changes.select_related("from_tier", "to_tier")[:3]),
         points_value=points_value(rule, member.points, shop.currency) if rule else 0,
         expiring=next_expiry(member, rule, shop.tz),
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],

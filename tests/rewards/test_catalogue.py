@@ -114,3 +114,23 @@ def test_what_a_member_can_afford_and_what_is_next(world, rich_member, django_as
     with django_assert_num_queries(1):
         views = catalogue.catalogue_for(fresh, {})
     assert [(v.reward.name, v.affordable, v.points_short) for v in views] == [("Cookie", True, 0), ("Cake", False, 50)]
+
+
+def test_a_reward_for_a_tier_and_above(world, rich_member):
+    from rewards.models import Tier
+
+    silver = Tier.objects.create(shop=world.shop, name="Silver", threshold=5)
+    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
+    item = reward(world, name="Gold lounge", cost_points=10, min_tier=gold)
+    assert catalogue.catalogue_for(Member.objects.get(pk=rich_member.pk), {}) == []
+    with pytest.raises(LoyaltyError) as error:
+        redeem(rich_member, item, world.carol)
+    assert error.value.code == "tier_too_low"
+    Member.objects.filter(pk=rich_member.pk).update(tier=silver)
+    with pytest.raises(LoyaltyError):
+        redeem(rich_member, item, world.carol)
+    Member.objects.filter(pk=rich_member.pk).update(tier=gold)
+    assert [v.reward.name for v in catalogue.catalogue_for(Member.objects.get(pk=rich_member.pk), {})] == [
+        "Gold lounge"
+    ]
+    redeem(rich_member, item, world.carol)

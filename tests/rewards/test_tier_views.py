@@ -33,7 +33,17 @@ def test_card_and_counter_show_tier_and_progress(world, member, program, client)
     services.stamp_add(member=member, program=program, count=1, staff=world.carol, idempotency_key=key())
     card = client.get(reverse("members:card", args=[card_token(member)])).content.decode()
     assert "Silver" in card and "3 visits to Gold" in card and "Birthday cake" in card
+    assert "— → Silver · Qualified" in card
     panel = world.client(world.carol).get(reverse("members:counter_member", args=[world.shop.slug, member.public_id]))
     assert "3 visits to Gold" in panel.content.decode()
     detail = world.client(world.bob).get(reverse("members:member_detail", args=[world.shop.slug, member.public_id]))
     assert "— → Silver · Qualified" in detail.content.decode()
+
+
+def test_the_tier_page_says_what_each_tier_unlocks(world):
+    from rewards.models import CatalogueReward
+
+    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
+    CatalogueReward.objects.create(shop=world.shop, name="Secret menu", cost_points=5, min_tier=gold)
+    body = world.client(world.bob).get(reverse("rewards:tier_settings", args=[world.shop.slug])).content.decode()
+    assert "Secret menu" in body
