@@ -123,6 +123,7 @@ def tier_settings(request, tier_id=None):
         "tiers": _tiers_with_unlocks(shop),
         "editing": tier if tier_id else None,
         "has_policy": policy.pk is not None,
+        "preview": _tier_preview(policy) if policy.pk else None,
     }
     status = 400 if policy_form.errors or tier_form.errors else 200
     return render(request, "rewards/tier_settings.html", context, status=status)
@@ -139,3 +140,11 @@ def _tiers_with_unlocks(shop) -> list:
     for tier in tiers:
         tier.unlocks = unlocks.get(tier.pk, [])
     return tiers
+
+
+def _tier_preview(policy):
+    """What a new member sees on their card: the first tier and how far it is."""
+    from .tiers import Standing
+
+    first = Tier.objects.for_shop(policy.shop).first()
+    return Standing(tier=None, value=0, next_tier=first, basis=policy.basis) if first else None

@@ -21,6 +21,8 @@ def test_manager_sets_up_tiers(world):
     )
     assert response.status_code == 400
     assert list(Tier.objects.values_list("name", flat=True)) == ["Gold"]
+    page = bob.get(url).content.decode()
+    assert "5 visits to Gold" in page and "Counted over the last 12 months." in page
     assert TierPolicy.objects.get(shop=world.shop).grace_days == 30
 
 
