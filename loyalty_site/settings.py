@@ -235,6 +235,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.expire_points",
         "schedule": 60 * 60 * 24,
     },
+    "flush-outbox": {
+        "task": "campaigns.tasks.flush_outbox",
+        "schedule": 60,
+    },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 60 * 60,

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("members.urls")),
     # Programs and rewards of a shop; same /s/<shop_slug>/ tenancy as members.
     path("s/<slug:shop_slug>/", include("rewards.urls")),
+    path("", include("campaigns.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

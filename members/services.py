@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -181,7 +182,10 @@ def member_join(
     *, shop: Shop, name: str, email: str, phone: str, birthday, marketing_consent: bool, language: str
 ) -> tuple[Member, bool]:
     """Enrol a customer; joining twice returns the member who already exists, never a second one."""
-    from .tasks import send_card_link
+    from campaigns.models import Message
+    from campaigns.outbox import message_queue
+
+    from .tokens import card_token
 
     email = email.strip().lower()
     if existing := _existing_member(shop, email, phone):
@@ -210,7 +214,15 @@ def member_join(
                     EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
                 member.user = user
                 member.save(update_fields=["user"])
-                transaction.on_commit(lambda: send_card_link.delay(member.pk))
+                # Through the outbox: sent after the commit, and still sent if the broker is down now.
+                message_queue(
+                    member=member,
+                    campaign="card_link",
+                    occasion="join",
+                    template="members/email/card_link",
+                    kind=Message.Kind.TRANSACTIONAL,
+                    context={"url": settings.SITE_URL + reverse("members:card", args=[card_token(member)])},
+                )
     except IntegrityError:
         # A twin join won the race for the same e-mail or phone.
         if existing := _existing_member(shop, email, phone):

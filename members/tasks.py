@@ -9,7 +9,7 @@ from . import services
 from .models import Invitation
 
 
-def send_branded_email(template: str, context: dict, *, to: str, language: str) -> None:
+def send_branded_email(template: str, context: dict, *, to: str, language: str, headers: dict | None = None) -> None:
     """Render ``template``_subject.txt, _body.txt and _body.html in ``language`` and send them."""
     shop = context.get("shop")
     # Dates in the message are the shop's local dates.
@@ -17,7 +17,7 @@ def send_branded_email(template: str, context: dict, *, to: str, language: str) 
         subject = render_to_string(f"{template}_subject.txt", context).strip()
         text = render_to_string(f"{template}_body.txt", context)
         html = render_to_string(f"{template}_body.html", context)
-    message = EmailMultiAlternatives(subject, text, to=[to])
+    message = EmailMultiAlternatives(subject, text, to=[to], headers=headers or {})
     message.attach_alternative(html, "text/html")
     message.send()
 
@@ -39,20 +39,4 @@ def send_invitation_email(invitation_id: str) -> bool:
     context = {"invitation": invitation, "shop": shop, "url": url, "days": settings.INVITATION_MAX_AGE_DAYS}
     # The invitee has no language of their own yet; the shop's is the best guess.
     send_branded_email("members/email/invitation", context, to=invitation.email, language=shop.language)
-    return True
-
-
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_card_link(member_id: int) -> bool:
-    """Transactional: the member's private card link, sent whatever their marketing choice."""
-    from .models import Member
-    from .tokens import card_token
-
-    member = Member.objects.select_related("shop").filter(pk=member_id).first()
-    if member is None or not member.email:
-        return False
-    shop = member.shop
-    url = settings.SITE_URL + reverse("members:card", args=[card_token(member)])
-    context = {"member": member, "shop": shop, "url": url}
-    send_branded_email("members/email/card_link", context, to=member.email, language=member.language)
     return True

@@ -187,20 +187,27 @@ def trials_end(*, now) -> int:
 
 
 def trial_reminders(*, now) -> int:
-    """Tell members a few days before their trial ends; once each, whatever the retries."""
-    from members.tasks import send_branded_email
+    """Tell members a few days before their trial ends, through the outbox: once each."""
+    from campaigns.models import Message
+    from campaigns.outbox import message_queue
 
-    sent = 0
+    queued = 0
     due = TierTrial.objects.filter(
         ended_at__isnull=True, reminded_at__isnull=True, ends_at__lte=now + timedelta(days=TRIAL_REMINDER_DAYS)
     ).select_related("member__shop", "tier")
     for trial in due:
-        # Claim the reminder first: a retried or parallel run finds it taken.
-        if TierTrial.objects.filter(pk=trial.pk, reminded_at__isnull=True).update(reminded_at=now) != 1:
-            continue
-        member = trial.member
-        if member.email:
-            context = {"member": member, "shop": member.shop, "trial": trial}
-            send_branded_email("rewards/email/trial_ending", context, to=member.email, language=member.language)
-            sent += 1
-    return sent
+        with transaction.atomic():
+            # Claimed in the same transaction as the message: a parallel run finds it taken.
+            if TierTrial.objects.filter(pk=trial.pk, reminded_at__isnull=True).update(reminded_at=now) != 1:
+                continue
+            ends_on = timezone.localtime(trial.ends_at, trial.member.shop.tz).date().isoformat()
+            message = message_queue(
+                member=trial.member,
+                campaign="tier_trial_reminder",
+                occasion=str(trial.pk),
+                template="rewards/email/trial_ending",
+                kind=Message.Kind.TRANSACTIONAL,
+                context={"tier": trial.tier.name, "ends_on": ends_on},
+            )
+            queued += message is not None
+    return queued

@@ -46,12 +46,16 @@ def test_gunicorn_serves_the_site_and_whitenoise_its_hashed_static_files(tmp_pat
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # Generous: a busy two-core machine can take a while to boot gunicorn.
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 page = urllib.request.urlopen(base + "/", timeout=5)  # noqa: S310 - loopback only
                 break
             except OSError:
-                time.sleep(0.1)
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
         html = page.read().decode()
         assert page.status == 200
         assert "Content-Security-Policy" in page.headers

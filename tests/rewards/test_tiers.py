@@ -155,7 +155,8 @@ def test_a_trial_lifts_the_tier_reminds_once_and_ends_back_where_the_member_qual
     member.save()
     before_end = trial.ends_at - timedelta(days=2)
     assert trial_reminders(now=trial.ends_at - timedelta(days=4)) == 0
-    assert trial_reminders(now=before_end) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert trial_reminders(now=before_end) == 1
     assert trial_reminders(now=before_end) == 0
     assert mail.outbox[-1].to == [member.email] and "Gold" in mail.outbox[-1].subject
 

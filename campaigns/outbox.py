@@ -1,0 +1,128 @@
+"""The message outbox: written with the event, sent after the commit, at most once.
+
+- ``message_queue`` adds a row in the caller's transaction and asks a worker
+  to send it once the transaction commits. If the broker is down, the event
+  still succeeds; ``outbox_flush`` (beat, every minute) sends what waits.
+- ``message_send`` claims the row with a conditional update before sending,
+  so two workers, a retry and the flush can never send it twice. A worker that
+  dies mid-send leaves the row 'sending'; after a while the flush marks it
+  failed instead of guessing, because resending could mean a duplicate.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from members.models import Member
+
+from .models import Message
+
+logger = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
+MAX_ATTEMPTS = 5
+STUCK_AFTER = timedelta(minutes=30)
+
+
+def unsubscribe_token(member: Member) -> str:
+    return signing.dumps(str(member.public_id), salt=UNSUBSCRIBE_SALT)
+
+
+def member_from_unsubscribe_token(token: str) -> Member | None:
+    try:
+        public_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return Member.objects.select_related("shop").filter(public_id=public_id).first()
+
+
+def unsubscribe_url(member: Member) -> str:
+    return settings.SITE_URL + reverse("campaigns:unsubscribe", args=[unsubscribe_token(member)])
+
+
+def message_queue(
+    *, member: Member, campaign: str, occasion: str, template: str, kind: str, context: dict | None = None
+) -> Message | None:
+    """Queue one message; None when there is nothing to send (no address, no consent, already queued)."""
+    if not member.email:
+        return None
+    if kind == Message.Kind.MARKETING and not member.marketing_consent:
+        return None
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                shop_id=member.shop_id,
+                member=member,
+                campaign=campaign,
+                occasion=occasion,
+                template=template,
+                kind=kind,
+                context=context or {},
+                to_email=member.email,
+            )
+    except IntegrityError:
+        return None  # this campaign already wrote to this member for this occasion
+    transaction.on_commit(lambda: _enqueue(message.pk))
+    return message
+
+
+def _enqueue(message_id: int) -> None:
+    from .tasks import send_message
+
+    try:
+        send_message.delay(message_id)
+    except Exception:
+        logger.warning("Broker unavailable; message %s waits in the outbox", message_id)
+
+
+def message_send(message_id: int, *, now=None) -> bool:
+    """Send one message if it is due and nobody else has claimed it. True when sent now."""
+    from members.tasks import send_branded_email
+
+    now = now or timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, status__in=[Message.Status.PENDING, Message.Status.FAILED], next_attempt_at__lte=now,
+        attempts__lt=MAX_ATTEMPTS,
+    ).update(status=Message.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now)  # fmt: skip
+    if claimed != 1:
+        return False
+    message = Message.objects.select_related("member__shop").get(pk=message_id)
+    member = message.member
+    context = {**message.context, "member": member, "shop": member.shop}
+    headers = {}
+    if message.kind == Message.Kind.MARKETING:
+        context["unsubscribe_url"] = unsubscribe_url(member)
+        headers = {
+            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    try:
+        send_branded_email(message.template, context, to=message.to_email, language=member.language, headers=headers)
+    except Exception as error:
+        delay = timedelta(minutes=2**message.attempts)
+        Message.objects.filter(pk=message_id).update(
+            status=Message.Status.FAILED, last_error=str(error)[:1000], next_attempt_at=now + delay
+        )
+        return False
+    Message.objects.filter(pk=message_id).update(status=Message.Status.SENT, sent_at=timezone.now(), last_error="")
+    return True
+
+
+def outbox_flush(*, now=None) -> int:
+    """Beat: send what waits (broker was down, or a retry is due); give up on stuck sends."""
+    now = now or timezone.now()
+    Message.objects.filter(status=Message.Status.SENDING, next_attempt_at__lte=now - STUCK_AFTER).update(
+        status=Message.Status.FAILED,
+        attempts=MAX_ATTEMPTS,
+        last_error="Interrupted while sending; not resent, to avoid a duplicate.",
+    )
+    due = Message.objects.filter(
+        status__in=[Message.Status.PENDING, Message.Status.FAILED], next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS
+    ).values_list("pk", flat=True)
+    return sum(message_send(pk, now=now) for pk in list(due[:500]))
