@@ -142,7 +142,7 @@ def purchase_record(
             )
         Member.objects.filter(pk=member.pk).update(points=F("points") + earned - pay_points, last_visit_at=now)
         result = ActionResult(group, entries, purchase=purchase)
-        tiers.tier_refresh(member_id=member.pk, now=now)
+        tiers.tier_refresh(member_id=member.pk, shop_id=shop.pk, now=now)
         program = rule.purchase_stamps
         if program is not None and program.is_active:
             try:

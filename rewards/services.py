@@ -194,7 +194,7 @@ def stamp_add(
             idempotency_key=idempotency_key,
         )
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
-        tiers.tier_refresh(member_id=member.pk, now=now)
+        tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
     return ActionResult(group, entries, vouchers)
 
 

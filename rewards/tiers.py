@@ -95,11 +95,12 @@ def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
 
 
-def tier_refresh(*, member_id: int, now) -> None:
+def tier_refresh(*, member_id: int, shop_id: int, now) -> None:
     """After an action: move up at once if the member now qualifies higher. Never moves down."""
-    member = Member.objects.select_related("tier", "shop").get(pk=member_id)
-    if not TierPolicy.objects.filter(shop_id=member.shop_id).exists():
+    # One query on the counter's hot path for shops without tiers.
+    if not TierPolicy.objects.filter(shop_id=shop_id).exists():
         return
+    member = Member.objects.select_related("tier", "shop").get(pk=member_id)
     current = standing(member, now)
     if current is None:
         return
