@@ -34,7 +34,9 @@ def _template(settings, tmp_path):
     (folder / "test_subject.txt").write_text("News from {{ shop.name }}")
     (folder / "test_body.txt").write_text("{{ text }} {{ unsubscribe_url|default:'' }}")
     (folder / "test_body.html").write_text("<p>{{ text }}</p>")
-    settings.TEMPLATES[0]["DIRS"] = [tmp_path / "templates", *settings.TEMPLATES[0]["DIRS"]]
+    # A new TEMPLATES value (not an edit in place) so Django resets its template engines.
+    engine = settings.TEMPLATES[0]
+    settings.TEMPLATES = [{**engine, "DIRS": [tmp_path / "templates", *engine["DIRS"]]}]
 
 
 def test_written_with_the_event_and_sent_after_commit(world, member, django_capture_on_commit_callbacks):
