@@ -126,3 +126,14 @@ def outbox_flush(*, now=None) -> int:
         status__in=[Message.Status.PENDING, Message.Status.FAILED], next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS
     ).values_list("pk", flat=True)
     return sum(message_send(pk, now=now) for pk in list(due[:500]))
+
+
+def message_retry(*, message_id: int) -> bool:
+    """The owner asks for a failed message to go again: a fresh set of attempts, due now."""
+    with transaction.atomic():
+        retried = Message.objects.filter(pk=message_id, status=Message.Status.FAILED).update(
+            attempts=0, next_attempt_at=timezone.now()
+        )
+    if retried:
+        transaction.on_commit(lambda: _enqueue(message_id))
+    return bool(retried)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import outbox
+from . import outbox, services
 
 
 @shared_task(acks_late=True)
@@ -12,3 +12,27 @@ def send_message(message_id: int) -> bool:
 @shared_task(acks_late=True)
 def flush_outbox() -> int:
     return outbox.outbox_flush()
+
+
+# Beat runs these every hour (announcements every few minutes): each shop's
+# day starts at its own midnight, and a run that finds nothing new does nothing.
+
+
+@shared_task(acks_late=True)
+def run_birthdays() -> int:
+    return services.birthdays_run()
+
+
+@shared_task(acks_late=True)
+def run_winback() -> int:
+    return services.winback_run()
+
+
+@shared_task(acks_late=True)
+def send_announcements() -> int:
+    return services.announcements_run()
+
+
+@shared_task(acks_late=True)
+def remind_expiring_vouchers() -> int:
+    return services.voucher_reminders_run()

@@ -1,14 +1,137 @@
+from django.contrib import messages
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members.i18n import activate_shop_language
 from members.models import Member
+from members.tenancy import shop_view
 
+from . import outbox, services
+from .forms import CampaignForm
+from .models import Campaign, Message
 from .outbox import member_from_unsubscribe_token
+
+# What each kind does, for the owner choosing one.
+KIND_HELP = {
+    Campaign.Kind.WELCOME: _("A gift when someone joins: stamps, points or a voucher."),
+    Campaign.Kind.BIRTHDAY: _("A voucher or bonus a few days before each member's birthday, once a year."),
+    Campaign.Kind.BOOST: _("Double stamps or points on chosen days or hours; staff see it at the counter."),
+    Campaign.Kind.WINBACK: _("A gift and a message for members who have not visited for a while."),
+    Campaign.Kind.REFERRAL: _("Members share a link; when a friend joins and visits, both get a bonus."),
+    Campaign.Kind.ANNOUNCEMENT: _("News by e-mail to members who agreed to hear from you, now or later."),
+}
+
+
+def _campaign_or_404(request, campaign_id) -> Campaign:
+    campaign = (
+        Campaign.objects.for_shop(request.shop)
+        .select_related("shop", "audience_tier", "gift_program")
+        .filter(public_id=campaign_id)
+        .first()
+    )
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+@shop_view("programs.edit")
+@require_GET
+def campaign_list(request):
+    campaigns = Campaign.objects.for_shop(request.shop).annotate(
+        reached=Count("reaches", filter=Q(reaches__held_out=False))
+    )
+    failed = Message.objects.for_shop(request.shop).filter(status=Message.Status.FAILED).count()
+    kinds = [(kind, label, KIND_HELP[kind]) for kind, label in Campaign.Kind.choices]
+    context = {"campaigns": campaigns, "kinds": kinds, "failed": failed, "now": timezone.now()}
+    return render(request, "campaigns/campaign_list.html", context)
+
+
+@shop_view("programs.edit")
+@require_http_methods(["GET", "POST"])
+def campaign_create(request, kind):
+    if kind not in Campaign.Kind.values:
+        raise Http404
+    campaign = Campaign(shop=request.shop, kind=kind, name=Campaign.Kind(kind).label)
+    return _edit(request, campaign)
+
+
+@shop_view("programs.edit")
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request, campaign_id):
+    return _edit(request, _campaign_or_404(request, campaign_id))
+
+
+def _edit(request, campaign: Campaign):
+    form = CampaignForm(request.POST or None, instance=campaign)
+    previewing = "preview" in request.POST
+    if request.method == "POST" and form.is_valid() and not previewing:
+        creating = campaign.pk is None
+        services.campaign_save(campaign=form.instance)
+        messages.success(request, _("Campaign saved."))
+        if creating:
+            return redirect("campaigns:campaign_edit", shop_slug=request.shop.slug, campaign_id=campaign.public_id)
+        return redirect("campaigns:campaign_edit", shop_slug=request.shop.slug, campaign_id=campaign.public_id)
+    # The preview follows what is in the form, saved or not; an invalid form shows the saved campaign's.
+    shown = form.instance if not form.errors else (Campaign.objects.filter(pk=campaign.pk).first() or None)
+    context = {
+        "form": form,
+        "campaign": campaign if campaign.pk else None,
+        "kind": campaign.kind,
+        "kind_label": Campaign.Kind(campaign.kind).label,
+        "kind_help": KIND_HELP[campaign.kind],
+        "preview": services.preview(shown) if shown is not None else None,
+        "results": services.results(campaign) if campaign.pk else None,
+    }
+    template = "campaigns/campaign_form.html"
+    if request.htmx and previewing:
+        template += "#preview"
+    status = 400 if form.errors and not (request.htmx and previewing) else 200
+    return render(request, template, context, status=status)
+
+
+@shop_view("programs.edit")
+@require_POST
+def campaign_send(request, campaign_id):
+    campaign = _campaign_or_404(request, campaign_id)
+    if campaign.kind != Campaign.Kind.ANNOUNCEMENT or campaign.sent_at or not campaign.is_active:
+        messages.error(request, _("Only an active announcement that has not gone out yet can be sent."))
+    else:
+        services.announcement_send_now(campaign=campaign)
+        messages.success(request, _("The announcement is on its way."))
+    return redirect("campaigns:campaign_edit", shop_slug=request.shop.slug, campaign_id=campaign.public_id)
+
+
+@shop_view("programs.edit")
+@require_GET
+def message_list(request):
+    """Messages that failed (with their error) first, then the latest ones."""
+    shop_messages = Message.objects.for_shop(request.shop).select_related("member", "reach__campaign")
+    context = {
+        "failed": list(shop_messages.filter(status=Message.Status.FAILED).order_by("-next_attempt_at")[:100]),
+        "recent": list(shop_messages.exclude(status=Message.Status.FAILED)[:50]),
+        "max_attempts": outbox.MAX_ATTEMPTS,
+    }
+    return render(request, "campaigns/message_list.html", context)
+
+
+@shop_view("programs.edit")
+@require_POST
+def message_retry(request, message_id):
+    """Try a failed message again now (after fixing, say, the member's address)."""
+    message = Message.objects.for_shop(request.shop).filter(public_id=message_id).first()
+    if message is None:
+        raise Http404
+    if outbox.message_retry(message_id=message.pk):
+        messages.success(request, _("The message will be sent again."))
+    else:
+        messages.error(request, _("Only a failed message can be sent again."))
+    return redirect("campaigns:message_list", shop_slug=request.shop.slug)
 
 
 # The signed token is the authorisation, and mail clients' one-click

@@ -244,6 +244,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 60 * 60,
     },
+    # Hourly, so every shop's morning comes round in its own time zone.
+    "birthday-gifts": {
+        "task": "campaigns.tasks.run_birthdays",
+        "schedule": 60 * 60,
+    },
+    "win-back": {
+        "task": "campaigns.tasks.run_winback",
+        "schedule": 60 * 60,
+    },
+    "scheduled-announcements": {
+        "task": "campaigns.tasks.send_announcements",
+        "schedule": 5 * 60,
+    },
+    "expiring-voucher-reminders": {
+        "task": "campaigns.tasks.remind_expiring_vouchers",
+        "schedule": 60 * 60,
+    },
 }
 
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.boosts import boosts_for
 from rewards.catalogue import catalogue_for
 from rewards.expiry import next_expiry
 from rewards.models import PointsRule, StampProgram, Voucher
@@ -90,6 +91,7 @@ def member_panel(shop: Shop, member: Member) -> dict:
         "points_rule": rule,
         "catalogue": catalogue_for(member, stamps),
         "standing": standing(member),
+        "boosts": boosts_for(member, timezone.now()),
         "expiring": next_expiry(member, rule, shop.tz),
         "cards": cards,
         "vouchers": list(usable_vouchers(member).order_by("expires_at", "issued_at")),

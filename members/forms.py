@@ -103,6 +103,8 @@ class JoinForm(forms.Form):
         help_text=_("For a birthday treat."),
     )
     marketing_consent = forms.BooleanField(required=False, initial=False)
+    # The signed referral token from a member's share link, carried through the form.
+    ref = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def __init__(self, *args, shop, **kwargs):
         self.shop = shop
@@ -110,6 +112,12 @@ class JoinForm(forms.Form):
         self.fields["marketing_consent"].label = _(
             "Yes, send me news and offers from %(shop)s. I can unsubscribe at any time."
         ) % {"shop": shop.name}
+
+    def clean_ref(self):
+        """The member who shared the link, or None: a broken or foreign link never stops a join."""
+        from campaigns.referrals import referrer_from_token
+
+        return referrer_from_token(self.shop, self.cleaned_data.get("ref", ""))
 
     def clean_phone(self):
         from .phones import normalise_phone, shop_region

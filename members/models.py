@@ -191,6 +191,10 @@ class Member(models.Model):
     # The member's tier, kept by rewards.tiers; the date they first fell short of it starts the grace.
     tier = models.ForeignKey("rewards.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     tier_short_since = models.DateField(null=True, blank=True)
+    # Who shared the link this member joined through; set once, at joining.
+    referred_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals", editable=False
+    )
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
 

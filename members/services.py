@@ -179,11 +179,23 @@ def _existing_member(shop: Shop, email: str, phone: str) -> Member | None:
 
 
 def member_join(
-    *, shop: Shop, name: str, email: str, phone: str, birthday, marketing_consent: bool, language: str
+    *,
+    shop: Shop,
+    name: str,
+    email: str,
+    phone: str,
+    birthday,
+    marketing_consent: bool,
+    language: str,
+    referrer: Member | None = None,
 ) -> tuple[Member, bool]:
-    """Enrol a customer; joining twice returns the member who already exists, never a second one."""
+    """Enrol a customer; joining twice returns the member who already exists, never a second one.
+
+    Running welcome campaigns give their bonus in the same transaction; a
+    referral is remembered and rewarded at the friend's first visit."""
     from campaigns.models import Message
     from campaigns.outbox import message_queue
+    from campaigns.services import welcome_locked
 
     from .tokens import card_token
 
@@ -204,7 +216,9 @@ def member_join(
                 consent_version=CONSENT_VERSION if marketing_consent else "",
                 consent_at=now if marketing_consent else None,
                 joined_at=now,
+                referred_by=referrer if referrer is not None and referrer.shop_id == shop.pk else None,
             )
+            welcome_locked(member=member, now=now)
             if email:
                 user = User.objects.filter(email__iexact=email).first()
                 if user is None:

@@ -13,12 +13,23 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import boosts
 from members.currency import format_money, minor_digits, quantize
 from members.models import Member, Shop, User
 
 from . import tiers
 from .models import LedgerEntry, PointsRule, Purchase
-from .services import ActionResult, LoyaltyError, Reason, _idempotent, _lock_member, _may, _replay, _stamp_locked
+from .services import (
+    ActionResult,
+    LoyaltyError,
+    Reason,
+    _idempotent,
+    _lock_member,
+    _may,
+    _replay,
+    _stamp_locked,
+    referral_on_visit,
+)
 
 ROUNDING = {
     PointsRule.Rounding.DOWN: ROUND_FLOOR,
@@ -96,15 +107,20 @@ def purchase_record(
         earned = points_for(rule, due)
         if tier is not None and tier.multiplier != 1:
             earned = int(earned * tier.multiplier)
+        # A member day or happy hour on at this moment: its bonus is a row of its own,
+        # part of what the purchase earned (so a refund takes it back in proportion).
         # ``at`` backdates, for imports and tests; the counter always uses the present.
         now = at or timezone.now()
+        bonus = 0
+        if boost := boosts.boost_locked(member=locked, what="points", now=now):
+            bonus = boosts.bonus(boost, earned)
         group = uuid.uuid4()
         purchase = Purchase.objects.create(
             shop=shop,
             member=member,
             amount=amount,
             receipt=receipt.strip(),
-            points_earned=earned,
+            points_earned=earned + bonus,
             points_spent=pay_points,
             paid_with_points=value,
             group=group,
@@ -126,6 +142,13 @@ def purchase_record(
                 note=purchase.receipt,
             )
         ]
+        if bonus:
+            entries.append(
+                LedgerEntry.objects.create(
+                    shop=shop, member=member, reason=Reason.CAMPAIGN, points=bonus, purchase=purchase, group=group,
+                    staff=staff, created_at=now, note=boost.name[:200],
+                )
+            )  # fmt: skip
         if pay_points:
             entries.append(
                 LedgerEntry.objects.create(
@@ -140,9 +163,10 @@ def purchase_record(
                     created_at=now,
                 )
             )
-        Member.objects.filter(pk=member.pk).update(points=F("points") + earned - pay_points, last_visit_at=now)
+        Member.objects.filter(pk=member.pk).update(points=F("points") + earned + bonus - pay_points, last_visit_at=now)
         result = ActionResult(group, entries, purchase=purchase)
         tiers.tier_refresh(member_id=member.pk, shop_id=shop.pk, now=now)
+        referral_on_visit(member_id=member.pk, now=now)
         program = rule.purchase_stamps
         if program is not None and program.is_active:
             try:

@@ -7,9 +7,10 @@ twice.
 """
 
 import functools
+import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from campaigns import boosts
 from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
@@ -26,6 +28,7 @@ from . import tiers
 from .models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
+logger = logging.getLogger(__name__)
 
 
 class LoyaltyError(Exception):
@@ -49,7 +52,8 @@ class ActionResult:
 
     @property
     def points(self) -> int:
-        return sum(entry.points for entry in self.entries if entry.reason == Reason.PURCHASE)
+        earning = (Reason.PURCHASE, Reason.CAMPAIGN)
+        return sum(entry.points for entry in self.entries if entry.reason in earning and entry.points > 0)
 
     @property
     def points_spent(self) -> int:
@@ -195,7 +199,19 @@ def stamp_add(
         )
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
         tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
+        referral_on_visit(member_id=member.pk, now=now)
     return ActionResult(group, entries, vouchers)
+
+
+def referral_on_visit(*, member_id: int, now) -> None:
+    """A visit may complete a referral. In a savepoint: whatever goes wrong there, the visit stands."""
+    from campaigns.services import referral_on_visit
+
+    try:
+        with transaction.atomic():
+            referral_on_visit(member_id=member_id, now=now)
+    except Exception:
+        logger.exception("Referral check failed for member %s; the visit is recorded", member_id)
 
 
 def _stamp_locked(
@@ -251,11 +267,77 @@ def _stamp_locked(
         staff=staff,
         created_at=now,
     )
-    MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + count)
-    card.stamps += count
+    # A member day or happy hour running at the moment of the stamp (not when
+    # the panel was opened) adds its bonus as a row of its own, undone with the visit.
+    bonus = count
+    if boost := boosts.boost_locked(member=member, what="stamps", now=now):
+        extra = boosts.bonus(boost, count)
+        if extra:
+            LedgerEntry.objects.create(
+                shop_id=member.shop_id, member=member, card=card, reason=Reason.CAMPAIGN, stamps=extra, group=group,
+                staff=staff, note=boost.name[:200], created_at=now,
+            )  # fmt: skip
+            bonus += extra
+    MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + bonus)
+    card.stamps += bonus
     vouchers = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
     entries = [entry, *LedgerEntry.objects.filter(group=group, card=card).exclude(pk=entry.pk).order_by("id")]
     return entries, vouchers
+
+
+@dataclass
+class Gift:
+    stamps: int = 0
+    points: int = 0
+    voucher: Voucher | None = None
+    program: StampProgram | None = None
+    vouchers_completed: list[Voucher] = field(default_factory=list)
+
+
+def gift_grant_locked(*, member: Member, campaign, now, group=None, staff=None, voucher_expires=None) -> Gift:
+    """Give a campaign's gift: stamps, points or a voucher, with a ledger row saying which campaign.
+
+    The caller holds the member lock and has recorded the campaign's reach in
+    the same transaction, which is what makes the gift happen once."""
+    group = group or uuid.uuid4()
+    note = campaign.name[:200]
+    gift = Gift()
+    kind = campaign.gift
+    if kind == "stamps" and campaign.gift_stamps:
+        program = campaign.gift_program or StampProgram.objects.filter(shop_id=member.shop_id, is_active=True).first()
+        if program is None or not program.is_active:
+            return gift
+        card = _card(member, program)
+        LedgerEntry.objects.create(
+            shop_id=member.shop_id, member=member, card=card, reason=Reason.CAMPAIGN, stamps=campaign.gift_stamps,
+            group=group, staff=staff, note=note, created_at=now,
+        )  # fmt: skip
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + campaign.gift_stamps)
+        card.stamps += campaign.gift_stamps
+        gift.stamps, gift.program = campaign.gift_stamps, program
+        gift.vouchers_completed = _complete_cards(card=card, program=program, group=group, staff=staff, now=now)
+    elif kind == "points" and campaign.gift_points:
+        LedgerEntry.objects.create(
+            shop_id=member.shop_id, member=member, reason=Reason.CAMPAIGN, points=campaign.gift_points, group=group,
+            staff=staff, note=note, created_at=now,
+        )  # fmt: skip
+        Member.objects.filter(pk=member.pk).update(points=F("points") + campaign.gift_points)
+        gift.points = campaign.gift_points
+        tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
+    elif kind == "voucher":
+        if voucher_expires is None:
+            # Valid to the end of the shop's day, N days on: what "valid for 14 days" means to a customer.
+            last_day = timezone.localtime(now, campaign.shop.tz).date() + timedelta(days=campaign.voucher_valid_days)
+            voucher_expires = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=campaign.shop.tz)
+        gift.voucher = Voucher.objects.create(
+            shop_id=member.shop_id, member=member, title=campaign.voucher_title or campaign.name, issued_at=now,
+            expires_at=voucher_expires,
+        )  # fmt: skip
+        LedgerEntry.objects.create(
+            shop_id=member.shop_id, member=member, reason=Reason.CAMPAIGN, voucher=gift.voucher, group=group,
+            staff=staff, note=note, created_at=now,
+        )  # fmt: skip
+    return gift
 
 
 @_idempotent

@@ -128,6 +128,26 @@ def _reward_redeem(shop: Shop) -> dict:
     return {"member_id": data["member_id"], "_data": {"reward": str(_reward(shop).public_id), "key": "w-" + shop.slug}}
 
 
+def _campaign(shop: Shop) -> dict:
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(
+        shop=shop, kind=Campaign.Kind.ANNOUNCEMENT, name="News", subject="New cakes", body="Come and try them."
+    )
+    return {"campaign_id": campaign.public_id}
+
+
+def _failed_message(shop: Shop) -> dict:
+    from campaigns.models import Message
+
+    member = MemberFactory(shop=shop, email=f"m-{shop.slug}@example.com")
+    message = Message.objects.create(
+        shop=shop, member=member, campaign="news", occasion="1", kind=Message.Kind.MARKETING,
+        template="campaigns/email/campaign", to_email=member.email, status=Message.Status.FAILED, attempts=5,
+    )  # fmt: skip
+    return {"message_id": message.public_id}
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -173,4 +193,22 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:catalogue_create": ShopUrl("post", data={"name": "Cookie", "kind": "free_item", "cost_points": "10"}),
     "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
     "members:counter_reward": ShopUrl("post", objects=_reward_redeem),
+    "campaigns:campaign_list": ShopUrl(),
+    "campaigns:campaign_create": ShopUrl(
+        "post",
+        objects=lambda shop: {"kind": "welcome"},
+        data={
+            "name": "Hello",
+            "is_active": "on",
+            "audience": "all",
+            "gift": "points",
+            "gift_points": "5",
+            "holdout_percent": "0",
+            "voucher_valid_days": "14",
+        },
+    ),  # fmt: skip
+    "campaigns:campaign_edit": ShopUrl(objects=_campaign),
+    "campaigns:campaign_send": ShopUrl("post", objects=_campaign),
+    "campaigns:message_list": ShopUrl(),
+    "campaigns:message_retry": ShopUrl("post", objects=_failed_message),
 }

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from campaigns.referrals import referral_offer, referrer_from_token
 from rewards.catalogue import catalogue_for
 from rewards.expiry import next_expiry
 from rewards.models import PointsRule
@@ -35,7 +36,11 @@ JOINS_PER_SHOP_PER_HOUR = 300
 def join(request, shop_slug):
     shop = get_object_or_404(Shop, slug=shop_slug)
     activate_shop_language(request, shop)
-    form = JoinForm(request.POST or None, shop=shop)
+    ref = request.GET.get("ref", "")
+    form = JoinForm(request.POST or None, shop=shop, initial={"ref": ref})
+    referrer = referrer_from_token(shop, ref) if ref and request.method == "GET" else None
+    if ref and request.method == "GET" and referrer is None:
+        messages.info(request, _("This invitation link is not valid any more, but you can still join."))
     if request.method == "POST":
         if not (
             allow(f"join:ip:{client_ip(request)}", limit=JOINS_PER_IP_PER_HOUR, period=3600)
@@ -44,12 +49,15 @@ def join(request, shop_slug):
             form.add_error(None, _("Too many sign-ups from here just now. Please try again in a while."))
             return render(request, "members/join.html", {"form": form, "public_shop": shop}, status=429)
         if form.is_valid():
-            member, created = services.member_join(shop=shop, language=translation.get_language(), **form.cleaned_data)
+            fields = dict(form.cleaned_data)
+            fields["referrer"] = fields.pop("ref")
+            member, created = services.member_join(shop=shop, language=translation.get_language(), **fields)
             card_url = reverse("members:card", args=[card_token(member)])
             if created:
                 return redirect(card_url)
             return _already_a_member(request, member, card_url)
-    return render(request, "members/join.html", {"form": form, "public_shop": shop}, status=400 if form.errors else 200)
+    context = {"form": form, "public_shop": shop, "referrer": referrer}
+    return render(request, "members/join.html", context, status=400 if form.errors else 200)
 
 
 def _already_a_member(request, member, card_url):
@@ -96,5 +104,6 @@ def _render_card(request, member, context):
         cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
         vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),
         history=list(member.ledger.select_related("voucher", "card__program")[:10]),
+        referral=referral_offer(member),
     )
     return render(request, "members/card.html", context)

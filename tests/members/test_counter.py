@@ -188,21 +188,21 @@ def test_lookup_and_panel_query_counts(world, member, program, carol, django_ass
         stamp(carol, world, member, program, key=f"q{i}")
     url = counter_url(world)
     carol.get(url, {"q": member.code})
-    # user, shop and role, the member, and 7 for the panel:
-    # cards, programs, points rule, rewards, tier policy, vouchers, history
-    with django_assert_num_queries(10):
+    # user, shop and role, the member, and 8 for the panel:
+    # cards, programs, points rule, rewards, tier policy, running multipliers, vouchers, history
+    with django_assert_num_queries(11):
         carol.get(url, {"q": member.code}, headers={"HX-Request": "true"})
     panel = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
     carol.get(panel)
     # the full page adds the shop switcher
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         carol.get(panel)
     # With tiers: the tiers and the member's progress, however much history there is.
     from rewards.models import Tier, TierPolicy
 
     TierPolicy.objects.create(shop=world.shop)
     Tier.objects.create(shop=world.shop, name="Gold", threshold=5)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         carol.get(panel)
 
 

@@ -1,0 +1,72 @@
+"""Who a campaign is for: the same rule as a query (for batches and previews)
+and in Python (for one member at the counter or at joining, with no query)."""
+
+import hashlib
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+
+from members.models import Member
+
+from .models import Campaign
+
+Audience = Campaign.Audience
+
+
+def _bounds(campaign: Campaign) -> tuple[datetime | None, datetime | None]:
+    """The audience's dates as instants in the shop's time zone: from the start of the first day
+    to the end of the last."""
+    tz = campaign.shop.tz
+    first, last = campaign.audience_from, campaign.audience_to
+    start = datetime.combine(first, time.min, tzinfo=tz) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=tz) if last else None
+    return start, end
+
+
+def audience_q(campaign: Campaign) -> Q:
+    if campaign.audience == Audience.TIER:
+        return Q(tier_id=campaign.audience_tier_id) if campaign.audience_tier_id else Q(pk__in=[])
+    if campaign.audience in (Audience.JOINED, Audience.SEEN):
+        column = "joined_at" if campaign.audience == Audience.JOINED else "last_visit_at"
+        start, end = _bounds(campaign)
+        q = Q(**{f"{column}__isnull": False})
+        if start:
+            q &= Q(**{f"{column}__gte": start})
+        if end:
+            q &= Q(**{f"{column}__lt": end})
+        return q
+    return Q()
+
+
+def audience(campaign: Campaign) -> QuerySet[Member]:
+    return Member.objects.filter(shop_id=campaign.shop_id).filter(audience_q(campaign))
+
+
+def in_audience(campaign: Campaign, member: Member) -> bool:
+    if campaign.audience == Audience.TIER:
+        return campaign.audience_tier_id is not None and member.tier_id == campaign.audience_tier_id
+    if campaign.audience in (Audience.JOINED, Audience.SEEN):
+        when = member.joined_at if campaign.audience == Audience.JOINED else member.last_visit_at
+        start, end = _bounds(campaign)
+        return when is not None and (start is None or when >= start) and (end is None or when < end)
+    return True
+
+
+def is_held_out(campaign: Campaign, member: Member) -> bool:
+    """The same members are held back every time, without storing a list: a hash of the pair."""
+    if not campaign.has_holdout or not campaign.holdout_percent:
+        return False
+    digest = hashlib.sha256(f"{campaign.public_id}:{member.public_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < campaign.holdout_percent
+
+
+def next_birthday(born: date, today: date) -> date:
+    """The next birthday on or after ``today``; 29 February is kept on 28 February in other years."""
+    for year in (today.year, today.year + 1):
+        try:
+            day = born.replace(year=year)
+        except ValueError:
+            day = date(year, 2, 28)
+        if day >= today:
+            return day
+    raise AssertionError("unreachable: a birthday comes round within a year")

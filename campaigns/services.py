@@ -1,0 +1,375 @@
+"""Campaigns: who they reach, what they give, the messages they send.
+
+Every reach happens under the member's lock, in one transaction with its
+Reach row (whose unique constraint makes it happen once per occasion), its
+gift (through rewards.services) and its message (through the outbox). The
+beat tasks below can run any number of times a day, in any time zone: what
+was done is found, not done again.
+"""
+
+import logging
+from datetime import datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from members.models import Member
+from rewards.models import LedgerEntry, Voucher
+from rewards.services import _lock_member, gift_grant_locked
+
+from . import outbox
+from .audience import audience, in_audience, is_held_out, next_birthday
+from .models import Campaign, Message, Reach
+
+logger = logging.getLogger(__name__)
+
+Kind = Campaign.Kind
+CAMPAIGN_TEMPLATE = "campaigns/email/campaign"
+RESULTS_DAYS = 30
+REMINDER_DAYS = 3
+# Birthday and win-back messages go out in the shop's daytime, never at midnight.
+DAYTIME = (time(9), time(21))
+
+
+def is_daytime(shop, now: datetime) -> bool:
+    return DAYTIME[0] <= timezone.localtime(now, shop.tz).time() < DAYTIME[1]
+
+
+def campaign_save(*, campaign: Campaign) -> Campaign:
+    """Create or change a campaign. What it already gave stays given; the change applies from now on."""
+    with transaction.atomic():
+        if campaign.kind in (Kind.BOOST, Kind.REFERRAL):
+            campaign.holdout_percent = 0
+        campaign.save()
+    return campaign
+
+
+def running(shop_id: int, kind: str, now: datetime):
+    return Campaign.objects.filter(
+        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        shop_id=shop_id,
+        kind=kind,
+        is_active=True,
+    ).select_related("shop", "gift_program")
+
+
+def _reach_locked(
+    campaign: Campaign, member: Member, occasion: str, now: datetime, *, voucher_expires=None, context=None
+) -> Reach | None:
+    """Reach one member for one occasion; None if this occasion was already theirs.
+    The caller holds the member lock and the transaction."""
+    try:
+        with transaction.atomic():
+            reach = Reach.objects.create(
+                shop_id=campaign.shop_id, campaign=campaign, member=member, occasion=occasion,
+                held_out=is_held_out(campaign, member), created_at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        return None
+    if reach.held_out:
+        return reach
+    gift = gift_grant_locked(member=member, campaign=campaign, now=now, voucher_expires=voucher_expires)
+    reach.voucher, reach.stamps, reach.points = gift.voucher, gift.stamps, gift.points
+    if campaign.sends_messages:
+        facts = {
+            "kind": campaign.kind,
+            "title": campaign.name,
+            "subject": campaign.subject,
+            "body": campaign.body,
+            "stamps": gift.stamps,
+            "card": gift.program.name if gift.program else "",
+            "points": gift.points,
+            "voucher": gift.voucher.title if gift.voucher else "",
+            "voucher_code": gift.voucher.code if gift.voucher else "",
+            "voucher_until": _last_day(gift.voucher, campaign) if gift.voucher else "",
+            **(context or {}),
+        }
+        reach.message = outbox.message_queue(
+            member=member, campaign=str(campaign.public_id), occasion=occasion, template=CAMPAIGN_TEMPLATE,
+            kind=Message.Kind.MARKETING, context=facts,
+        )  # fmt: skip
+    reach.save(update_fields=["voucher", "stamps", "points", "message"])
+    return reach
+
+
+def _last_day(voucher: Voucher, campaign: Campaign) -> str:
+    """The last day a voucher can be used, as the shop's calendar says (ISO, readable in every language)."""
+    if voucher.expires_at is None:
+        return ""
+    return (timezone.localtime(voucher.expires_at, campaign.shop.tz) - timedelta(microseconds=1)).date().isoformat()
+
+
+# Welcome and referral: driven by joining and by the counter.
+
+
+def welcome_locked(*, member: Member, now: datetime) -> list[Reach]:
+    """At joining, in the join's transaction: every running welcome campaign the member is in."""
+    reaches = []
+    for campaign in running(member.shop_id, Kind.WELCOME, now):
+        if in_audience(campaign, member) and (reach := _reach_locked(campaign, member, "join", now)):
+            reaches.append(reach)
+    return reaches
+
+
+def referral_allowed(friend: Member, referrer: Member, campaign: Campaign) -> bool:
+    """Guards against rewarding yourself: another person, of the same shop, who joined after the
+    campaign began, and a referrer under the campaign's limit."""
+    if referrer.pk == friend.pk or referrer.shop_id != friend.shop_id:
+        return False
+    if referrer.user_id and referrer.user_id == friend.user_id:
+        return False
+    if (referrer.email and referrer.email.lower() == friend.email.lower()) or (
+        referrer.phone and referrer.phone == friend.phone
+    ):
+        return False
+    if friend.joined_at < (campaign.starts_at or campaign.created_at) or friend.joined_at <= referrer.joined_at:
+        return False
+    rewarded = Reach.objects.filter(campaign=campaign, member=referrer, occasion__startswith="friend:").count()
+    return rewarded < campaign.referral_limit
+
+
+def referral_on_visit(*, member_id: int, now: datetime) -> list[Reach]:
+    """A referred friend's first visit: both get the bonus, once. Runs in the visit's transaction,
+    the friend's row already locked; the referrer's row is locked second (a referrer always
+    joined before the friend, so two visits can never wait on each other in a circle)."""
+    friend = Member.objects.get(pk=member_id)
+    if friend.referred_by_id is None:
+        return []
+    campaign = running(friend.shop_id, Kind.REFERRAL, now).first()
+    if campaign is None or Reach.objects.filter(campaign=campaign, member=friend, occasion="referred").exists():
+        return []
+    referrer = _lock_member(friend.referred_by_id)
+    if not referral_allowed(friend, referrer, campaign):
+        return []
+    reaches = [
+        _reach_locked(campaign, friend, "referred", now, context={"friend": referrer.name, "role": "friend"}),
+        _reach_locked(
+            campaign, referrer, f"friend:{friend.public_id}", now, context={"friend": friend.name, "role": "referrer"}
+        ),
+    ]
+    return [reach for reach in reaches if reach]
+
+
+# Beat tasks: each idempotent, each reading the day in every shop's own time zone.
+
+
+def _each_member(campaign: Campaign, member_ids, reach) -> int:
+    """Reach members one transaction each, so one failure does not undo the others."""
+    done = 0
+    for member_id in member_ids:
+        try:
+            with transaction.atomic():
+                member = _lock_member(member_id)
+                if reach(member):
+                    done += 1
+        except Exception:
+            logger.exception("Campaign %s could not reach member %s", campaign.pk, member_id)
+    return done
+
+
+def birthdays_run(*, now=None) -> int:
+    """Birthday gifts, ``days_before`` the birthday in the shop's calendar, once a year.
+
+    A day missed (a worker down, a member who joined last week) is caught up:
+    anyone whose birthday falls between today and the horizon is due."""
+    now = now or timezone.now()
+    done = 0
+    for campaign in Campaign.objects.filter(kind=Kind.BIRTHDAY, is_active=True).select_related("shop"):
+        if not campaign.is_running(now) or not is_daytime(campaign.shop, now):
+            continue
+        tz = campaign.shop.tz
+        today = timezone.localtime(now, tz).date()
+        horizon = today + timedelta(days=campaign.days_before)
+        months = {(today + timedelta(days=n)).month for n in range(campaign.days_before + 1)}
+        candidates = audience(campaign).filter(birthday__isnull=False, birthday__month__in=months)
+        due = {}
+        for member_id, born in candidates.values_list("pk", "birthday"):
+            day = next_birthday(born, today)
+            if day <= horizon:
+                due[member_id] = day
+
+        def reach(member, campaign=campaign, due=due, tz=tz):
+            day = due[member.pk]
+            # Valid from now until as many days after the birthday as it came before, at least a week.
+            after = max(campaign.days_before, 7)
+            expires = datetime.combine(day + timedelta(days=after + 1), time.min, tzinfo=tz)
+            context = {"birthday": day.isoformat()}
+            return _reach_locked(campaign, member, str(day.year), now, voucher_expires=expires, context=context)
+
+        done += _each_member(campaign, due, reach)
+    return done
+
+
+def _lapsed(campaign: Campaign, now: datetime):
+    """Members not seen for ``days_away`` days (or never, since joining) and not yet reached since."""
+    last_seen = Coalesce("last_visit_at", "joined_at")
+    reached_since = Reach.objects.filter(campaign=campaign, member=OuterRef("pk"), created_at__gte=OuterRef("seen"))
+    return (
+        audience(campaign)
+        .annotate(seen=last_seen)
+        .filter(seen__lte=now - timedelta(days=campaign.days_away))
+        .exclude(Exists(reached_since))
+    )
+
+
+def winback_run(*, now=None) -> int:
+    """Win-back: once per lapse. The occasion is the last visit, so a member who comes back
+    and lapses again is a new occasion."""
+    now = now or timezone.now()
+    done = 0
+    winbacks = Campaign.objects.filter(kind=Kind.WINBACK, is_active=True, days_away__isnull=False)
+    for campaign in winbacks.select_related("shop"):
+        if not campaign.is_running(now) or not is_daytime(campaign.shop, now):
+            continue
+        campaign = Campaign.objects.select_related("shop", "gift_program").get(pk=campaign.pk)
+
+        def reach(member, campaign=campaign):
+            seen = member.last_visit_at or member.joined_at
+            if seen > now - timedelta(days=campaign.days_away):
+                return None  # came back since the list was made
+            days = (now - seen).days
+            return _reach_locked(campaign, member, f"lapse:{int(seen.timestamp())}", now, context={"days": days})
+
+        done += _each_member(campaign, list(_lapsed(campaign, now).values_list("pk", flat=True)), reach)
+    return done
+
+
+def announcement_audience(campaign: Campaign):
+    return audience(campaign).filter(marketing_consent=True).exclude(email="")
+
+
+def announcement_send(*, campaign: Campaign, now=None) -> int:
+    """Send an announcement to opted-in members of its audience; a second run sends only to
+    those the first did not reach."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_related("shop", "gift_program").get(pk=campaign.pk)
+    if campaign.kind != Kind.ANNOUNCEMENT or not campaign.is_active:
+        return 0
+    pending = announcement_audience(campaign).exclude(
+        Exists(Reach.objects.filter(campaign=campaign, member=OuterRef("pk")))
+    )
+    done = _each_member(
+        campaign,
+        list(pending.values_list("pk", flat=True)),
+        lambda member: _reach_locked(campaign, member, "announcement", now),
+    )
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk, sent_at__isnull=True).update(sent_at=now)
+    return done
+
+
+def announcement_send_now(*, campaign: Campaign) -> None:
+    """The owner's "send now": scheduled for this minute, sent by a worker after the commit
+    (or by the next beat run if the broker is down)."""
+    from .tasks import send_announcements
+
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk, sent_at__isnull=True).update(send_at=timezone.now())
+        transaction.on_commit(lambda: _delay(send_announcements))
+
+
+def _delay(task) -> None:
+    try:
+        task.delay()
+    except Exception:
+        logger.warning("Broker unavailable; the beat will run %s", task.name)
+
+
+def announcements_run(*, now=None) -> int:
+    now = now or timezone.now()
+    due = Campaign.objects.filter(kind=Kind.ANNOUNCEMENT, is_active=True, sent_at__isnull=True, send_at__lte=now)
+    return sum(announcement_send(campaign=campaign, now=now) for campaign in due)
+
+
+def voucher_reminders_run(*, now=None) -> int:
+    """A reminder a few days before a voucher expires, once per voucher, to members who want news."""
+    now = now or timezone.now()
+    soon = Voucher.objects.filter(
+        status=Voucher.Status.ISSUED, expires_at__gt=now, expires_at__lte=now + timedelta(days=REMINDER_DAYS)
+    ).exclude(Exists(Message.objects.filter(campaign="voucher_reminder", occasion=Subquery(
+        Voucher.objects.filter(pk=OuterRef(OuterRef("pk"))).values("public_id")[:1]
+    ))))  # fmt: skip
+    sent = 0
+    for voucher in soon.select_related("member__shop"):
+        with transaction.atomic():
+            message = outbox.message_queue(
+                member=voucher.member, campaign="voucher_reminder", occasion=str(voucher.public_id),
+                template="campaigns/email/voucher_reminder", kind=Message.Kind.MARKETING,
+                context={"voucher": voucher.title, "voucher_code": voucher.code,
+                         "voucher_until": (timezone.localtime(voucher.expires_at, voucher.member.shop.tz)
+                                           - timedelta(microseconds=1)).date().isoformat()},
+            )  # fmt: skip
+        sent += message is not None
+    return sent
+
+
+# What the owner sees: who a campaign would reach now, and what it did.
+
+
+def preview(campaign: Campaign, now=None) -> dict:
+    """Who the campaign would reach if it ran now: a count, a few names, and those held back."""
+    now = now or timezone.now()
+    members = audience(campaign)
+    if campaign.kind == Kind.BIRTHDAY:
+        today = timezone.localtime(now, campaign.shop.tz).date()
+        horizon = today + timedelta(days=campaign.days_before)
+        ids = [
+            pk
+            for pk, born in members.filter(birthday__isnull=False).values_list("pk", "birthday")
+            if next_birthday(born, today) <= horizon
+        ]
+        members = members.filter(pk__in=ids)
+    elif campaign.kind == Kind.WINBACK:
+        members = _lapsed(campaign, now) if campaign.days_away else members.none()
+    elif campaign.kind == Kind.ANNOUNCEMENT:
+        members = announcement_audience(campaign)
+    count = members.count()
+    sample = list(members.order_by("name")[:8])
+    held = sum(is_held_out(campaign, member) for member in members.only("public_id")) if campaign.holdout_percent else 0
+    return {"count": count, "sample": sample, "held_out": held, "now": now}
+
+
+def results(campaign: Campaign) -> dict:
+    """Messages sent, vouchers issued and redeemed, and how often reached members came back in the
+    30 days after, beside the members held back for comparison."""
+    visits = (
+        LedgerEntry.objects.filter(
+            member=OuterRef("member"),
+            reason__in=[LedgerEntry.Reason.VISIT, LedgerEntry.Reason.PURCHASE],
+            voided_by__isnull=True,
+            created_at__gt=OuterRef("created_at"),
+            created_at__lte=OuterRef("window_end"),
+        )
+        .order_by()
+        .values("member")
+        .annotate(n=Count("group", distinct=True))
+        .values("n")
+    )
+    window = timedelta(days=RESULTS_DAYS)
+    rows = (
+        campaign.reaches.annotate(window_end=ExpressionWrapper(F("created_at") + window, output_field=DateTimeField()))
+        .annotate(visits=Coalesce(Subquery(visits), 0))
+        .values_list("held_out", "visits")
+    )
+    groups = {False: {"members": 0, "returned": 0, "visits": 0}, True: {"members": 0, "returned": 0, "visits": 0}}
+    for held_out, count in rows:
+        group = groups[held_out]
+        group["members"] += 1
+        group["returned"] += count > 0
+        group["visits"] += count
+    for group in groups.values():
+        group["rate"] = round(100 * group["returned"] / group["members"]) if group["members"] else None
+    messages = Message.objects.filter(reach__campaign=campaign).aggregate(
+        sent=Count("pk", filter=Q(status=Message.Status.SENT)),
+        failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
+        waiting=Count("pk", filter=Q(status__in=[Message.Status.PENDING, Message.Status.SENDING])),
+    )
+    vouchers = Voucher.objects.filter(reach__campaign=campaign).aggregate(
+        issued=Count("pk"), redeemed=Count("pk", filter=Q(status=Voucher.Status.REDEEMED))
+    )
+    reached, held = groups[False], groups[True]
+    lift = reached["rate"] - held["rate"] if reached["rate"] is not None and held["rate"] is not None else None
+    return {"reached": reached, "held_out": held, "lift": lift, "days": RESULTS_DAYS, **messages, **vouchers}
