@@ -96,8 +96,9 @@ class CampaignForm(forms.ModelForm):
             self.add_error("gift_points", _("Say how many points."))
         if gift == Gift.VOUCHER and not cleaned.get("voucher_title"):
             self.add_error("voucher_title", _("Say what the voucher is for."))
-        no_card = not StampProgram.objects.for_shop(self.instance.shop).filter(is_active=True).exists
-        if gift == Gift.STAMPS and "gift_program" in self.fields and not cleaned.get("gift_program") and no_card():
+        cards = StampProgram.objects.for_shop(self.instance.shop).filter(is_active=True)
+        needs_card = gift == Gift.STAMPS and "gift_program" in self.fields and not cleaned.get("gift_program")
+        if needs_card and not cards.exists():
             self.add_error("gift", _("This shop has no active stamp card to put stamps on."))
         audience = cleaned.get("audience")
         if audience == Campaign.Audience.TIER and not cleaned.get("audience_tier"):
