@@ -26,6 +26,14 @@ def test_demo_creates_a_cafe_with_people_and_is_idempotent(db, django_capture_on
     assert Voucher.objects.filter(shop=shop, status=Voucher.Status.REDEEMED).exists()
     assert LedgerEntry.objects.filter(shop=shop).count() > 100
     assert ledger_drift() == []
+    # A campaign of each kind, and a win-back with results to show.
+    from campaigns.models import Campaign
+    from campaigns.services import results
+
+    assert set(Campaign.objects.filter(shop=shop).values_list("kind", flat=True)) == set(Campaign.Kind.values)
+    winback = results(Campaign.objects.get(shop=shop, kind=Campaign.Kind.WINBACK))
+    assert winback["reached"]["members"] >= 5 and winback["held_out"]["members"] >= 1
+    assert winback["reached"]["returned"] and winback["issued"] and winback["redeemed"]
 
 
 def test_demo_owner_can_log_in_and_see_the_cafe(db, client):

@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
+from campaigns import services as campaign_services
+from campaigns.models import Campaign, Reach
 from members import services
 from members.models import Member, Shop, StaffMember, User
 from members.roles import Role
@@ -81,6 +83,8 @@ class Command(BaseCommand):
                 )
                 CatalogueReward.objects.create(shop=shop, name="Butter cookie", cost_points=50)
                 CatalogueReward.objects.create(shop=shop, name="Slice of cheesecake", cost_points=150, stock=5)
+            if not shop.campaigns.exists():
+                self._campaigns(shop, users)
 
         self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/s/{shop.slug}/)"))
         self.stdout.write(f"  Counter:   /s/{shop.slug}/counter/   Join page: /j/{shop.slug}/")
@@ -94,7 +98,9 @@ class Command(BaseCommand):
         program = StampProgram.objects.for_shop(shop).first()
         baristas = [users[Role.STAFF], users[Role.MANAGER]]
         for i in range(40):
-            joined = now - timedelta(days=rng.randint(20, 200), minutes=rng.randint(0, 600))
+            # Every third member is a regular who stopped coming about two months ago.
+            lapsed = i % 3 == 2
+            joined = now - timedelta(days=rng.randint(120 if lapsed else 20, 200), minutes=rng.randint(0, 600))
             member = Member.objects.create(
                 shop=shop,
                 name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
@@ -107,7 +113,7 @@ class Command(BaseCommand):
             # The first member has a reward waiting, the second is one stamp short.
             visits = {0: program.stamps_needed, 1: program.stamps_needed - 1}.get(i, rng.randint(0, 24))
             # At most one visit a day, in opening hours: the visit limit holds as at the counter.
-            days = max((now - joined).days, 1)
+            days = max((now - joined).days - (60 if lapsed else 0), 1)
             times = [
                 joined + timedelta(days=day, hours=rng.randint(0, 10))
                 for day in sorted(rng.sample(range(days), min(visits, days)))
@@ -131,3 +137,50 @@ class Command(BaseCommand):
                             idempotency_key=f"demo-redeem-{voucher.pk}",
                             at=at + timedelta(days=rng.randint(1, 5)) if at + timedelta(days=5) < now else at,
                         )
+
+    def _campaigns(self, shop, users):
+        """One campaign of each kind; the win-back ran three weeks ago, so its results have numbers."""
+        rng = random.Random(2027)  # noqa: S311 - reproducible demo data, not secrets
+        now = timezone.now()
+        kinds = Campaign.Kind
+        Campaign.objects.create(shop=shop, kind=kinds.WELCOME, name="Welcome stamps", gift="stamps", gift_stamps=1)
+        Campaign.objects.create(
+            shop=shop, kind=kinds.BIRTHDAY, name="Birthday cake", gift="voucher", voucher_title="Slice of cake",
+            days_before=7,
+        )  # fmt: skip
+        Campaign.objects.create(
+            shop=shop, kind=kinds.BOOST, name="Double Wednesday", multiplier=2, weekdays="2",
+        )  # fmt: skip
+        Campaign.objects.create(
+            shop=shop, kind=kinds.REFERRAL, name="Bring a friend", gift="stamps", gift_stamps=2, referral_limit=5,
+        )  # fmt: skip
+        Campaign.objects.create(
+            shop=shop, kind=kinds.ANNOUNCEMENT, name="Autumn menu", subject="Our autumn menu is here",
+            body="Chestnut latte and pumpkin cake, from next Monday.", send_at=now + timedelta(days=7),
+        )  # fmt: skip
+        winback = Campaign.objects.create(
+            shop=shop, kind=kinds.WINBACK, name="We miss you", days_away=30, gift="voucher",
+            voucher_title="Coffee on us", holdout_percent=20, starts_at=now - timedelta(days=30),
+        )  # fmt: skip
+        # Three weeks ago at 10:00 in the shop, the win-back reached everyone away for 30 days then.
+        ran = timezone.localtime(now - timedelta(days=21), shop.tz).replace(hour=10, minute=0)
+        campaign_services.winback_run(now=ran)
+        program = StampProgram.objects.for_shop(shop).first()
+        baristas = [users[Role.STAFF], users[Role.MANAGER]]
+        seen = {True: 0, False: 0}
+        for reach in Reach.objects.filter(campaign=winback).select_related("member", "voucher").order_by("pk"):
+            # Some came back: three in five of those who got the voucher, one in four of those held back.
+            n = seen[reach.held_out] = seen[reach.held_out] + 1
+            if (n % 4 != 0) if reach.held_out else (n % 5 in (1, 4)):
+                continue
+            back = ran + timedelta(days=rng.randint(1, 18), hours=rng.randint(0, 6))
+            staff = rng.choice(baristas)
+            rewards_services.stamp_add(
+                member=reach.member, program=program, count=1, staff=staff,
+                idempotency_key=f"demo-back-{reach.pk}", at=back,
+            )  # fmt: skip
+            if reach.voucher and reach.voucher.expires_at > back:
+                rewards_services.voucher_redeem(
+                    shop=shop, voucher_id=reach.voucher_id, staff=staff, idempotency_key=f"demo-wb-{reach.pk}",
+                    at=back,
+                )  # fmt: skip
