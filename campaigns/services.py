@@ -205,14 +205,15 @@ def birthdays_run(*, now=None) -> int:
 
 def _lapsed(campaign: Campaign, now: datetime):
     """Members not seen for ``days_away`` days (or never, since joining) and not yet reached since."""
-    last_seen = Coalesce("last_visit_at", "joined_at")
-    reached_since = Reach.objects.filter(campaign=campaign, member=OuterRef("pk"), created_at__gte=OuterRef("seen"))
-    return (
+    lapsed = (
         audience(campaign)
-        .annotate(seen=last_seen)
+        .annotate(seen=Coalesce("last_visit_at", "joined_at"))
         .filter(seen__lte=now - timedelta(days=campaign.days_away))
-        .exclude(Exists(reached_since))
     )
+    if campaign.pk is None:  # a preview of a campaign not saved yet has reached nobody
+        return lapsed
+    reached_since = Reach.objects.filter(campaign=campaign, member=OuterRef("pk"), created_at__gte=OuterRef("seen"))
+    return lapsed.exclude(Exists(reached_since))
 
 
 def winback_run(*, now=None) -> int:

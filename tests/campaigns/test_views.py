@@ -192,3 +192,13 @@ def test_campaign_list_warns_about_failed_messages(world):
     failed_message(world)
     body = world.client(world.alice).get(reverse("campaigns:campaign_list", args=[world.shop.slug])).content.decode()
     assert "1 message could not be sent." in body
+
+
+def test_preview_of_a_new_winback_before_saving(world):
+    MemberFactory(shop=world.shop, name="Away", last_visit_at=timezone.now() - timedelta(days=90))
+    MemberFactory(shop=world.shop, name="Regular", last_visit_at=timezone.now() - timedelta(days=2))
+    data = {**COMMON, **FORMS[Kind.WINBACK], "preview": "1"}
+    response = world.client(world.alice).post(create_url(world, Kind.WINBACK), data, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "Away" in body and "Regular" not in body
+    assert not Campaign.objects.exists()
