@@ -288,13 +288,18 @@ def announcements_run(*, now=None) -> int:
 def voucher_reminders_run(*, now=None) -> int:
     """A reminder a few days before a voucher expires, once per voucher, to members who want news."""
     now = now or timezone.now()
-    soon = Voucher.objects.filter(
-        status=Voucher.Status.ISSUED, expires_at__gt=now, expires_at__lte=now + timedelta(days=REMINDER_DAYS)
-    ).exclude(Exists(Message.objects.filter(campaign="voucher_reminder", occasion=Subquery(
-        Voucher.objects.filter(pk=OuterRef(OuterRef("pk"))).values("public_id")[:1]
-    ))))  # fmt: skip
+    soon = list(
+        Voucher.objects.filter(
+            status=Voucher.Status.ISSUED, expires_at__gt=now, expires_at__lte=now + timedelta(days=REMINDER_DAYS)
+        ).select_related("member__shop")
+    )
+    reminded = set(
+        Message.objects.filter(
+            campaign="voucher_reminder", occasion__in=[str(voucher.public_id) for voucher in soon]
+        ).values_list("occasion", flat=True)
+    )
     sent = 0
-    for voucher in soon.select_related("member__shop"):
+    for voucher in (v for v in soon if str(v.public_id) not in reminded):
         with transaction.atomic():
             message = outbox.message_queue(
                 member=voucher.member, campaign="voucher_reminder", occasion=str(voucher.public_id),
