@@ -39,3 +39,13 @@ def test_running_the_purge_twice_is_harmless():
     Invitation.objects.create(shop=shop, email="late@example.com", expires_at=timezone.now() - timedelta(days=1))
     assert purge_expired_invitations.delay().get() == 1
     assert purge_expired_invitations.delay().get() == 0
+
+
+def test_every_beat_entry_names_a_registered_idempotent_task(settings):
+    from loyalty_site.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        task = app.tasks.get(entry["task"])
+        assert task is not None, name
+        assert task.acks_late, name
