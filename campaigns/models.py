@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, Shop, ShopScopedQuerySet
 
+INTERRUPTED = "Interrupted while sending; not resent, to avoid a duplicate."
+
 
 class Message(models.Model):
     """One e-mail to one member, written in the same transaction as the event that causes it.
@@ -54,6 +56,11 @@ class Message(models.Model):
 
     def __str__(self):
         return f"{self.campaign}/{self.occasion} to {self.to_email}: {self.status}"
+
+    @property
+    def may_have_arrived(self) -> bool:
+        """A worker died while sending it: the mail server may have it already."""
+        return self.last_error == INTERRUPTED
 
 
 class Campaign(models.Model):

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from members.models import Member
 
-from .models import Message
+from .models import INTERRUPTED, Message
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +94,16 @@ def message_send(message_id: int, *, now=None) -> bool:
         return False
     message = Message.objects.select_related("member__shop").get(pk=message_id)
     member = message.member
-    context = {**message.context, "member": member, "shop": member.shop}
-    headers = {}
-    if message.kind == Message.Kind.MARKETING:
-        context["unsubscribe_url"] = unsubscribe_url(member)
-        headers = {
-            "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
     try:
+        # Inside the try: whatever fails before the mail leaves is recorded as this message's error.
+        context = {**message.context, "member": member, "shop": member.shop}
+        headers = {}
+        if message.kind == Message.Kind.MARKETING:
+            context["unsubscribe_url"] = unsubscribe_url(member)
+            headers = {
+                "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
         send_branded_email(message.template, context, to=message.to_email, language=member.language, headers=headers)
     except Exception as error:
         delay = timedelta(minutes=2**message.attempts)
@@ -120,7 +121,7 @@ def outbox_flush(*, now=None) -> int:
     Message.objects.filter(status=Message.Status.SENDING, next_attempt_at__lte=now - STUCK_AFTER).update(
         status=Message.Status.FAILED,
         attempts=MAX_ATTEMPTS,
-        last_error="Interrupted while sending; not resent, to avoid a duplicate.",
+        last_error=INTERRUPTED,
     )
     due = Message.objects.filter(
         status__in=[Message.Status.PENDING, Message.Status.FAILED], next_attempt_at__lte=now, attempts__lt=MAX_ATTEMPTS

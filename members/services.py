@@ -4,6 +4,7 @@ Views call these and nothing else writes. Each runs in one transaction and
 raises ``ShopError`` with a machine code that the view turns into a message.
 """
 
+import logging
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
@@ -20,6 +21,8 @@ from .roles import Role
 
 INVITATION_SALT = "members.invitation"
 # Bump when the wording of the marketing consent box changes.
+logger = logging.getLogger(__name__)
+
 CONSENT_VERSION = "2026-11"
 
 
@@ -108,9 +111,17 @@ def staff_invite(*, shop: Shop, invited_by: User, email: str, role: str) -> Invi
                 "expires_at": now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
             },
         )
-        # The e-mail leaves only once the invitation is really stored.
-        transaction.on_commit(lambda: send_invitation_email.delay(str(invitation.id)))
+        # The e-mail leaves only once the invitation is really stored. If the broker is
+        # down the invitation still stands; the owner can send it again from the staff page.
+        transaction.on_commit(lambda: _publish(send_invitation_email, str(invitation.id)))
     return invitation
+
+
+def _publish(task, *args) -> None:
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.warning("Broker unavailable; %s(%s) not queued", task.name, args)
 
 
 def invitation_revoke(*, shop: Shop, invitation_id) -> None:

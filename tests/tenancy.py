@@ -206,7 +206,7 @@ SHOP_URLS: dict[str, ShopUrl] = {
             "holdout_percent": "0",
             "voucher_valid_days": "14",
         },
-    ),  # fmt: skip
+    ),
     "campaigns:campaign_edit": ShopUrl(objects=_campaign),
     "campaigns:campaign_send": ShopUrl("post", objects=_campaign),
     "campaigns:message_list": ShopUrl(),

@@ -121,3 +121,12 @@ def test_a_forged_unsubscribe_link_is_404(world, member, client, token):
         token = unsubscribe_token(member)[:-2] + "xx"
     assert client.post(reverse("campaigns:unsubscribe", args=[token])).status_code == 404
     assert Member.objects.get(pk=member.pk).marketing_consent
+
+
+def test_a_message_that_cannot_be_rendered_records_why(world, member):
+    message = message_queue(
+        member=member, campaign="news", occasion="broken", template="campaigns/email/missing", kind="marketing"
+    )
+    assert message_send(message.pk) is False
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED and "missing" in message.last_error

@@ -202,3 +202,11 @@ def test_preview_of_a_new_winback_before_saving(world):
     body = response.content.decode()
     assert response.status_code == 200 and "Away" in body and "Regular" not in body
     assert not Campaign.objects.exists()
+
+
+def test_an_interrupted_message_warns_before_sending_again(world):
+    from campaigns.models import INTERRUPTED
+
+    failed_message(world, error=INTERRUPTED)
+    body = world.client(world.alice).get(reverse("campaigns:message_list", args=[world.shop.slug])).content.decode()
+    assert "It may have arrived all the same" in body
