@@ -166,7 +166,7 @@ def purchase_record(
         Member.objects.filter(pk=member.pk).update(points=F("points") + earned + bonus - pay_points, last_visit_at=now)
         result = ActionResult(group, entries, purchase=purchase)
         tiers.tier_refresh(member_id=member.pk, shop_id=shop.pk, now=now)
-        referral_on_visit(member_id=member.pk, now=now)
+        referral_on_visit(member=locked, now=now)
         program = rule.purchase_stamps
         if program is not None and program.is_active:
             try:

@@ -181,7 +181,7 @@ def stamp_add(
     if program.shop_id != member.shop_id:
         raise LoyaltyError(_("This card belongs to another shop."), code="wrong_shop")
     with transaction.atomic():
-        _lock_member(member.pk)
+        locked = _lock_member(member.pk)
         # Checked under the lock: a twin request that won the lock has committed by now.
         if replay := _replay(member.shop, idempotency_key):
             return replay
@@ -199,19 +199,22 @@ def stamp_add(
         )
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
         tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
-        referral_on_visit(member_id=member.pk, now=now)
+        referral_on_visit(member=locked, now=now)
     return ActionResult(group, entries, vouchers)
 
 
-def referral_on_visit(*, member_id: int, now) -> None:
-    """A visit may complete a referral. In a savepoint: whatever goes wrong there, the visit stands."""
+def referral_on_visit(*, member: Member, now) -> None:
+    """A visit of a referred member may complete the referral. Nothing to do (and no query) for
+    anyone else; in a savepoint, so whatever goes wrong there, the visit stands."""
+    if member.referred_by_id is None:
+        return
     from campaigns.services import referral_on_visit
 
     try:
         with transaction.atomic():
-            referral_on_visit(member_id=member_id, now=now)
+            referral_on_visit(member_id=member.pk, now=now)
     except Exception:
-        logger.exception("Referral check failed for member %s; the visit is recorded", member_id)
+        logger.exception("Referral check failed for member %s; the visit is recorded", member.pk)
 
 
 def _stamp_locked(
