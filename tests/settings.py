@@ -23,3 +23,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Serve static files straight from the finders: no collectstatic before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# A variable or filter argument that cannot be resolved fails the test that
+# rendered it (production keeps Django's lenient empty string).
+from .strict_templates import StrictInvalid  # noqa: E402
+
+TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = StrictInvalid()  # noqa: F405

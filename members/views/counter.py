@@ -20,6 +20,8 @@ from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 
 def _render(request, *, member=None, lookup=None, outcome=None, status=200):
+    # Every key the template reads is present, whatever the outcome.
+    outcome = {"error": "", "code": "", "result": None, "voucher": None, **(outcome or {})}
     context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": outcome}
     if member is not None:
         context.update(member_panel(request.shop, member))
