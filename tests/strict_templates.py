@@ -8,8 +8,10 @@ lenient: they rely on missing variables by design.
 """
 
 import sys
+
 from django.template import TemplateSyntaxError
 from django.template.base import Node
+
 
 def rendering_origin():
     """The template of the node being rendered, read off the call stack."""

@@ -1,0 +1,422 @@
+"""The demo café: every feature switched on, six months of history, and a member of every kind.
+
+It is what a newcomer sees on the first start, and the shared fixture of the
+whole-site crawl and the browser journeys. Everything is drawn from seeded
+random generators (ids, codes, times), so two runs on the same day build the
+same café; history is written through the same services as the counter, at
+opening hours in the shop's time zone.
+"""
+
+import io
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from allauth.account.models import EmailAddress
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from campaigns import services as campaign_services
+from campaigns.models import Campaign, Message, Reach
+from members import services as member_services
+from members.models import CODE_ALPHABET, Invitation, Member, Shop, StaffMember, User
+from members.roles import Role
+from rewards import catalogue, expiry, points, tiers
+from rewards import services as rewards_services
+from rewards.models import CatalogueReward, LedgerEntry, PointsRule, StampProgram, Tier, TierPolicy
+
+DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
+DEMO_USERS = [
+    ("owner@demo.example", "Mei", "Lin", Role.OWNER),
+    ("manager@demo.example", "Jun", "Chen", Role.MANAGER),
+    ("staff@demo.example", "Ada", "Wang", Role.STAFF),
+]
+FIRST = ["Yi-Ting", "Wei", "Hsin", "Chia-Hao", "Emma", "Liam", "Yu", "Shu-Fen", "Kai", "Noah", "Mia", "Jia", "Tom"]
+LAST = ["Chang", "Huang", "Lee", "Wu", "Tsai", "Smith", "Lin", "Kuo", "Hsu", "Yang", "Chen", "Liu"]
+# Opening hours, weighted to the morning rush and lunch (local hours 7 to 19).
+HOURS = [7, 8, 8, 8, 9, 9, 10, 11, 12, 12, 13, 13, 14, 15, 16, 17, 18]
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A member who shows one thing the product does; the README lists them."""
+
+    key: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    language: str = "zh-hant"
+    consent: bool = True
+
+
+PERSONAS = [
+    Persona("new", "Hsin Wu", "new@demo.example", "+886912000001", "en"),
+    Persona("regular", "Emma Lin", "regular@demo.example", "+886912000002", "en"),
+    Persona("reward", "Wei Chang", "member1@demo.example", "+886912000003"),
+    Persona("short", "Yu Huang", "member2@demo.example", "+886912000004", "zh-hans"),
+    Persona("lapsed", "Kai Tsai", "lapsed@demo.example", "+886912000005"),
+    Persona("wonback", "Mia Kuo", "wonback@demo.example", "+886912000006", "en"),
+    Persona("birthday", "Shu-Fen Lee", "birthday@demo.example", "+886912000007"),
+    Persona("trial", "Noah Smith", "trial@demo.example", "+886912000008", "en"),
+    Persona("negative", "Liam Hsu", "refund@demo.example", "+886912000009", "en"),
+    Persona("phone", "Chia-Hao Yang", "", "+886912000010", "zh-hant", consent=False),
+    Persona("email", "Jia Liu", "emailonly@demo.example", "", "zh-hans"),
+    Persona("expiring", "Tom Chen", "expiring@demo.example", "+886912000012", "en"),
+    Persona("paused", "Yi-Ting Wang", "pastry@demo.example", "+886912000013"),
+    Persona("referrer", "Amy Lo", "referrer@demo.example", "+886912000014", "en"),
+    Persona("referred", "Ben Lo", "friend@demo.example", "+886912000015", "en"),
+    Persona("corrected", "Grace Ho", "paper@demo.example", "+886912000016"),
+]
+
+
+def demo_logo() -> ContentFile:
+    """A coffee cup on the brand colour, drawn here so the demo needs no asset files."""
+    image = Image.new("RGBA", (256, 256), (111, 78, 55, 255))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((64, 96, 168, 200), radius=18, fill="white")
+    draw.ellipse((150, 116, 206, 172), outline="white", width=14)
+    for x in (88, 116, 144):
+        draw.line((x, 40, x - 8, 60, x, 80), fill="white", width=8, joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return ContentFile(out.getvalue(), name="demo-cafe.png")
+
+
+def build_demo() -> Shop:
+    """Create the demo café, or leave an existing one as it is (idempotent)."""
+    with transaction.atomic():
+        users = _users()
+        shop = Shop.objects.filter(slug="demo-cafe").first()
+        if shop is None:
+            shop = member_services.shop_create(
+                owner=users[Role.OWNER], name="Demo Café", slug="demo-cafe", logo=demo_logo(),
+                brand_colour="#6F4E37", currency="TWD", time_zone="Asia/Taipei", language="zh-hant",
+            )  # fmt: skip
+        for role, user in users.items():
+            StaffMember.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
+        if not shop.members.exists():
+            Cafe(shop, users).build()
+    return shop
+
+
+def _users() -> dict:
+    users = {}
+    for email, first, last, role in DEMO_USERS:
+        user, created = User.objects.get_or_create(email=email, defaults={"first_name": first, "last_name": last})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        users[role] = user
+    return users
+
+
+class Cafe:
+    def __init__(self, shop: Shop, users: dict):
+        self.shop = shop
+        self.users = users
+        self.staff = [users[Role.STAFF], users[Role.MANAGER]]
+        self.rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not secrets
+        self.now = timezone.now()
+        self.today = timezone.localtime(self.now, shop.tz).date()
+        self.keys = 0
+        self.members: dict[str, Member] = {}
+        self.crowd: list[Member] = []
+
+    # Seeded stand-ins for the random defaults, so the demo (hold-out groups included) repeats.
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4)
+
+    def code(self) -> str:
+        return "".join(self.rng.choice(CODE_ALPHABET) for _ in range(8))
+
+    def key(self, what: str) -> str:
+        self.keys += 1
+        return f"demo-{what}-{self.keys}"
+
+    def at(self, days_ago: int, hour: int | None = None) -> datetime:
+        """A moment ``days_ago`` days back, in opening hours of the shop's own day."""
+        day = self.today - timedelta(days=days_ago)
+        hour = self.rng.choice(HOURS) if hour is None else hour
+        moment = datetime.combine(day, time(hour, self.rng.randint(0, 59)), tzinfo=self.shop.tz)
+        return min(moment, self.now - timedelta(minutes=30 + days_ago))
+
+    def build(self) -> None:
+        self.setup()
+        for persona in PERSONAS:
+            self.members[persona.key] = self.member(persona)
+        self.crowd = [self.member(crowd=n) for n in range(1, 33)]
+        self.histories()
+        self.winback()
+        self.today_at_the_counter()
+        self.daily_tasks()
+        self.messages()
+
+    # Programs and campaigns, as an owner sets them up.
+    def setup(self) -> None:
+        shop = self.shop
+        self.program = StampProgram.objects.for_shop(shop).first()
+        StampProgram.objects.filter(pk=self.program.pk).update(
+            name="Coffee card", reward="A free coffee", voucher_valid_days=60, public_id=self.uuid()
+        )
+        self.program.refresh_from_db()
+        self.pastry = StampProgram.objects.create(
+            shop=shop, public_id=self.uuid(), name="Pastry card", stamps_needed=6, reward="A free croissant",
+            voucher_valid_days=30,
+        )  # fmt: skip
+        PointsRule.objects.create(
+            shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10, purchase_stamps=self.program,
+            expiry=PointsRule.Expiry.AFTER_LAST_VISIT, expiry_months=2, expiry_since=self.now - timedelta(days=200),
+        )  # fmt: skip
+        TierPolicy.objects.create(shop=shop, basis=TierPolicy.Basis.VISITS, window_months=6, grace_days=30)
+        self.silver = Tier.objects.create(
+            shop=shop, public_id=self.uuid(), name="Silver", threshold=8, multiplier=Decimal("1.25"),
+            benefits="Free oat milk",
+        )  # fmt: skip
+        self.gold = Tier.objects.create(
+            shop=shop, public_id=self.uuid(), name="Gold", threshold=20, multiplier=Decimal("1.5"),
+            benefits="Free size upgrade, early tastings",
+        )  # fmt: skip
+        rewards = [
+            {"name": "Butter cookie", "cost_points": 50},
+            {"name": "Slice of cheesecake", "cost_points": 150, "stock": 5},
+            {"name": "NT$30 off", "kind": CatalogueReward.Kind.AMOUNT_OFF, "value": 30, "cost_points": 200},
+            {
+                "name": "10% off a bag of beans",
+                "kind": CatalogueReward.Kind.PERCENT_OFF,
+                "value": 10,
+                "cost_points": 120,
+            },
+            {
+                "name": "Gold members' tasting flight",
+                "cost_stamps": 3,
+                "stamp_program": self.program,
+                "min_tier": self.gold,
+                "per_member_limit": 1,
+            },
+        ]
+        self.rewards = [CatalogueReward.objects.create(shop=shop, public_id=self.uuid(), **r) for r in rewards]
+
+        kinds = Campaign.Kind
+        since = self.now - timedelta(days=190)
+        campaigns = [
+            {"kind": kinds.WELCOME, "name": "Welcome stamps", "gift": "stamps", "gift_stamps": 1},
+            {"kind": kinds.BIRTHDAY, "name": "Birthday cake", "gift": "voucher", "voucher_title": "Slice of cake",
+                 "days_before": 7},
+            {"kind": kinds.BOOST, "name": "Double Wednesday", "multiplier": 2, "weekdays": "2"},
+            {"kind": kinds.REFERRAL, "name": "Bring a friend", "gift": "stamps", "gift_stamps": 2, "referral_limit": 5},
+            {"kind": kinds.ANNOUNCEMENT, "name": "Autumn menu", "subject": "Our autumn menu is here",
+                 "body": "Chestnut latte and pumpkin cake, from next Monday.", "send_at": self.now + timedelta(days=7)},
+            {"kind": kinds.ANNOUNCEMENT, "name": "Summer hours", "subject": "Open until 21:00 in summer",
+                 "body": "From July we stay open late on Fridays.", "send_at": self.now - timedelta(days=120)},
+            {"kind": kinds.WINBACK, "name": "We miss you", "days_away": 30, "gift": "voucher", "voucher_title": "Coffee on us",
+                 "holdout_percent": 20},
+        ]  # fmt: skip
+        self.campaigns = {}
+        for fields in campaigns:
+            fields.setdefault("starts_at", since)
+            campaign = Campaign.objects.create(shop=shop, public_id=self.uuid(), **fields)
+            self.campaigns[campaign.name] = campaign
+        # A staff invitation still waiting for an answer.
+        Invitation.objects.create(
+            id=self.uuid(), shop=shop, email="new.barista@demo.example", role=Role.STAFF,
+            invited_by=self.users[Role.OWNER], expires_at=self.now + timedelta(days=5),
+        )  # fmt: skip
+
+    def member(self, persona: Persona | None = None, *, crowd: int = 0) -> Member:
+        if persona is None:
+            n = crowd + 2  # member1 and member2 are personas
+            persona = Persona(
+                f"crowd{crowd}", f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}", f"member{n}@demo.example",
+                f"+8869{self.rng.randint(20000000, 99999999)}",
+                self.rng.choice(["zh-hant", "zh-hant", "en", "zh-hans"]), consent=n % 3 != 0,
+            )  # fmt: skip
+        # Joined this morning, and a friend who joined through a referral link two weeks ago.
+        days = {"new": 0, "referred": 14}.get(persona.key, self.rng.randint(150, 185))
+        joined = self.at(days)
+        member = Member.objects.create(
+            shop=self.shop, public_id=self.uuid(), code=self.code(), name=persona.name, email=persona.email,
+            phone=persona.phone, language=persona.language, marketing_consent=persona.consent,
+            consent_version="2026-01" if persona.consent else "", consent_at=joined if persona.consent else None,
+            joined_at=joined,
+        )  # fmt: skip
+        # The welcome campaign reached everyone who joined while it ran.
+        with transaction.atomic():
+            campaign_services.welcome_locked(member=member, now=joined)
+        return member
+
+    # Visits.
+    def visit(self, member: Member, at: datetime, *, spend: int | None = None, staff=None, pastry: bool = False):
+        staff = staff or self.rng.choice(self.staff)
+        if spend:
+            return points.purchase_record(
+                member=member, amount=Decimal(spend), staff=staff, idempotency_key=self.key("buy"), at=at
+            )
+        return rewards_services.stamp_add(
+            member=member, program=self.pastry if pastry else self.program, count=1, staff=staff,
+            idempotency_key=self.key("stamp"), at=at,
+        )  # fmt: skip
+
+    def visits(self, member: Member, days_ago: list[int], *, redeem: float = 0.7, spend: float = 0.5) -> None:
+        for days in sorted(set(days_ago), reverse=True):
+            at = self.at(days)
+            result = self.visit(
+                member, at, spend=self.rng.choice([80, 120, 150, 210, 340]) if self.rng.random() < spend else None
+            )
+            for voucher in result.vouchers_issued:
+                if self.rng.random() < redeem and days > 2:
+                    later = at + timedelta(days=self.rng.randint(1, min(days - 1, 10)), hours=1)
+                    rewards_services.voucher_redeem(
+                        shop=self.shop, voucher_id=voucher.pk, staff=self.rng.choice(self.staff),
+                        idempotency_key=self.key("redeem"), at=later,
+                    )  # fmt: skip
+
+    def spread(self, start: int, end: int, count: int) -> list[int]:
+        """``count`` different days between ``start`` and ``end`` days ago."""
+        return self.rng.sample(range(end, start), min(count, start - end))
+
+    def plain_days(self, *, start: int, count: int) -> list[int]:
+        """``count`` days back from ``start`` days ago, two or three apart, none a member day (Wednesday)."""
+        days, day = [], start
+        while len(days) < count:
+            if (self.today - timedelta(days=day)).weekday() != 2:
+                days.append(day)
+            day += self.rng.choice([2, 3])
+        return days
+
+    def histories(self) -> None:
+        m = self.members
+        self.visits(m["regular"], self.spread(180, 1, 60), spend=0.8)
+        self.visits(m["reward"], self.spread(120, 3, self.program.stamps_needed), redeem=0)
+        # The welcome stamp and visits on plain days (no member-day bonus): one stamp short.
+        self.visits(m["short"], self.plain_days(start=40, count=self.program.stamps_needed - 2), redeem=0, spend=0)
+        self.visits(m["lapsed"], self.spread(170, 75, 9), spend=0.9)
+        self.visits(m["wonback"], self.spread(170, 60, 7))
+        self.visits(m["birthday"], self.spread(100, 10, 5))
+        self.visits(m["trial"], self.spread(150, 5, 10), spend=0.6)
+        self.visits(m["negative"], self.spread(60, 20, 4), spend=1)
+        self.visits(m["phone"], self.spread(80, 4, 6), spend=0)
+        self.visits(m["email"], self.spread(40, 6, 3))
+        self.visits(m["referrer"], self.spread(160, 8, 12))
+        self.visits(m["corrected"], self.spread(30, 10, 2))
+        # Completed a card 58 days ago: the voucher is valid for two more days.
+        completed = self.program.voucher_valid_days - 2
+        self.visits(m["expiring"], self.plain_days(start=completed, count=self.program.stamps_needed - 1), redeem=0,
+                    spend=0)  # fmt: skip
+        # Collected pastry stamps, then the shop paused the pastry card.
+        for days in sorted(self.spread(90, 30, 4), reverse=True):
+            self.visit(m["paused"], self.at(days), pastry=True)
+        self.visits(m["paused"], self.spread(90, 30, 3))
+        StampProgram.objects.filter(pk=self.pastry.pk).update(is_active=False)
+        # The crowd: regulars, occasional visitors and some who stopped coming two to four months ago.
+        for i, member in enumerate(self.crowd):
+            kind = i % 4
+            if kind == 0:
+                self.visits(member, self.spread(180, 1, self.rng.randint(15, 30)))
+            elif kind == 1:
+                self.visits(member, self.spread(150, 1, self.rng.randint(3, 10)))
+            elif kind == 2:
+                self.visits(member, self.spread(180, self.rng.randint(60, 120), self.rng.randint(4, 14)))
+            # kind 3: joined, never came back
+
+        # Referred: joined through the referrer's link; the first visit pays both.
+        friend = m["referred"]
+        Member.objects.filter(pk=friend.pk).update(referred_by=m["referrer"])
+        friend.refresh_from_db()
+        self.visit(friend, self.at(12))
+        self.visit(friend, self.at(5), spend=150)
+        # The announcement of the summer, sent in the past.
+        campaign_services.announcement_send(campaign=self.campaigns["Summer hours"], now=self.at(120, 10))
+
+    def winback(self) -> None:
+        """The win-back ran three weeks ago at 10:00 in the shop; some came back, more of those reached."""
+        winback = self.campaigns["We miss you"]
+        ran = self.at(21, hour=10)
+        campaign_services.winback_run(now=ran)
+        seen = {True: 0, False: 0}
+        reaches = Reach.objects.filter(campaign=winback).select_related("member", "voucher").order_by("member__code")
+        for reach in reaches:
+            n = seen[reach.held_out] = seen[reach.held_out] + 1
+            back_again = (
+                (n % 4 == 0) if reach.held_out else (n % 5 in (0, 2, 3)) or reach.member == self.members["wonback"]
+            )
+            if not back_again or reach.member == self.members["lapsed"]:
+                continue
+            back = ran + timedelta(days=self.rng.randint(1, 18), hours=self.rng.randint(0, 6))
+            staff = self.rng.choice(self.staff)
+            self.visit(reach.member, back, staff=staff)
+            if reach.voucher and reach.voucher.expires_at > back:
+                rewards_services.voucher_redeem(
+                    shop=self.shop, voucher_id=reach.voucher_id, staff=staff, idempotency_key=self.key("wb"), at=back
+                )
+
+    def today_at_the_counter(self) -> None:
+        """What happened this morning: a join, a slip undone, a refund, a paper card brought over, a trial."""
+        m, manager = self.members, self.users[Role.MANAGER]
+        # New this morning: joined from the poster (the welcome stamp is on the card).
+        # A stamp given to the wrong person and undone at once.
+        slip = self.visit(m["corrected"], self.now - timedelta(minutes=3), staff=self.users[Role.STAFF])
+        rewards_services.action_undo(
+            shop=self.shop, group=slip.group, staff=self.users[Role.STAFF], idempotency_key=self.key("undo")
+        )
+        # Four stamps from a paper card, moved over by the manager with a reason.
+        rewards_services.stamps_adjust(
+            member=m["corrected"], program=self.program, stamps=4, note="Paper card brought in", staff=manager,
+            idempotency_key=self.key("adjust"),
+        )  # fmt: skip
+        # Spent the points of a purchase on a cheesecake, then the purchase was refunded: below zero.
+        purchase = points.purchase_record(
+            member=m["negative"], amount=Decimal(900), staff=manager, idempotency_key=self.key("big"),
+            at=self.now - timedelta(hours=3),
+        ).purchase  # fmt: skip
+        catalogue.reward_redeem(
+            member=m["negative"], reward_id=self.rewards[1].pk, staff=manager, idempotency_key=self.key("cake")
+        )
+        points.purchase_refund(
+            shop=self.shop, purchase_id=purchase.pk, amount=Decimal(900), staff=manager,
+            idempotency_key=self.key("refund"),
+        )  # fmt: skip
+        # The regular paid part of today's bill with points and took a cookie.
+        points.purchase_record(
+            member=m["regular"], amount=Decimal(240), pay_points=100, staff=manager, idempotency_key=self.key("pay"),
+            at=self.now - timedelta(hours=2),
+        )  # fmt: skip
+        catalogue.reward_redeem(
+            member=m["regular"], reward_id=self.rewards[0].pk, staff=manager, idempotency_key=self.key("cookie")
+        )
+        # A Silver member tries Gold for two weeks.
+        tiers.tier_trial_start(member=m["trial"], tier=self.gold, days=14, staff=manager)
+        # Birthday on Saturday: the birthday campaign has sent its gift.
+        birthday = self.today + timedelta(days=3)
+        Member.objects.filter(pk=m["birthday"].pk).update(birthday=birthday.replace(year=1996))
+        morning = datetime.combine(self.today, time(10), tzinfo=self.shop.tz)
+        campaign_services.birthdays_run(now=morning if morning < self.now else morning - timedelta(days=1))
+
+    def daily_tasks(self) -> None:
+        """The beat's daily work, as it would have run this morning."""
+        tiers.tiers_review(now=self.now)
+        expiry.points_expire(now=self.now)
+        rewards_services.vouchers_expire(now=self.now)
+
+    def messages(self) -> None:
+        """The outbox of a café that has run for months: past messages went out at the time (a fresh
+        start must not send vouchers that expired long ago), and one bounced, for the owner to see."""
+        for message in Message.objects.filter(shop=self.shop, status=Message.Status.PENDING):
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.SENT, sent_at=message.created_at, attempts=1, public_id=self.uuid()
+            )
+        summer = str(self.campaigns["Summer hours"].public_id)
+        bounced = Message.objects.filter(shop=self.shop, campaign=summer).order_by("member__code")
+        if first := bounced.first():
+            Message.objects.filter(pk=first.pk).update(
+                status=Message.Status.FAILED, sent_at=None, attempts=5,
+                last_error="550 5.1.1 Mailbox does not exist",
+            )  # fmt: skip
+
+
+def ledger_reasons(shop: Shop) -> set[str]:
+    return set(LedgerEntry.objects.filter(shop=shop).values_list("reason", flat=True).distinct())
