@@ -213,8 +213,8 @@ class Cafe:
                  "body": "Chestnut latte and pumpkin cake, from next Monday.", "send_at": self.now + timedelta(days=7)},
             {"kind": kinds.ANNOUNCEMENT, "name": "Summer hours", "subject": "Open until 21:00 in summer",
                  "body": "From July we stay open late on Fridays.", "send_at": self.now - timedelta(days=120)},
-            {"kind": kinds.WINBACK, "name": "We miss you", "days_away": 30, "gift": "voucher", "voucher_title": "Coffee on us",
-                 "holdout_percent": 20},
+            {"kind": kinds.WINBACK, "name": "We miss you", "days_away": 30, "gift": "voucher",
+             "voucher_title": "Coffee on us", "holdout_percent": 20},
         ]  # fmt: skip
         self.campaigns = {}
         for fields in campaigns:
