@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,14 +18,14 @@ from .forms import CampaignForm
 from .models import Campaign, Message
 from .outbox import member_from_unsubscribe_token
 
-# What each kind does, for the owner choosing one.
+# What each kind does, for the owner choosing one; lazy, so each request gets its own language.
 KIND_HELP = {
-    Campaign.Kind.WELCOME: _("A gift when someone joins: stamps, points or a voucher."),
-    Campaign.Kind.BIRTHDAY: _("A voucher or bonus a few days before each member's birthday, once a year."),
-    Campaign.Kind.BOOST: _("Double stamps or points on chosen days or hours; staff see it at the counter."),
-    Campaign.Kind.WINBACK: _("A gift and a message for members who have not visited for a while."),
-    Campaign.Kind.REFERRAL: _("Members share a link; when a friend joins and visits, both get a bonus."),
-    Campaign.Kind.ANNOUNCEMENT: _("News by e-mail to members who agreed to hear from you, now or later."),
+    Campaign.Kind.WELCOME: gettext_lazy("A gift when someone joins: stamps, points or a voucher."),
+    Campaign.Kind.BIRTHDAY: gettext_lazy("A voucher or bonus a few days before each member's birthday, once a year."),
+    Campaign.Kind.BOOST: gettext_lazy("Double stamps or points on chosen days or hours; staff see it at the counter."),
+    Campaign.Kind.WINBACK: gettext_lazy("A gift and a message for members who have not visited for a while."),
+    Campaign.Kind.REFERRAL: gettext_lazy("Members share a link; when a friend joins and visits, both get a bonus."),
+    Campaign.Kind.ANNOUNCEMENT: gettext_lazy("News by e-mail to members who agreed to hear from you, now or later."),
 }
 
 

@@ -8,6 +8,7 @@ twice.
 
 import functools
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -78,9 +79,16 @@ def program_create_default(*, shop: Shop) -> StampProgram:
         return StampProgram.objects.create(shop=shop, name=_("Coffee card"), reward=_("Free drink"))
 
 
+# What a form's idempotency key may hold: the counter renders a UUID in hex.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 def _replay(shop: Shop, key: str | None) -> ActionResult | None:
+    """The result of the action that already used this key, if any; a key no form of ours sends is refused."""
     if not key:
         return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise LoyaltyError(_("This form is out of date. Open the member again and repeat the action."), code="bad_key")
     first = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).first()
     if first is None:
         return None

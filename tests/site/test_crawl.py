@@ -1,0 +1,447 @@
+"""The whole site, as its people use it, on the demo café (every feature on, months of history).
+
+Owner, manager and staff, a customer through the card link and a stranger
+request every URL pattern of the URL configuration, for every kind of object
+the café holds, as a full page and as an HTMX request, in English,
+Traditional and Simplified Chinese. Then every GET parameter and form field
+met on the way gets hostile values. Nothing may answer 5xx; each role gets
+what its permissions say; a Chinese page shows no English string that the
+catalogue translates.
+
+A new URL pattern without a way to build its arguments here, or a kind of
+ledger row that the demo does not hold, fails the crawl.
+"""
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import polib
+import pytest
+from django.core.management import call_command
+from django.core.signals import got_request_exception
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.exceptions import Resolver404
+
+from campaigns.models import Campaign, Message
+from campaigns.outbox import unsubscribe_token
+from loyalty_site.demo import PERSONAS, ledger_reasons
+from members.models import Invitation, Member, Shop, StaffMember, User
+from members.roles import Role, role_has
+from members.services import invitation_token
+from members.tokens import card_token
+from rewards.models import CatalogueReward, LedgerEntry, Purchase, StampProgram, Tier
+
+LANGUAGES = ["en", "zh-hant", "zh-hans"]
+ROLES = [Role.OWNER, Role.MANAGER, Role.STAFF]
+HOSTILE = [
+    "\x00",
+    "a\x00b",
+    "x" * 10_000,
+    "\ud800",  # a lone surrogate: sent as its (invalid) UTF-8 bytes
+    "' OR 1=1 --",
+    "<script>alert(1)</script>",
+    "-1",
+    "99999999999999999999999",
+    "1e309",
+    "abc",
+    "２",
+]
+# Third-party pages (the admin, allauth's own) are crawled for server errors only.
+OURS = ("members:", "rewards:", "campaigns:")
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, route, ns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield route, f"{namespace}{pattern.name}", pattern
+
+
+def all_patterns():
+    return list(_walk(get_resolver().url_patterns))
+
+
+@dataclass
+class Target:
+    """One URL to request, with who may see it."""
+
+    url: str
+    name: str
+    permission: str | None = None
+    label: str = ""
+
+
+@dataclass
+class Cafe:
+    shop: Shop
+    users: dict
+    customer: User
+    members: dict[str, Member]
+    targets: list[Target] = field(default_factory=list)
+
+
+def _substitute(route: str, values: dict) -> str:
+    """Fill a route's <converter:name> parts (regex routes of the admin get a plain value)."""
+
+    def value(match):
+        return str(values[match.group(2)])
+
+    # Admin and allauth regex routes first: their groups look like <name> too.
+    url = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(values.get(m.group(1), "1")), route)
+    url = re.sub(r"<(?:(\w+):)?(\w+)>", value, url)
+    return "/" + url.replace("^", "").replace("$", "").replace("\\", "")
+
+
+def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
+    """Every kind of object the café holds, as URL arguments: (label, values)."""
+    shop = cafe.shop
+    members = cafe.members
+    purchase = Purchase.objects.filter(shop=shop).select_related("member").order_by("created_at").first()
+    invitation = Invitation.objects.filter(shop=shop).first()
+    message = Message.objects.filter(shop=shop, status=Message.Status.FAILED).first()
+    base = {"shop_slug": shop.slug}
+    member_kinds = [(key, {**base, "member_id": m.public_id}) for key, m in members.items()]
+    return {
+        "member_id": member_kinds,
+        "purchase_id": [
+            ("purchase", {**base, "member_id": purchase.member.public_id, "purchase_id": purchase.public_id})
+        ],
+        "staff_id": [
+            (s.role, {**base, "staff_id": s.public_id}) for s in StaffMember.objects.filter(shop=shop).order_by("pk")
+        ],
+        "invitation_id": [("invitation", {**base, "invitation_id": invitation.pk})],
+        "program_id": [(p.name, {**base, "program_id": p.public_id}) for p in StampProgram.objects.filter(shop=shop)],
+        "tier_id": [(t.name, {**base, "tier_id": t.public_id}) for t in Tier.objects.filter(shop=shop)],
+        "reward_id": [(r.kind, {**base, "reward_id": r.public_id}) for r in CatalogueReward.objects.filter(shop=shop)],
+        "campaign_id": [(c.kind, {**base, "campaign_id": c.public_id}) for c in Campaign.objects.filter(shop=shop)],
+        "message_id": [("failed message", {**base, "message_id": message.public_id})],
+        "kind": [(k, {**base, "kind": k}) for k in Campaign.Kind.values],
+        "layout": [(f"{lay}.{fmt}", {**base, "layout": lay, "fmt": fmt})
+                   for lay in ("a4", "tent") for fmt in ("pdf", "png")],
+        "token": [],  # filled per view below
+    }  # fmt: skip
+
+
+def _targets(cafe: Cafe) -> list[Target]:
+    args = _arguments(cafe)
+    shop = cafe.shop
+    tokens = {
+        "members:card": [(k, {"token": card_token(m)}) for k, m in cafe.members.items()],
+        "campaigns:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
+        "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
+    }
+    targets, missing = [], []
+    for route, name, pattern in all_patterns():
+        permission = getattr(pattern.callback, "shop_permission", None)
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
+        if name in tokens:
+            choices = tokens[name]
+        elif not names:
+            choices = [("", {})]
+        elif names == ["shop_slug"]:
+            choices = [("", {"shop_slug": shop.slug})]
+        else:
+            # The most specific argument names the object (a purchase of a member: the purchase).
+            key = next((n for n in reversed(names) if n in args and n != "token"), None)
+            if key is None and name.startswith(OURS):
+                missing.append(name)
+                continue
+            # Third-party routes with keys (e-mail confirmation, password reset, admin objects): junk values.
+            choices = args[key] if key else [("junk", dict.fromkeys(names, "junk-value-1"))]
+        for label, values in choices:
+            targets.append(Target(_substitute(route, values), name, permission, label))
+    assert not missing, f"the crawl cannot build arguments for {missing}: add them to _arguments()"
+    return targets
+
+
+def _person(shop, persona) -> Member:
+    return shop.members.get(phone=persona.phone) if persona.phone else shop.members.get(email=persona.email)
+
+
+@pytest.fixture(scope="module")
+def cafe(django_db_setup, django_db_blocker):
+    """The demo café, built once for the module and rolled back after it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        shop = Shop.objects.get(slug="demo-cafe")
+        users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
+        members = {p.key: _person(shop, p) for p in PERSONAS}
+        customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
+        cafe = Cafe(shop, users, customer, members)
+        cafe.targets = _targets(cafe)
+        yield cafe
+        transaction.set_rollback(True)
+
+
+class Errors:
+    """Server errors with the exception behind each, collected rather than raised, to list them all."""
+
+    def __init__(self):
+        self.found: list[str] = []
+        self.last = None
+
+    def __call__(self, sender, request=None, **kwargs):
+        import sys
+
+        self.last = repr(sys.exc_info()[1])[:300]
+
+    def check(self, response, what: str) -> None:
+        if response.status_code >= 500:
+            self.found.append(f"{response.status_code} {what}: {self.last}")
+        self.last = None
+
+
+@pytest.fixture
+def errors():
+    collector = Errors()
+    got_request_exception.connect(collector)
+    yield collector
+    got_request_exception.disconnect(collector)
+
+
+def client_for(user=None, language="en") -> Client:
+    client = Client(raise_request_exception=False, HTTP_ACCEPT_LANGUAGE=language)
+    client.cookies["django_language"] = language
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def expected(target: Target, role: Role | None) -> set[int]:
+    """What a role may get for a URL."""
+    if target.permission is not None:
+        if role is None:
+            return {302}  # to the log-in page
+        if role == "customer":
+            return {404}  # not staff of this shop: no such shop, as far as they know
+        if not role_has(role, target.permission):
+            return {403}
+        # Allowed: the page, a documented redirect, or "use POST" for an action.
+        return {200, 302, 405}
+    return {200, 301, 302, 400, 403, 404, 405}
+
+
+def test_every_ledger_reason_and_member_kind_is_in_the_crawl(cafe):
+    assert ledger_reasons(cafe.shop) == set(LedgerEntry.Reason.values) - {LedgerEntry.Reason.BONUS}
+    kinds = {t.label for t in cafe.targets if t.name == "members:member_detail"}
+    assert kinds == {p.key for p in PERSONAS}
+    assert {name for _route, name, _p in all_patterns()} == {t.name for t in cafe.targets}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_for_every_role(cafe, errors, language, db):
+    """Staff roles see every shop page their permissions allow, in full and as HTMX fragments."""
+    wrong = []
+    for role in ROLES:
+        client = client_for(cafe.users[role], language)
+        for target in crawl_set(cafe, language):
+            if target.name == "members:poster" and (role != Role.OWNER or language != "en"):
+                continue
+            for htmx in (False, True):
+                headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+                response = client.get(target.url, **headers)
+                errors.check(response, f"{role} GET {target.url} htmx={htmx}")
+                if target.name.startswith(OURS) and response.status_code not in expected(target, role):
+                    wrong.append(f"{role} {target.url} htmx={htmx}: {response.status_code}")
+                if language != "en" and response.status_code == 200 and "html" in response.get("Content-Type", ""):
+                    untranslated(response, f"{language} {role} {target.url}", wrong)
+    assert not errors.found, "\n".join(errors.found)
+    assert not wrong, "\n".join(wrong[:40])
+
+
+def crawl_set(cafe, language) -> list[Target]:
+    """Every object of every kind in English; in Chinese, one URL of each pattern."""
+    if language == "en":
+        return cafe.targets
+    firsts = {}
+    for target in cafe.targets:
+        firsts.setdefault(target.name, target)
+    return list(firsts.values())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_customers_and_strangers(cafe, errors, language, db):
+    """A customer through the card link sees each kind of card; shop pages are not theirs to see."""
+    wrong = []
+    for who, client in (("customer", client_for(cafe.customer, language)), (None, client_for(None, language))):
+        for target in crawl_set(cafe, language):
+            if target.name == "members:poster":
+                continue
+            for htmx in (False, True):
+                headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+                response = client.get(target.url, **headers)
+                errors.check(response, f"{who} GET {target.url}")
+                if target.name.startswith(OURS) and response.status_code not in expected(target, who):
+                    wrong.append(f"{who} {target.url}: {response.status_code}")
+                if target.name == "members:card" and response.status_code != 200:
+                    wrong.append(f"{who} card of {target.label}: {response.status_code}")
+                if language != "en" and response.status_code == 200 and "html" in response.get("Content-Type", ""):
+                    untranslated(response, f"{language} {who} {target.url}", wrong)
+    assert not errors.found, "\n".join(errors.found)
+    assert not wrong, "\n".join(wrong[:40])
+
+
+# Untranslated strings: an English msgid that the zh catalogue translates, shown as is on a zh page.
+
+
+def _fragments(language: str) -> set[str]:
+    folder = {"zh-hant": "zh_Hant", "zh-hans": "zh_Hans"}[language]
+    path = Path(__file__).resolve().parents[2] / "locale" / folder / "LC_MESSAGES" / "django.po"
+    found = set()
+    for entry in polib.pofile(str(path)):
+        if entry.obsolete or not entry.msgstr or entry.msgstr == entry.msgid:
+            continue
+        # The longest literal run between placeholders, if it is a phrase rather than a word.
+        parts = re.split(r"%\(\w+\)[sd]|%[sd]|\{\{[^}]*\}\}|\{[^}]*\}", entry.msgid)
+        longest = max(parts, key=len).strip(" .,:;()")
+        if len(longest) >= 14 and " " in longest:
+            found.add(longest)
+    return found
+
+
+FRAGMENTS: dict[str, set[str]] = {}
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style") and self.skip > 0
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def untranslated(response, where: str, wrong: list) -> None:
+    language = where.split()[0]
+    if language not in FRAGMENTS:
+        # What the shop typed (a campaign called "Bring a friend") is no untranslated string.
+        typed = set(Campaign.objects.values_list("name", flat=True))
+        typed |= set(CatalogueReward.objects.values_list("name", flat=True))
+        FRAGMENTS[language] = {f for f in _fragments(language) if not any(f in name for name in typed)}
+    fragments = FRAGMENTS[language]
+    parser = _Text()
+    parser.feed(response.content.decode())
+    text = " ".join(" ".join(parser.parts).split())
+    if shown := sorted(f for f in fragments if f in text):
+        wrong.append(f"untranslated on {where}: {shown[:3]}")
+
+
+# Hostile input: every GET parameter and form field met on the pages.
+
+
+class _Forms(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms: list[dict] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            action = attrs.get("hx-post") or attrs.get("action") or ""
+            self.forms.append({"action": action, "method": (attrs.get("method") or "get").lower(), "fields": {}})
+        elif tag in ("input", "select", "textarea") and self.forms and attrs.get("name"):
+            if attrs.get("type") not in ("submit",) and attrs["name"] != "csrfmiddlewaretoken":
+                self.forms[-1]["fields"].setdefault(attrs["name"], attrs.get("value") or "")
+        elif tag == "button" and self.forms and attrs.get("name"):
+            self.forms[-1]["fields"].setdefault(attrs["name"], attrs.get("value") or "")
+        elif tag == "a" and "?" in (attrs.get("href") or ""):
+            self.links.append(attrs["href"])
+
+
+def _encode(data: dict) -> str:
+    return "&".join(f"{quote(k)}={quote(str(v).encode('utf-8', 'surrogatepass'))}" for k, v in data.items())
+
+
+def _url_name(url: str) -> str | None:
+    try:
+        return resolve(urlsplit(url).path).view_name
+    except Resolver404:
+        return None
+
+
+def test_hostile_input_never_makes_a_server_error(cafe, errors, db):
+    """Every form field and GET parameter on the pages of each role, with hostile values: no 5xx, and
+    every POST rolled back, so the café is the same for the next one."""
+    gets: dict[str, set[str]] = {}
+    posts: dict[str, tuple[Role, str, dict]] = {}
+    pages = [t for t in cafe.targets if t.permission and t.label in ("", "regular", "negative", "reward", "owner")]
+    pages += [t for t in cafe.targets if t.name in ("members:join", "members:card") and t.label in ("", "regular")]
+    for role in ROLES:
+        client = client_for(cafe.users[role])
+        for target in pages:
+            if target.name == "members:poster":
+                continue
+            response = client.get(target.url)
+            if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+                continue
+            parser = _Forms()
+            parser.feed(response.content.decode())
+            for form in parser.forms:
+                action = form["action"] or target.url
+                name = _url_name(action)
+                if form["method"] == "get":
+                    gets.setdefault(action, set()).update(form["fields"])
+                elif form["fields"] and name and (name, role) not in {(n, r) for n, (r, _a, _f) in posts.items()}:
+                    posts.setdefault(f"{name}|{role}", (role, action, form["fields"]))
+            for link in parser.links:
+                parts = urlsplit(link)
+                gets.setdefault(parts.path, set()).update(k for k, _v in parse_qsl(parts.query))
+    assert gets and posts
+    for role in ROLES:
+        client = client_for(cafe.users[role])
+        for path, params in gets.items():
+            for value in HOSTILE:
+                query = _encode(dict.fromkeys(params, value))
+                response = client.get(f"{path}?{query}", HTTP_HX_REQUEST="true")
+                errors.check(response, f"{role} GET {path} {params}={value[:20]!r}")
+    for role, action, fields in posts.values():
+        client = client_for(cafe.users[role])
+        for value in HOSTILE:
+            # All fields hostile at once, then each alone beside the form's own values.
+            variants = [dict.fromkeys(fields, value)]
+            if value in HOSTILE[:3]:
+                variants += [{**fields, name: value} for name in fields]
+            for data in variants:
+                with transaction.atomic():
+                    response = client.post(
+                        action, _encode(data), content_type="application/x-www-form-urlencoded", HTTP_HX_REQUEST="true"
+                    )
+                    transaction.set_rollback(True)
+                errors.check(response, f"{role} POST {action} {sorted(data)} = {value[:20]!r}")
+    assert not errors.found, "\n".join(errors.found[:30])
+
+
+def test_the_strangers_forms_too(cafe, errors, db):
+    """The join page and the log-in pages take hostile input from anyone."""
+    client = client_for(None)
+    for path, fields in (
+        (f"/j/{cafe.shop.slug}/", ["name", "email", "phone", "birthday", "marketing_consent", "language"]),
+        ("/accounts/login/", ["login", "password"]),
+        ("/accounts/signup/", ["email", "password1", "password2"]),
+        ("/accounts/password/reset/", ["email"]),
+    ):
+        for value in HOSTILE:
+            with transaction.atomic():
+                response = client.post(path, _encode(dict.fromkeys(fields, value)),
+                                       content_type="application/x-www-form-urlencoded")  # fmt: skip
+                transaction.set_rollback(True)
+            errors.check(response, f"POST {path} = {value[:20]!r}")
+            response = client.get(f"{path}?{_encode(dict.fromkeys(['ref', 'next', 'q'], value))}")
+            errors.check(response, f"GET {path} = {value[:20]!r}")
+    assert not errors.found, "\n".join(errors.found)
