@@ -445,3 +445,35 @@ def test_the_strangers_forms_too(cafe, errors, db):
             response = client.get(f"{path}?{_encode(dict.fromkeys(['ref', 'next', 'q'], value))}")
             errors.check(response, f"GET {path} = {value[:20]!r}")
     assert not errors.found, "\n".join(errors.found)
+
+
+@pytest.mark.parametrize("key", ["new", "lapsed", "corrected", "negative", "regular", "wonback", "referred"])
+def test_a_history_from_every_source_renders_on_every_surface(cafe, key, db):
+    """Regression: a campaign gift (no staff member) made the counter and the member page answer 500.
+
+    Rows made by staff, a campaign, the daily task (expiry), an undo, a refund and a manager's
+    adjustment render on the counter panel (page and fragment), the member page and the card."""
+    member = cafe.members[key]
+    sources = {(e.reason, e.staff_id is None) for e in member.ledger.all()}
+    assert sources, key
+    staff = client_for(cafe.users[Role.MANAGER])
+    panel = f"/s/{cafe.shop.slug}/counter/m/{member.public_id}/"
+    pages = [
+        staff.get(panel),
+        staff.get(panel, HTTP_HX_REQUEST="true"),
+        staff.get(f"/s/{cafe.shop.slug}/counter/", {"q": member.code}, HTTP_HX_REQUEST="true"),
+        staff.get(f"/s/{cafe.shop.slug}/members/{member.public_id}/"),
+        client_for(None).get(f"/c/{card_token(member)}/"),
+    ]
+    for response in pages:
+        assert response.status_code == 200, response.request["PATH_INFO"]
+        assert member.name in response.content.decode()
+    # The panel shows the ten latest rows: one made by no staff member among them says so.
+    if any(staff is None for staff in member.ledger.values_list("staff_id", flat=True)[:10]):
+        assert "Automatic" in pages[0].content.decode()
+
+
+def test_the_personas_hold_every_source_of_history(cafe, db):
+    rows = LedgerEntry.objects.filter(member__in=[cafe.members[k] for k in ("new", "lapsed", "corrected", "negative")])
+    found = {(reason, staff is None) for reason, staff in rows.values_list("reason", "staff_id")}
+    assert {("campaign", True), ("expiry", True), ("void", False), ("adjustment", False), ("refund", False)} <= found
