@@ -17,3 +17,4 @@ if settings.DEBUG:
     # Uploaded logos in development; in production the web server or an
     # object store serves MEDIA_URL.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+handler500 = "loyalty_site.errors.server_error"
