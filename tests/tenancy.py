@@ -15,6 +15,19 @@ from members.roles import Role
 from .factories import MemberFactory, StaffFactory
 
 
+def walk_urls(patterns=None, prefix="", namespace=""):
+    """Every URL pattern of the URL configuration: (route, namespaced name, pattern)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from walk_urls(pattern.url_patterns, route, ns)
+        elif isinstance(pattern, URLPattern):
+            yield route, f"{namespace}{pattern.name}", pattern
+
+
 @dataclass
 class ShopUrl:
     method: str = "get"

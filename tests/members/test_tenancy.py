@@ -1,33 +1,19 @@
 """Every shop-scoped URL: other shops get 404, lower roles 403, strangers the log-in page."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from members.models import Invitation, Shop, StaffMember
 from members.roles import PERMISSIONS, RANK, Role
 from rewards.models import LedgerEntry, MemberCard, Voucher
 
-from ..tenancy import SHOP_URLS
+from ..tenancy import SHOP_URLS, walk_urls
 
 SHOP_PREFIX = "s/<slug:shop_slug>/"
 
 
-def _walk(patterns, prefix="", namespace=""):
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            yield from _walk(pattern.url_patterns, route, ns)
-        elif isinstance(pattern, URLPattern):
-            yield route, f"{namespace}{pattern.name}", pattern.callback
-
-
 def shop_patterns():
-    return [
-        (name, callback)
-        for route, name, callback in _walk(get_resolver().url_patterns)
-        if route.startswith(SHOP_PREFIX)
-    ]
+    return [(name, pattern.callback) for route, name, pattern in walk_urls() if route.startswith(SHOP_PREFIX)]
 
 
 def test_every_shop_url_has_a_cross_tenant_case():
