@@ -19,9 +19,18 @@ from ..counter import counter_lookup, member_panel
 from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 
+# Refusals whose reason is that it already happened: staff see "already done", not "not done".
+ALREADY_DONE = {"redeemed", "already_undone"}
+# Status codes the counter answers with; htmx swaps both into the result area (see base.html), so
+# a refusal replaces the last success on screen instead of leaving it there.
+REFUSED = 409
+UNREADABLE = 422
+
+
 def _render(request, *, member=None, lookup=None, outcome=None, status=200):
     # Every key the template reads is present, whatever the outcome.
     outcome = {"error": "", "code": "", "result": None, "voucher": None, **(outcome or {})}
+    outcome["already_done"] = outcome["code"] in ALREADY_DONE
     context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": outcome}
     if member is not None:
         context.update(member_panel(request.shop, member))
@@ -53,7 +62,7 @@ def _act(request, member, action):
     try:
         result = action()
     except services.LoyaltyError as error:
-        return _render(request, member=member, outcome={"error": error.message, "code": error.code}, status=409)
+        return _render(request, member=member, outcome={"error": error.message, "code": error.code}, status=REFUSED)
     # The panel shows the balances the action just moved.
     member.refresh_from_db(fields=["points", "last_visit_at"])
     return _render(request, member=member, outcome={"result": result})
@@ -72,7 +81,7 @@ def counter_stamp(request, member_id):
         count = 0
     if program is None or not 1 <= count <= 50:
         return _render(
-            request, member=member, outcome={"error": _("Choose a card and a number of stamps.")}, status=400
+            request, member=member, outcome={"error": _("Choose a card and a number of stamps.")}, status=UNREADABLE
         )
     return _act(
         request,
@@ -114,7 +123,7 @@ def counter_undo(request, member_id):
     member = shop_member_or_404(request, member_id)
     group = uuid_or_none(request.POST.get("group"))
     if group is None:
-        return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=400)
+        return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=UNREADABLE)
     if not member.ledger.filter(group=group).exists():
         raise Http404
     return _act(
@@ -135,7 +144,8 @@ def counter_purchase(request, member_id):
     member = shop_member_or_404(request, member_id)
     form = PurchaseForm(request.POST)
     if not form.is_valid():
-        return _render(request, member=member, outcome={"error": _("Enter the amount of the purchase.")}, status=400)
+        error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
+        return _render(request, member=member, outcome={"error": error}, status=UNREADABLE)
     return _act(
         request,
         member,

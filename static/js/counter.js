@@ -15,6 +15,25 @@
     input.focus();
     input.select();
   }
+  // An action that got no answer, or a server error, leaves the panel as it was: say so, loudly,
+  // so nobody believes the last success message on screen is about this action.
+  var problem = document.getElementById("counter-problem");
+  function show(text) {
+    if (!problem) return;
+    problem.textContent = text;
+    problem.hidden = false;
+  }
+  document.body.addEventListener("htmx:beforeRequest", function () {
+    if (problem) problem.hidden = true;
+  });
+  document.body.addEventListener("htmx:sendError", function () {
+    show(problem.dataset.offline);
+  });
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    show(problem.dataset.failed + " " + (xhr.getResponseHeader("X-Request-ID") || xhr.status));
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     // After an action the panel stays; the cursor goes back to the scan field.
     if (event.detail.target && event.detail.target.id === "result") ready();

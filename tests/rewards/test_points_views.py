@@ -48,7 +48,8 @@ def test_pay_part_of_the_bill_with_points_shows_what_is_left(world, member, rule
 )
 def test_bad_purchase_input_changes_nothing(world, member, rule, data):
     response = purchase(world.client(world.carol), world, member, **data)
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert "Not done:" in response.content.decode()
     assert not Purchase.objects.exists()
 
 
