@@ -18,7 +18,6 @@ from rewards.models import CatalogueReward, StampProgram, Voucher
 from ..counter import counter_lookup, member_panel
 from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
-
 # Refusals whose reason is that it already happened: staff see "already done", not "not done".
 ALREADY_DONE = {"redeemed", "already_undone"}
 # Status codes the counter answers with; htmx swaps both into the result area (see base.html), so
