@@ -221,3 +221,29 @@ class Reach(models.Model):
 
     def __str__(self):
         return f"{self.campaign} -> {self.member} ({self.occasion})"
+
+
+class ReferralRefusal(models.Model):
+    """A referral that paid nobody, and why: the owner can see who tried to refer themselves."""
+
+    class Reason(models.TextChoices):
+        SAME_PERSON = "same_person", _("The friend is the referrer (same account, e-mail or phone)")
+        JOINED_BEFORE = "joined_before", _("The friend joined before the referrer or before the campaign")
+        LIMIT = "limit", _("The referrer reached the campaign's limit")
+        OTHER_SHOP = "other_shop", _("The referrer belongs to another shop")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="referral_refusals")
+    friend = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    referrer = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "friend"], name="one_refusal_per_friend")]
+
+    def __str__(self):
+        return f"{self.friend} referred by {self.referrer}: {self.reason}"

@@ -21,7 +21,7 @@ from rewards.services import _lock_member, gift_grant_locked
 
 from . import outbox
 from .audience import audience, in_audience, is_held_out, next_birthday
-from .models import Campaign, Message, Reach
+from .models import Campaign, Message, Reach, ReferralRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -114,21 +114,24 @@ def welcome_locked(*, member: Member, now: datetime) -> list[Reach]:
     return reaches
 
 
-def referral_allowed(friend: Member, referrer: Member, campaign: Campaign) -> bool:
-    """Guards against rewarding yourself: another person, of the same shop, who joined after the
-    campaign began, and a referrer under the campaign's limit."""
-    if referrer.pk == friend.pk or referrer.shop_id != friend.shop_id:
-        return False
-    if referrer.user_id and referrer.user_id == friend.user_id:
-        return False
-    if (referrer.email and referrer.email.lower() == friend.email.lower()) or (
-        referrer.phone and referrer.phone == friend.phone
+def referral_refusal(friend: Member, referrer: Member, campaign: Campaign) -> str:
+    """Why this referral pays nobody ("" if it pays both): the friend must be another person by
+    every identifier the shop holds (account, canonical e-mail, phone), of the same shop, who
+    joined after the referrer and after the campaign began, and the referrer under the limit."""
+    Reason = ReferralRefusal.Reason
+    if referrer.shop_id != friend.shop_id:
+        return Reason.OTHER_SHOP
+    if (
+        referrer.pk == friend.pk
+        or (referrer.user_id and referrer.user_id == friend.user_id)
+        or (referrer.email_canonical and referrer.email_canonical == friend.email_canonical)
+        or (referrer.phone and referrer.phone == friend.phone)
     ):
-        return False
+        return Reason.SAME_PERSON
     if friend.joined_at < (campaign.starts_at or campaign.created_at) or friend.joined_at <= referrer.joined_at:
-        return False
+        return Reason.JOINED_BEFORE
     rewarded = Reach.objects.filter(campaign=campaign, member=referrer, occasion__startswith="friend:").count()
-    return rewarded < campaign.referral_limit
+    return "" if rewarded < campaign.referral_limit else Reason.LIMIT
 
 
 def referral_on_visit(*, member_id: int, now: datetime) -> list[Reach]:
@@ -142,7 +145,12 @@ def referral_on_visit(*, member_id: int, now: datetime) -> list[Reach]:
     if campaign is None or Reach.objects.filter(campaign=campaign, member=friend, occasion="referred").exists():
         return []
     referrer = _lock_member(friend.referred_by_id)
-    if not referral_allowed(friend, referrer, campaign):
+    if reason := referral_refusal(friend, referrer, campaign):
+        ReferralRefusal.objects.get_or_create(
+            campaign=campaign,
+            friend=friend,
+            defaults={"shop_id": friend.shop_id, "referrer": referrer, "reason": reason},
+        )
         return []
     reaches = [
         _reach_locked(campaign, friend, "referred", now, context={"friend": referrer.name, "role": "friend"}),
@@ -378,4 +386,12 @@ def results(campaign: Campaign) -> dict:
     )
     reached, held = groups[False], groups[True]
     lift = reached["rate"] - held["rate"] if reached["rate"] is not None and held["rate"] is not None else None
-    return {"reached": reached, "held_out": held, "lift": lift, "days": RESULTS_DAYS, **messages, **vouchers}
+    # Referrals that paid nobody, by reason (one query, empty for other kinds).
+    refused = [
+        (ReferralRefusal.Reason(reason).label, count)
+        for reason, count in campaign.referral_refusals.values_list("reason").annotate(n=Count("id")).order_by("reason")
+    ] if campaign.kind == Kind.REFERRAL else []  # fmt: skip
+    return {
+        "reached": reached, "held_out": held, "lift": lift, "days": RESULTS_DAYS, "refused": refused,
+        **messages, **vouchers,
+    }  # fmt: skip

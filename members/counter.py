@@ -13,6 +13,7 @@ from rewards.expiry import next_expiry
 from rewards.models import PointsRule, StampProgram, Voucher
 from rewards.tiers import standing
 
+from .emails import canonical_email
 from .models import CODE_ALPHABET, Member, Shop
 from .phones import normalise_phone, shop_region
 from .tokens import QRCodeExpired, member_code_from_qr
@@ -48,7 +49,7 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
         if voucher:
             return Lookup([voucher.member], voucher=voucher)
     if "@" in query:
-        return Lookup(list(shop.members.filter(email__iexact=query)[:10]))
+        return Lookup(list(shop.members.filter(email_canonical=canonical_email(query))[:10]))
     if phone := normalise_phone(query, region=shop_region(shop)):
         return Lookup(list(shop.members.filter(phone=phone)[:10]))
     return Lookup(list(shop.members.filter(name__icontains=query).order_by("-last_visit_at", "name")[:10]))

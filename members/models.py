@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .currency import Currency
+from .emails import canonical_email
 from .roles import Role
 
 # Codes people read aloud or type: no 0/O, 1/I/L, and no vowels so no words.
@@ -178,6 +179,8 @@ class Member(models.Model):
     code = models.CharField(_("member code"), max_length=12, default=random_code, editable=False)
     name = models.CharField(_("name"), max_length=80)
     email = models.EmailField(_("email address"), blank=True)
+    # The address compared for duplicates, referrals and look-ups (members.emails); set on save.
+    email_canonical = models.CharField(max_length=254, blank=True, editable=False)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     language = models.CharField(_("language"), max_length=10, choices=Shop.Language.choices, default="en")
@@ -205,8 +208,11 @@ class Member(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shop", "code"], name="member_code_unique_per_shop"),
             # Joining twice never makes a second member, even when two joins race.
+            # One member per mailbox: name+tag@ and Gmail's dotted forms are the same person.
             models.UniqueConstraint(
-                "shop", Lower("email"), condition=~models.Q(email=""), name="member_email_unique_per_shop"
+                fields=["shop", "email_canonical"],
+                condition=~models.Q(email_canonical=""),
+                name="member_email_unique_per_shop",
             ),
             models.UniqueConstraint(
                 fields=["shop", "phone"], condition=~models.Q(phone=""), name="member_phone_unique_per_shop"
@@ -216,3 +222,10 @@ class Member(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        # Derived from the address, so it can never disagree with it.
+        self.email_canonical = canonical_email(self.email)
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_canonical"}
+        super().save(*args, **kwargs)

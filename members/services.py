@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .emails import canonical_email
 from .models import Invitation, Member, Shop, StaffMember, User
 from .roles import Role
 
@@ -183,7 +184,7 @@ def purge_expired_invitations() -> int:
 def _existing_member(shop: Shop, email: str, phone: str) -> Member | None:
     match = Q()
     if email:
-        match |= Q(email__iexact=email)
+        match |= Q(email_canonical=canonical_email(email))
     if phone:
         match |= Q(phone=phone)
     return shop.members.filter(match).first() if match else None
