@@ -2,16 +2,20 @@
 
 from django.http import HttpResponseServerError
 from django.template import loader
+from django.utils import translation
 
 
 def server_error(request, template_name="500.html"):
+    reference = getattr(request, "request_id", "")
     # Rendered without the request's context processors: whatever broke may be
     # among them, or the database behind them.
     try:
         body = loader.get_template(template_name).render(
-            {"request_id": getattr(request, "request_id", ""), "LANGUAGE_CODE": getattr(request, "LANGUAGE_CODE", "en")}
+            {"request_id": reference, "LANGUAGE_CODE": translation.get_language()}
         )
     except Exception:
-        body = f"Server error. Reference: {getattr(request, 'request_id', '')}"
+        # The page itself failed (a template or the static files manifest): the
+        # reference still reaches the visitor.
+        body = f"Server error. Reference: {reference or '-'}"
         return HttpResponseServerError(body, content_type="text/plain; charset=utf-8")
     return HttpResponseServerError(body)
