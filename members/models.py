@@ -149,6 +149,11 @@ class Invitation(models.Model):
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # Someone signed in under another address asked to accept; an owner must confirm that account.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requester_confirmed = models.BooleanField(default=False)
 
     objects = ShopScopedQuerySet.as_manager()
 
@@ -162,6 +167,12 @@ class Invitation(models.Model):
 
     def __str__(self):
         return f"{self.email} to {self.shop}"
+
+    def is_for(self, user) -> bool:
+        """Only the invited address may accept, or another account an owner confirmed."""
+        if canonical_email(user.email) == canonical_email(self.email):
+            return True
+        return self.requester_confirmed and self.requested_by_id == user.pk
 
     @property
     def is_expired(self) -> bool:

@@ -136,11 +136,36 @@ def invitation_accept(*, invitation: Invitation, user: User) -> StaffMember:
         locked = Invitation.objects.select_for_update().filter(id=invitation.id, expires_at__gt=timezone.now()).first()
         if locked is None:
             raise ShopError(_("This invitation is no longer valid."), code="invalid_invitation")
+        if not locked.is_for(user):
+            raise ShopError(
+                _("This invitation was sent to %(email)s. Sign in with that address, or ask the shop to confirm yours.")
+                % {"email": locked.email},
+                code="other_address",
+            )
         staff, _created = StaffMember.objects.get_or_create(
             shop_id=locked.shop_id, user=user, defaults={"role": locked.role}
         )
         locked.delete()
     return staff
+
+
+def invitation_request(*, invitation: Invitation, user: User) -> None:
+    """A signed-in account under another address asks to accept; the owners see it on the staff page."""
+    with transaction.atomic():
+        Invitation.objects.select_for_update().filter(id=invitation.id).update(
+            requested_by=user, requester_confirmed=False
+        )
+
+
+def invitation_confirm(*, shop: Shop, invitation_id) -> Invitation:
+    """An owner confirms that the account which asked may accept the invitation."""
+    with transaction.atomic():
+        invitation = Invitation.objects.for_shop(shop).select_for_update().filter(id=invitation_id).first()
+        if invitation is None or invitation.requested_by_id is None:
+            raise ShopError(_("Nobody has asked to accept this invitation."), code="nothing_to_confirm")
+        invitation.requester_confirmed = True
+        invitation.save(update_fields=["requester_confirmed"])
+    return invitation
 
 
 def _lock_shop(shop: Shop) -> None:

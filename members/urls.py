@@ -23,6 +23,7 @@ shop_patterns = [
     path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),
     path("staff/<uuid:staff_id>/remove/", staff.staff_remove, name="staff_remove"),
     path("invitations/<uuid:invitation_id>/revoke/", staff.invitation_revoke, name="invitation_revoke"),
+    path("invitations/<uuid:invitation_id>/confirm/", staff.invitation_confirm, name="invitation_confirm"),
     path("members/<uuid:member_id>/", shop.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", shop.member_adjust, name="member_adjust"),
     path("members/<uuid:member_id>/trial/", shop.member_tier_trial, name="member_tier_trial"),

@@ -171,6 +171,7 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:staff_role": ShopUrl("post", objects=_staff, data={"role": "manager"}),
     "members:staff_remove": ShopUrl("post", objects=_staff),
     "members:invitation_revoke": ShopUrl("post", objects=_invitation),
+    "members:invitation_confirm": ShopUrl("post", objects=_invitation),
     "members:counter": ShopUrl(data={"q": "Mia"}),
     "members:member_detail": ShopUrl(objects=_member),
     "members:member_adjust": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {**_adjust_data(shop)}}),

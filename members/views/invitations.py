@@ -28,12 +28,20 @@ def invitation(request, token):
 
     if request.method == "POST":
         user = request.user
+        if user.is_authenticated and not invitation.is_for(user):
+            if "ask" in request.POST:
+                services.invitation_request(invitation=invitation, user=user)
+                messages.success(request, _("Asked. Open this link again once the shop has confirmed your address."))
+                return redirect(request.path)
+            return render(request, "members/invitation.html", _context(invitation, None, user), status=403)
         if not user.is_authenticated:
             if signup_form is None:
                 # The address has an account: it must sign in to accept.
                 return redirect(f"{_login_url()}?next={request.path}")
             if not signup_form.is_valid():
-                return render(request, "members/invitation.html", _context(invitation, signup_form), status=400)
+                return render(
+                    request, "members/invitation.html", _context(invitation, signup_form, request.user), status=400
+                )
             user = _create_invited_user(invitation.email, signup_form.cleaned_data)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         try:
@@ -44,7 +52,7 @@ def invitation(request, token):
         messages.success(request, _("Welcome to %(shop)s.") % {"shop": staff.shop.name})
         return redirect("members:shop_home", shop_slug=staff.shop.slug)
 
-    context = _context(invitation, signup_form)
+    context = _context(invitation, signup_form, request.user)
     context["needs_login"] = not request.user.is_authenticated and existing_user is not None
     context["login_url"] = f"{_login_url()}?next={request.path}"
     return render(request, "members/invitation.html", context)
@@ -54,8 +62,15 @@ def _login_url() -> str:
     return reverse("account_login")
 
 
-def _context(invitation, signup_form):
-    return {"invitation": invitation, "invited_shop": invitation.shop, "signup_form": signup_form}
+def _context(invitation, signup_form, user):
+    return {
+        "invitation": invitation,
+        "invited_shop": invitation.shop,
+        "signup_form": signup_form,
+        # Signed in under another address: accepting needs the shop's confirmation.
+        "other_address": user.is_authenticated and not invitation.is_for(user),
+        "asked": user.is_authenticated and invitation.requested_by_id == user.pk,
+    }
 
 
 def _create_invited_user(email: str, data: dict) -> User:

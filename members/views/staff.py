@@ -15,7 +15,7 @@ def _render_staff(request, *, invite_form=None, status=200):
     shop = request.shop
     context = {
         "staff": shop.staff.select_related("user").order_by("user__email"),
-        "invitations": shop.invitations.select_related("invited_by"),
+        "invitations": shop.invitations.select_related("invited_by", "requested_by"),
         "invite_form": invite_form or InviteForm(),
         "roles": [Role.STAFF, Role.MANAGER, Role.OWNER],
         "permissions": permission_table(),
@@ -98,4 +98,21 @@ def invitation_revoke(request, invitation_id):
         raise Http404
     services.invitation_revoke(shop=request.shop, invitation_id=invitation_id)
     messages.success(request, _("Invitation withdrawn."))
+    return _staff_page_after_change(request)
+
+
+@shop_view("staff.manage")
+@require_POST
+def invitation_confirm(request, invitation_id):
+    """The owner vouches for the account that opened the invitation under another address."""
+    if not request.shop.invitations.filter(id=invitation_id).exists():
+        raise Http404
+    try:
+        invitation = services.invitation_confirm(shop=request.shop, invitation_id=invitation_id)
+    except services.ShopError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("%(email)s may now accept the invitation.") % {"email": invitation.requested_by.email}
+        )
     return _staff_page_after_change(request)

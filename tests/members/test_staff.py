@@ -210,3 +210,45 @@ def test_staff_page_lists_team_and_permissions(world, alice_client, django_asser
     body = response.content.decode()
     assert "erin@example.com" in body and "carol@example.com" in body
     assert "Who can do what" in body
+
+
+def test_an_invitation_is_for_its_address_only(world, alice_client, client, invite):
+    """Regression: any signed-in account that opened a forwarded link got the role."""
+    invite(alice_client, world.shop, "erin@example.com", "manager")
+    path = "/invitations/" + link_from_mail(mail.outbox[0]).rsplit("/invitations/", 1)[1]
+    mallory = UserFactory(email="mallory@example.com")
+    client.force_login(mallory)
+    page = client.get(path).content.decode()
+    assert "This invitation was sent to erin@example.com" in page
+    assert client.post(path).status_code == 403
+    assert not StaffMember.objects.filter(user=mallory).exists()
+    # The invited address, under a +tag, is the same mailbox and may accept.
+    erin = UserFactory(email="erin+work@example.com")
+    client.force_login(erin)
+    assert client.post(path).status_code == 302
+    assert StaffMember.objects.get(shop=world.shop, user=erin).role == Role.MANAGER
+
+
+def test_another_address_accepts_after_the_owner_confirms_it(world, alice_client, client, invite):
+    invite(alice_client, world.shop, "erin@example.com")
+    path = "/invitations/" + link_from_mail(mail.outbox[0]).rsplit("/invitations/", 1)[1]
+    erin_private = UserFactory(email="erin.private@example.net")
+    client.force_login(erin_private)
+    response = client.post(path, {"ask": "1"}, follow=True)
+    assert "Open this link again once the shop has confirmed" in response.content.decode()
+    assert client.post(path).status_code == 403, "asking is not accepting"
+    invitation = Invitation.objects.get(shop=world.shop)
+    # The owner sees who asked, and confirms.
+    team = alice_client.get(reverse("members:staff_list", args=[world.shop.slug])).content.decode()
+    assert "erin.private@example.net opened the link and asks to accept it." in team
+    alice_client.post(reverse("members:invitation_confirm", args=[world.shop.slug, invitation.id]))
+    assert client.post(path).status_code == 302
+    assert StaffMember.objects.get(shop=world.shop, user=erin_private).role == Role.STAFF
+
+
+def test_confirming_nobody_changes_nothing(world, alice_client, invite):
+    invite(alice_client, world.shop, "erin@example.com")
+    invitation = Invitation.objects.get(shop=world.shop)
+    alice_client.post(reverse("members:invitation_confirm", args=[world.shop.slug, invitation.id]))
+    invitation.refresh_from_db()
+    assert not invitation.requester_confirmed
