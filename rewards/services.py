@@ -389,6 +389,23 @@ def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key:
     return ActionResult(group, [entry], voucher_redeemed=voucher)
 
 
+def _refuse_if_spent(member: Member, entries: list[LedgerEntry], cards: set[int]) -> None:
+    """One rule for undoing stamps, points and purchases: what the undo would take back must still be
+    there. Stamps already turned into a reward, or points already spent, stay; a manager refunds the
+    purchase or adjusts the balance instead. The caller holds the member lock."""
+    points = sum(e.points for e in entries)
+    balances = dict(MemberCard.objects.filter(pk__in=cards).values_list("pk", "stamps"))
+    stamps_short = any(balances[card] - sum(e.stamps for e in entries if e.card_id == card) < 0 for card in balances)
+    if stamps_short or (points > 0 and member.points - points < 0):
+        raise LoyaltyError(
+            _(
+                "What this would take back is already spent. Ask a manager to refund the purchase or adjust "
+                "the balance instead."
+            ),
+            code="already_spent",
+        )
+
+
 @_idempotent
 def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: str) -> ActionResult:
     """Undo a counter action within the undo window, by writing void entries."""
@@ -396,7 +413,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         entries = list(LedgerEntry.objects.filter(shop=shop, group=group).exclude(reason=Reason.VOID).order_by("id"))
         if not entries:
             raise LoyaltyError(_("Nothing to undo."), code="not_found")
-        _lock_member(entries[0].member_id)
+        locked = _lock_member(entries[0].member_id)
         cards = {e.card_id for e in entries if e.card_id}
         vouchers = {
             v.pk: v
@@ -417,12 +434,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                 % {"minutes": settings.COUNTER_UNDO_MINUTES},
                 code="too_late",
             )
-        later = LedgerEntry.objects.filter(card_id__in=cards, id__gt=entries[-1].id).exclude(group=group)
-        if later.exists():
-            raise LoyaltyError(
-                _("Something happened on this card since; ask a manager to adjust the balance instead."),
-                code="not_last",
-            )
+        _refuse_if_spent(locked, entries, cards)
         for entry in entries:
             voucher = vouchers.get(entry.voucher_id)
             if entry.reason == Reason.CARD_COMPLETE and voucher:

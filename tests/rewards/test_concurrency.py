@@ -213,3 +213,38 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_available"}
     cake.refresh_from_db()
     assert cake.stock == 0
+
+
+def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setup):
+    """Regression: undo took back a purchase's points even when they were already spent."""
+    from decimal import Decimal
+
+    from rewards import catalogue, points
+    from rewards.models import CatalogueReward, PointsRule
+
+    shop, staff, member, _program = setup
+    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
+    cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=10)
+    bought = points.purchase_record(member=member, amount=Decimal(100), staff=staff, idempotency_key="buy")
+    for _round in range(5):
+
+        def act(i):
+            if i == 0:
+                return services.action_undo(
+                    shop=shop, group=bought.group, staff=staff, idempotency_key=uuid.uuid4().hex
+                )
+            return catalogue.reward_redeem(
+                member=member, reward_id=cookie.pk, staff=staff, idempotency_key=uuid.uuid4().hex
+            )
+
+        results = race(2, act)
+        wins = [r for r in results if isinstance(r, services.ActionResult)]
+        assert len(wins) == 1, results
+        assert {r.code for r in results if isinstance(r, LoyaltyError)} <= {"already_spent", "not_enough_points"}
+        member.refresh_from_db()
+        assert member.points == 0
+        assert services.ledger_drift() == []
+        if isinstance(results[0], services.ActionResult):
+            break
+        # The spend won: undo the spend and race again.
+        services.action_undo(shop=shop, group=results[1].group, staff=staff, idempotency_key=uuid.uuid4().hex)

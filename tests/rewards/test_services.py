@@ -208,12 +208,23 @@ def test_undo_only_within_the_window(world, member, program, settings):
     assert error.value.code == "too_late"
 
 
-def test_undo_only_the_last_action_on_a_card(world, member, program):
+def test_undo_takes_back_only_what_is_still_there(world, member, program):
+    """A stamp that went into a completed card is spent: its undo is refused. Before that, an earlier
+    stamp can be undone after a later one."""
     first = stamp(member, program, world.carol)
     stamp(member, program, world.carol)
+    services.action_undo(shop=world.shop, group=first.group, staff=world.carol, idempotency_key=key())
+    assert card(member, program).stamps == 1
+    slip = stamp(member, program, world.carol)
+    services.stamps_adjust(
+        member=member, program=program, stamps=program.stamps_needed - 2, note="paper card", staff=world.bob,
+        idempotency_key=key(),
+    )  # fmt: skip
+    assert card(member, program).stamps == 0, "the card completed and issued its voucher"
     with pytest.raises(LoyaltyError) as error:
-        services.action_undo(shop=world.shop, group=first.group, staff=world.carol, idempotency_key=key())
-    assert error.value.code == "not_last"
+        services.action_undo(shop=world.shop, group=slip.group, staff=world.carol, idempotency_key=key())
+    assert error.value.code == "already_spent"
+    assert card(member, program).stamps == 0
 
 
 def test_another_shop_cannot_undo(world, member, program):
@@ -292,3 +303,21 @@ def test_deleting_a_shop_takes_its_ledger_with_it(world, member, program):
     shop_services.shop_delete(shop=world.shop)
     assert not LedgerEntry.objects.exists()
     assert not MemberCard.objects.exists()
+
+
+def test_undoing_a_purchase_whose_points_were_spent_is_refused(world, member, program):
+    """Regression: the balance went negative without a refund's rules."""
+    from decimal import Decimal
+
+    from rewards import catalogue, points
+    from rewards.models import CatalogueReward, PointsRule
+
+    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    cookie = CatalogueReward.objects.create(shop=world.shop, name="Cookie", cost_points=10)
+    bought = points.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
+    catalogue.reward_redeem(member=member, reward_id=cookie.pk, staff=world.carol, idempotency_key=key())
+    with pytest.raises(LoyaltyError) as error:
+        services.action_undo(shop=world.shop, group=bought.group, staff=world.carol, idempotency_key=key())
+    assert error.value.code == "already_spent" and "refund" in error.value.message
+    member.refresh_from_db()
+    assert member.points == 0
