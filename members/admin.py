@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .admin_base import StateAdmin
 from .models import Invitation, Member, Shop, StaffMember, User
 
 
@@ -31,14 +32,27 @@ class ShopAdmin(admin.ModelAdmin):
     inlines = [StaffInline]
 
 
+@admin.register(StaffMember)
+class StaffMemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "shop", "role"]
+    list_select_related = ["user", "shop"]
+    raw_id_fields = ["user", "shop"]
+
+
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(StateAdmin):
     list_display = ["email", "shop", "role", "expires_at"]
     list_select_related = ["shop"]
+    raw_id_fields = ["shop", "invited_by"]
+    # Only the owner's confirmation on the staff page lets another account accept.
+    state_fields = ("requested_by", "requester_confirmed")
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
-    list_display = ["name", "shop", "code", "joined_at", "last_visit_at"]
-    list_select_related = ["shop"]
+class MemberAdmin(StateAdmin):
+    list_display = ["name", "shop", "code", "points", "tier", "joined_at", "last_visit_at"]
+    list_select_related = ["shop", "tier"]
     search_fields = ["name", "email", "phone", "code"]
+    raw_id_fields = ["shop", "user"]
+    # Balances and standing move with ledger rows, through the services (a manager adjusts on the member page).
+    state_fields = ("points", "tier", "tier_short_since", "last_visit_at", "joined_at", "referred_by")

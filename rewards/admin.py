@@ -1,6 +1,24 @@
+"""Operators see every model; configuration saves through the same services as the shop's pages,
+and loyalty state (balances, the ledger, vouchers, purchases, tier history) is read-only."""
+
 from django.contrib import admin
 
-from .models import LedgerEntry, MemberCard, StampProgram, Voucher
+from members.admin_base import RecordAdmin, StateAdmin
+
+from . import services
+from .models import (
+    CatalogueReward,
+    LedgerEntry,
+    MemberCard,
+    PointsRule,
+    Purchase,
+    StampProgram,
+    Tier,
+    TierChange,
+    TierPolicy,
+    TierTrial,
+    Voucher,
+)
 
 
 @admin.register(StampProgram)
@@ -8,29 +26,81 @@ class StampProgramAdmin(admin.ModelAdmin):
     list_display = ["name", "shop", "stamps_needed", "reward", "is_active"]
     list_select_related = ["shop"]
 
+    def save_model(self, request, obj, form, change):
+        services.program_save(program=obj)
+
+
+@admin.register(PointsRule)
+class PointsRuleAdmin(admin.ModelAdmin):
+    list_display = ["shop", "is_active", "points_per_step", "step_amount", "expiry", "expiry_months"]
+    list_select_related = ["shop"]
+
+    def save_model(self, request, obj, form, change):
+        services.points_rule_save(rule=obj)
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(admin.ModelAdmin):
+    list_display = ["shop", "basis", "window_months", "grace_days"]
+
+    def save_model(self, request, obj, form, change):
+        services.tier_settings_save(policy=obj)
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "shop", "threshold", "multiplier"]
+    list_select_related = ["shop"]
+
+    def save_model(self, request, obj, form, change):
+        services.tier_settings_save(tier=obj)
+
+
+@admin.register(CatalogueReward)
+class CatalogueRewardAdmin(StateAdmin):
+    list_display = ["name", "shop", "kind", "cost_points", "cost_stamps", "stock", "is_active"]
+    list_select_related = ["shop"]
+    # Stock goes down with each redemption and back up with its undo.
+    state_fields = ("stock",)
+
+    def save_model(self, request, obj, form, change):
+        services.reward_save(reward=obj)
+
 
 @admin.register(MemberCard)
-class MemberCardAdmin(admin.ModelAdmin):
+class MemberCardAdmin(RecordAdmin):
     list_display = ["member", "program", "stamps"]
     list_select_related = ["member", "program"]
-    readonly_fields = ["stamps"]
 
 
 @admin.register(Voucher)
-class VoucherAdmin(admin.ModelAdmin):
+class VoucherAdmin(RecordAdmin):
     list_display = ["code", "title", "member", "status", "issued_at", "expires_at"]
     list_select_related = ["member"]
     search_fields = ["code"]
+    list_filter = ["status"]
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(RecordAdmin):
+    list_display = ["created_at", "member", "amount", "points_earned", "points_spent", "refunded_amount"]
+    list_select_related = ["member"]
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(RecordAdmin):
     list_display = ["created_at", "member", "reason", "stamps", "points", "staff"]
     list_select_related = ["member", "staff"]
+    list_filter = ["reason"]
 
-    # The ledger is append-only, here too.
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+@admin.register(TierChange)
+class TierChangeAdmin(RecordAdmin):
+    list_display = ["created_at", "member", "from_tier", "to_tier", "reason"]
+    list_select_related = ["member", "from_tier", "to_tier"]
+
+
+@admin.register(TierTrial)
+class TierTrialAdmin(RecordAdmin):
+    list_display = ["member", "tier", "starts_at", "ends_at", "ended_at"]
+    list_select_related = ["member", "tier"]
