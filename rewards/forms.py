@@ -1,7 +1,9 @@
+from datetime import datetime, time
 from decimal import Decimal
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.images import reencode_image
@@ -39,6 +41,13 @@ class AdjustForm(forms.Form):
 
 
 class PointsRuleForm(forms.ModelForm):
+    expiry_from = forms.DateField(
+        label=_("New expiry terms apply to points earned from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty for today. Points already earned always keep the terms they were earned under."),
+    )
+
     class Meta:
         model = PointsRule
         fields = [
@@ -69,7 +78,19 @@ class PointsRuleForm(forms.ModelForm):
             )
         if cleaned.get("expiry") not in (None, PointsRule.Expiry.NEVER) and not cleaned.get("expiry_months"):
             self.add_error("expiry_months", _("Say after how many months points expire."))
+        start = cleaned.get("expiry_from")
+        if start and start < timezone.localdate(timezone=self.instance.shop.tz):
+            self.add_error(
+                "expiry_from", _("Expiry terms cannot start in the past: that would change points already earned.")
+            )
         return cleaned
+
+    def expiry_start(self):
+        """The moment the changed terms begin: the start of the chosen day in the shop, or now."""
+        day = self.cleaned_data.get("expiry_from")
+        if not day or day == timezone.localdate(timezone=self.instance.shop.tz):
+            return None
+        return datetime.combine(day, time.min, tzinfo=self.instance.shop.tz)
 
 
 class PurchaseForm(forms.Form):

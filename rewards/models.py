@@ -181,6 +181,23 @@ class PointsRule(models.Model):
         return bool(self.bill_points and self.bill_value)
 
 
+class PointsExpiryTerms(models.Model):
+    """The expiry rule in force from a moment on. Points keep the terms in force when they were
+    earned, so a change of the rule is never retroactive; history is only ever added to."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    expiry = models.CharField(max_length=8, choices=PointsRule.Expiry.choices)
+    months = models.PositiveSmallIntegerField(null=True, blank=True)
+    valid_from = models.DateTimeField()
+
+    class Meta:
+        ordering = ["valid_from", "id"]
+        verbose_name_plural = "points expiry terms"
+
+    def __str__(self):
+        return f"{self.expiry} {self.months} from {self.valid_from:%Y-%m-%d}"
+
+
 class TierPolicy(models.Model):
     """How a shop's members qualify for tiers: what counts, over how long, and how kindly they fall."""
 

@@ -540,14 +540,33 @@ def ledger_drift() -> list[tuple[object, int, int]]:
     ]
 
 
-def points_rule_save(*, rule) -> None:
-    """Change how points are earned and spent. Points already earned stay: a new rule
-    applies from the next purchase on."""
+def points_rule_save(*, rule, expiry_from=None) -> None:
+    """Change how points are earned and spent. Points already earned keep the expiry terms they were
+    earned under: changed terms apply to points earned from ``expiry_from`` (now, or a date the owner
+    schedules) on, and the rule keeps the date it first started."""
+    from .models import PointsExpiryTerms
+
     with transaction.atomic():
-        before = PointsRule.objects.filter(pk=rule.pk).values("expiry", "expiry_months").first() if rule.pk else None
-        if before != {"expiry": rule.expiry, "expiry_months": rule.expiry_months}:
-            # A new expiry rule counts from today, never backwards.
-            rule.expiry_since = timezone.now()
+        before = (
+            PointsRule.objects.filter(pk=rule.pk).values("expiry", "expiry_months", "expiry_since").first()
+            if rule.pk
+            else None
+        )
+        now = timezone.now()
+        changed = before is None or (before["expiry"], before["expiry_months"]) != (rule.expiry, rule.expiry_months)
+        if changed:
+            history = PointsExpiryTerms.objects.filter(shop_id=rule.shop_id)
+            if before and before["expiry_since"] and not history.exists():
+                # Terms set before history was kept: record them first, from when they began.
+                PointsExpiryTerms.objects.create(
+                    shop_id=rule.shop_id, expiry=before["expiry"], months=before["expiry_months"],
+                    valid_from=before["expiry_since"],
+                )  # fmt: skip
+            PointsExpiryTerms.objects.create(
+                shop_id=rule.shop_id, expiry=rule.expiry, months=rule.expiry_months, valid_from=expiry_from or now
+            )
+            if rule.expiry_since is None:
+                rule.expiry_since = expiry_from or now
         rule.save()
 
 

@@ -45,7 +45,7 @@ def points_settings(request):
     rule = PointsRule.objects.filter(shop=shop).first() or PointsRule(shop=shop)
     form = PointsRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
-        services.points_rule_save(rule=form.instance)
+        services.points_rule_save(rule=form.instance, expiry_from=form.expiry_start())
         messages.success(request, _("Points settings saved."))
         return redirect("rewards:points_settings", shop_slug=shop.slug)
     preview_rule = form.instance if not form.errors else PointsRule.objects.filter(shop=shop).first()

@@ -80,18 +80,27 @@ def test_expiry_after_months_without_a_visit(world, member, rule):
     assert balance(member) == 0
 
 
-def test_saving_a_changed_expiry_rule_starts_it_today(world, rule):
+def test_a_changed_expiry_rule_applies_to_points_earned_from_then_on(world, member, rule):
+    """The rule keeps its start date; points keep the terms they were earned under."""
     from rewards import services
+    from rewards.models import PointsExpiryTerms
 
+    earn(member, world.carol, 100, local(2026, 2, 1, 12))  # under 6 months: expires 1 August
     rule.expiry_months = 12
-    before = rule.expiry_since
-    services.points_rule_save(rule=rule)
+    services.points_rule_save(rule=rule, expiry_from=local(2026, 3, 1))
     rule.refresh_from_db()
-    assert rule.expiry_since > before
-    stamp = rule.expiry_since
-    services.points_rule_save(rule=rule)  # nothing about expiry changed
-    rule.refresh_from_db()
-    assert rule.expiry_since == stamp
+    assert rule.expiry_since == local(2026, 1, 1)
+    assert list(PointsExpiryTerms.objects.values_list("months", flat=True)) == [6, 12]
+    earn(member, world.carol, 50, local(2026, 3, 15, 12))  # under 12 months: expires March 2027
+    services.points_rule_save(rule=rule)  # nothing about expiry changed: no new terms
+    assert PointsExpiryTerms.objects.count() == 2
+    assert points_expire(now=local(2026, 8, 1, 12)) == 1
+    assert balance(member) == 50
+    for day in range(2, 30):  # the daily job, again and again: nothing more
+        points_expire(now=local(2026, 8, day, 12))
+    assert balance(member) == 50
+    assert points_expire(now=local(2027, 3, 15, 12)) == 1
+    assert balance(member) == 0
 
 
 def test_the_card_says_what_expires_when(world, member, rule, client):
@@ -138,3 +147,25 @@ def test_expiry_never_takes_more_than_was_earned(world, rule, steps):
     assert ledger_drift() == []
     # Long after everything was earned, nothing earned under the rule is left.
     assert balance(member) == 0
+
+
+def test_the_owner_schedules_new_terms_and_cannot_backdate_them(world, rule):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from rewards.models import PointsExpiryTerms
+
+    url = reverse("rewards:points_settings", args=[world.shop.slug])
+    data = {"is_active": "on", "points_per_step": "1", "step_amount": "1", "rounding": "down", "min_purchase": "0",
+            "bill_points": "1", "bill_value": "1", "bill_max_percent": "100", "expiry": "earned",
+            "expiry_months": "12"}  # fmt: skip
+    bob = world.client(world.bob)
+    yesterday = timezone.localdate(timezone=TAIPEI) - timedelta(days=1)
+    response = bob.post(url, {**data, "expiry_from": yesterday.isoformat()})
+    assert response.status_code == 400 and "cannot start in the past" in response.content.decode()
+    assert not PointsExpiryTerms.objects.exists()
+    later = timezone.localdate(timezone=TAIPEI) + timedelta(days=30)
+    assert bob.post(url, {**data, "expiry_from": later.isoformat()}).status_code == 302
+    terms = list(PointsExpiryTerms.objects.values_list("months", "valid_from"))
+    assert terms[0] == (6, local(2026, 1, 1))
+    assert terms[1][0] == 12 and timezone.localtime(terms[1][1], TAIPEI).date() == later
