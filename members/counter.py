@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from campaigns.boosts import boosts_for
 from rewards.catalogue import catalogue_for
 from rewards.expiry import next_expiry
-from rewards.models import PointsRule, StampProgram, Voucher
+from rewards.models import FoundBy, PointsRule, StampProgram, Voucher
 from rewards.tiers import standing
 
 from .emails import canonical_email
@@ -24,6 +24,8 @@ class Lookup:
     members: list[Member] = field(default_factory=list)
     voucher: Voucher | None = None
     error: str = ""
+    # How the member was found (rewards.models.FoundBy): only a fresh QR proves the person is here.
+    method: str = ""
 
 
 def counter_lookup(shop: Shop, query: str) -> Lookup:
@@ -40,19 +42,20 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
             )
         if code is None:
             return Lookup(error=_("This QR code is not one of this shop's member codes."))
-        return Lookup(list(shop.members.filter(code=code)))
+        return Lookup(list(shop.members.filter(code=code)), method=FoundBy.QR)
     compact = query.upper().replace(" ", "").replace("-", "")
     if 6 <= len(compact) <= 12 and set(compact) <= set(CODE_ALPHABET):
         if found := list(shop.members.filter(code=compact)):
-            return Lookup(found)
+            return Lookup(found, method=FoundBy.CODE)
         voucher = shop.vouchers.select_related("member").filter(code=compact).first()
         if voucher:
-            return Lookup([voucher.member], voucher=voucher)
+            return Lookup([voucher.member], voucher=voucher, method=FoundBy.VOUCHER)
     if "@" in query:
-        return Lookup(list(shop.members.filter(email_canonical=canonical_email(query))[:10]))
+        return Lookup(list(shop.members.filter(email_canonical=canonical_email(query))[:10]), method=FoundBy.EMAIL)
     if phone := normalise_phone(query, region=shop_region(shop)):
-        return Lookup(list(shop.members.filter(phone=phone)[:10]))
-    return Lookup(list(shop.members.filter(name__icontains=query).order_by("-last_visit_at", "name")[:10]))
+        return Lookup(list(shop.members.filter(phone=phone)[:10]), method=FoundBy.PHONE)
+    found = shop.members.filter(name__icontains=query).order_by("-last_visit_at", "name")[:10]
+    return Lookup(list(found), method=FoundBy.NAME)
 
 
 @dataclass
@@ -80,6 +83,16 @@ def usable_vouchers(member: Member):
     return member.vouchers.filter(status=Voucher.Status.ISSUED).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
+
+
+def masked_contact(member: Member) -> str:
+    """Enough of the phone (or e-mail) to check with the customer, not enough to learn it: ••• 678."""
+    if member.phone:
+        return f"••• {member.phone[-3:]}"
+    if member.email:
+        local, _at, domain = member.email.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return ""
 
 
 def member_panel(shop: Shop, member: Member) -> dict:

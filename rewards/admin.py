@@ -10,6 +10,7 @@ from .models import (
     CatalogueReward,
     LedgerEntry,
     MemberCard,
+    PointsExpiryTerms,
     PointsRule,
     Purchase,
     StampProgram,
@@ -104,3 +105,11 @@ class TierChangeAdmin(RecordAdmin):
 class TierTrialAdmin(RecordAdmin):
     list_display = ["member", "tier", "starts_at", "ends_at", "ended_at"]
     list_select_related = ["member", "tier"]
+
+
+@admin.register(PointsExpiryTerms)
+class PointsExpiryTermsAdmin(RecordAdmin):
+    """History of the expiry rule: points keep the terms they were earned under."""
+
+    list_display = ["shop", "expiry", "months", "valid_from"]
+    list_select_related = ["shop"]

@@ -1,3 +1,4 @@
+import contextvars
 import uuid
 from decimal import Decimal
 
@@ -420,6 +421,27 @@ class AppendOnlyQuerySet(ShopScopedQuerySet):
         raise TypeError("Ledger entries are never deleted: write a void entry instead.")
 
 
+class FoundBy(models.TextChoices):
+    """How staff found the member before a counter action: the fraud checks read it."""
+
+    QR = "qr", _("Member QR code")
+    CODE = "code", _("Typed member code")
+    VOUCHER = "voucher", _("Voucher code")
+    PHONE = "phone", _("Phone number")
+    EMAIL = "email", _("E-mail address")
+    NAME = "name", _("Name")
+    PAGE = "page", _("Member page")
+
+
+# Set by the counter around a service call (rewards.lookup.found_by); every ledger row written
+# inside records it, without every service passing it along.
+FOUND_BY: contextvars.ContextVar[str] = contextvars.ContextVar("found_by", default="")
+
+
+def _found_by_now() -> str:
+    return FOUND_BY.get()
+
+
 class LedgerEntry(models.Model):
     """One change of stamps or points. Rows are only ever added; a void is a new row."""
 
@@ -458,6 +480,9 @@ class LedgerEntry(models.Model):
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # How the member was found at the counter ("" for rows no look-up led to: campaigns, tasks).
+    found_by = models.CharField(_("found by"), max_length=8, choices=FoundBy.choices, blank=True,
+                                default=_found_by_now)  # fmt: skip
 
     objects = AppendOnlyQuerySet.as_manager()
 

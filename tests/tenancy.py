@@ -81,7 +81,10 @@ def _voucher(shop: Shop) -> dict:
 
     member = MemberFactory(shop=shop)
     voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
-    return {"member_id": member.public_id, "_data": {"voucher": str(voucher.public_id), "key": "r-" + shop.slug}}
+    return {
+        "member_id": member.public_id,
+        "_data": {"voucher": str(voucher.public_id), "key": "r-" + shop.slug, "confirmed": "1"},
+    }
 
 
 def _stamped(shop: Shop) -> dict:
@@ -138,7 +141,10 @@ def _reward(shop: Shop):
 
 def _reward_redeem(shop: Shop) -> dict:
     data = _purchase(shop)  # a member with 10 points
-    return {"member_id": data["member_id"], "_data": {"reward": str(_reward(shop).public_id), "key": "w-" + shop.slug}}
+    return {
+        "member_id": data["member_id"],
+        "_data": {"reward": str(_reward(shop).public_id), "key": "w-" + shop.slug, "confirmed": "1"},
+    }
 
 
 def _campaign(shop: Shop) -> dict:

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from rewards import catalogue, points, services
 from rewards.forms import PurchaseForm
-from rewards.models import CatalogueReward, StampProgram, Voucher
+from rewards.lookup import found_by, found_method, found_token
+from rewards.models import CatalogueReward, FoundBy, StampProgram, Voucher
 
-from ..counter import counter_lookup, member_panel
+from ..counter import counter_lookup, masked_contact, member_panel
 from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 # Refusals whose reason is that it already happened: staff see "already done", not "not done".
@@ -26,14 +27,22 @@ REFUSED = 409
 UNREADABLE = 422
 
 
-def _render(request, *, member=None, lookup=None, outcome=None, status=200):
+def _render(request, *, member=None, lookup=None, outcome=None, status=200, method=""):
     # Every key the template reads is present, whatever the outcome.
     outcome = {"error": "", "code": "", "result": None, "voucher": None, **(outcome or {})}
     outcome["already_done"] = outcome["code"] in ALREADY_DONE
     context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": outcome}
+    if lookup is not None and len(lookup.members) > 1:
+        # Each result keeps how it was found, for the panel it opens.
+        context["found_links"] = [(m, found_token(m.public_id, lookup.method)) for m in lookup.members]
     if member is not None:
         context.update(member_panel(request.shop, member))
         context["key"] = uuid.uuid4().hex
+        # Only a fresh QR code proves the customer is at the counter: after anything else, staff
+        # confirm the person before points or vouchers are spent.
+        context["found"] = found_token(member.public_id, method)
+        context["needs_confirm"] = method != FoundBy.QR
+        context["contact"] = masked_contact(member)
     template = "members/counter.html"
     if request.htmx:
         template += "#result"
@@ -48,23 +57,36 @@ def counter(request):
     outcome = None
     if lookup.voucher is not None:
         outcome = {"voucher": lookup.voucher}
-    return _render(request, member=member, lookup=lookup, outcome=outcome)
+    return _render(request, member=member, lookup=lookup, outcome=outcome, method=lookup.method)
 
 
 @shop_view("counter.use")
 @require_GET
 def counter_member(request, member_id):
-    return _render(request, member=shop_member_or_404(request, member_id))
+    member = shop_member_or_404(request, member_id)
+    method = found_method(request.GET.get("found"), member.public_id) or FoundBy.PAGE
+    return _render(request, member=member, method=method)
 
 
-def _act(request, member, action):
+def _act(request, member, action, *, spends=False):
+    """Run a counter action, recording how the member was found; a spend after anything but a
+    fresh QR code needs staff to have confirmed the person with the customer."""
+    method = found_method(request.POST.get("found"), member.public_id)
+    if spends and method != FoundBy.QR and request.POST.get("confirmed") != "1":
+        message = _("Check with the customer that this is %(name)s (%(contact)s), tick the box, then try again.") % {
+            "name": member.name, "contact": masked_contact(member) or _("no phone or e-mail"),
+        }  # fmt: skip
+        outcome = {"error": message, "code": "confirm_person"}
+        return _render(request, member=member, outcome=outcome, status=REFUSED, method=method)
     try:
-        result = action()
+        with found_by(method):
+            result = action()
     except services.LoyaltyError as error:
-        return _render(request, member=member, outcome={"error": error.message, "code": error.code}, status=REFUSED)
+        outcome = {"error": error.message, "code": error.code}
+        return _render(request, member=member, outcome=outcome, status=REFUSED, method=method)
     # The panel shows the balances the action just moved.
     member.refresh_from_db(fields=["points", "last_visit_at"])
-    return _render(request, member=member, outcome={"result": result})
+    return _render(request, member=member, outcome={"result": result}, method=method)
 
 
 @shop_view("counter.use")
@@ -107,7 +129,8 @@ def counter_redeem(request, member_id):
     return _act(
         request,
         member,
-        lambda: services.voucher_redeem(
+        spends=True,
+        action=lambda: services.voucher_redeem(
             shop=request.shop,
             voucher_id=voucher.pk,
             staff=request.user,
@@ -148,7 +171,8 @@ def counter_purchase(request, member_id):
     return _act(
         request,
         member,
-        lambda: points.purchase_record(
+        spends=bool(form.cleaned_data["pay_points"]),
+        action=lambda: points.purchase_record(
             member=member,
             amount=form.cleaned_data["amount"],
             receipt=form.cleaned_data["receipt"],
@@ -170,7 +194,8 @@ def counter_reward(request, member_id):
     return _act(
         request,
         member,
-        lambda: catalogue.reward_redeem(
+        spends=True,
+        action=lambda: catalogue.reward_redeem(
             member=member,
             reward_id=reward.pk,
             staff=request.user,

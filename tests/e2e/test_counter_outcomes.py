@@ -76,7 +76,11 @@ def test_every_counter_outcome_is_visible(live_server, page, screenshot, assert_
     find(page, "member1@demo.example")
     voucher = Voucher.objects.get(member__email="member1@demo.example", status="issued")
     services.voucher_redeem(shop=voucher.shop, voucher_id=voucher.pk, staff=staff, idempotency_key="other-till")
-    page.locator("li", has_text=voucher.code).get_by_role("button", name="Redeem").click()
+    row = page.locator("li", has_text=voucher.code)
+    # Found by e-mail, not by a fresh QR code: staff confirm the person before a spend.
+    expect(row).to_contain_text("I checked: this is Wei Chang (••• 003)")
+    row.get_by_label(re.compile("I checked")).check()
+    row.get_by_role("button", name="Redeem").click()
     refused(page, "Already done: This voucher was already redeemed")
 
     # Reward: the points were spent elsewhere since the panel opened.
@@ -86,7 +90,9 @@ def test_every_counter_outcome_is_visible(live_server, page, screenshot, assert_
     while Member.objects.get(pk=amy.pk).points >= cookie.cost_points:
         catalogue.reward_redeem(member=amy, reward_id=cookie.pk, staff=staff, idempotency_key=f"spend-{amy.points}")
         amy.refresh_from_db()
-    page.locator("li", has_text="Butter cookie").get_by_role("button", name="Redeem").click()
+    cookie_row = page.locator("li", has_text="Butter cookie")
+    cookie_row.get_by_label(re.compile("I checked")).check()
+    cookie_row.get_by_role("button", name="Redeem").click()
     refused(page, "Not done:")
 
     # Purchase: amounts that are no amount.

@@ -2,6 +2,8 @@
 customer sees points, tier and what they can have on the card; staff redeem a catalogue reward and
 let points pay part of a bill; a manager refunds."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -61,11 +63,15 @@ def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, 
     expect(phone_page.get_by_text("Free size upgrade")).to_be_visible()
     expect(phone_page.get_by_text("You can have this now: ask at the counter")).to_be_visible()
 
-    page.get_by_role("listitem").filter(has_text="Butter cookie").get_by_role("button", name="Redeem").click()
+    # Found by typing the member code, not a fresh QR scan: staff confirm the person before a spend.
+    cookie = page.get_by_role("listitem").filter(has_text="Butter cookie")
+    cookie.get_by_label(re.compile("I checked: this is Liam Wu")).check()
+    cookie.get_by_role("button", name="Redeem").click()
     expect(page.get_by_text("Redeemed: Butter cookie")).to_be_visible()
 
     page.get_by_label("Purchase amount").fill("200")
-    page.get_by_label("Pay with points").fill("100")
+    page.get_by_label("Pay with points", exact=True).fill("100")
+    page.get_by_label(re.compile("Paying with points: I checked")).check()
     page.get_by_role("button", name="Record purchase").click()
     expect(page.get_by_text("Still to pay: NT$190")).to_be_visible()
     screenshot(page, "points-counter")

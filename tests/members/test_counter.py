@@ -118,7 +118,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     assert 'class="highlight"' in body
     response = carol.post(
         reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
-        {"voucher": voucher.public_id, "key": "r1"},
+        {"voucher": voucher.public_id, "key": "r1", "confirmed": "1"},
     )
     assert "Redeemed: Free latte" in response.content.decode()
     voucher.refresh_from_db()
@@ -126,7 +126,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     # A second redemption with a new key is refused, clearly.
     response = carol.post(
         reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
-        {"voucher": voucher.public_id, "key": "r2"},
+        {"voucher": voucher.public_id, "key": "r2", "confirmed": "1"},
     )
     assert response.status_code == 409
     assert "already redeemed" in response.content.decode()

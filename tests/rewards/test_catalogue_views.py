@@ -71,7 +71,7 @@ def test_staff_redeem_a_reward_in_one_tap(world, rich_member):
     assert "Free cookie" in panel and "400 points short" in panel
     response = carol.post(
         reverse("members:counter_reward", args=[world.shop.slug, rich_member.public_id]),
-        {"reward": reward.public_id, "key": key()},
+        {"reward": reward.public_id, "key": key(), "confirmed": "1"},
         headers={"HX-Request": "true"},
     )
     assert "Redeemed: Free cookie" in response.content.decode()

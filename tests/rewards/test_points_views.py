@@ -38,7 +38,7 @@ def test_record_a_purchase_at_the_counter(world, member, rule):
 def test_pay_part_of_the_bill_with_points_shows_what_is_left(world, member, rule):
     carol = world.client(world.carol)
     purchase(carol, world, member, amount="2000")  # 200 points
-    body = purchase(carol, world, member, amount="200", pay_points="200").content.decode()
+    body = purchase(carol, world, member, amount="200", pay_points="200", confirmed="1").content.decode()
     assert "Still to pay: NT$180" in body
     assert Member.objects.get(pk=member.pk).points == 200 - 200 + 18
 

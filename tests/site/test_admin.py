@@ -24,6 +24,7 @@ STATE = {
     "rewards.voucher": None,
     "rewards.purchase": None,
     "rewards.ledgerentry": None,
+    "rewards.pointsexpiryterms": None,
     "rewards.tierchange": None,
     "rewards.tiertrial": None,
     "campaigns.reach": None,
