@@ -351,15 +351,12 @@ def results(campaign: Campaign) -> dict:
     30 days after, beside the members held back for comparison."""
     visits = (
         LedgerEntry.objects.filter(
-            member=OuterRef("member"),
-            reason__in=[LedgerEntry.Reason.VISIT, LedgerEntry.Reason.PURCHASE],
-            voided_by__isnull=True,
-            created_at__gt=OuterRef("created_at"),
-            created_at__lte=OuterRef("window_end"),
+            member=OuterRef("member"), created_at__gt=OuterRef("created_at"), created_at__lte=OuterRef("window_end")
         )
+        .visits()
         .order_by()
         .values("member")
-        .annotate(n=Count("group", distinct=True))
+        .annotate(n=Count("pk"))
         .values("n")
     )
     window = timedelta(days=RESULTS_DAYS)

@@ -332,6 +332,8 @@ LOGGING = {
     },
 }
 COUNTER_UNDO_MINUTES = env.int("COUNTER_UNDO_MINUTES", default=5)
+# Stamps and purchases within this many minutes of the visit's first are the same visit.
+VISIT_MINUTES = env.int("VISIT_MINUTES", default=60)
 # A member QR code older than this is refused at the counter, so a screenshot
 # passed around cannot collect stamps; the card page refreshes it sooner.
 MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=180)

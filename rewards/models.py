@@ -414,6 +414,14 @@ class Purchase(models.Model):
 
 
 class AppendOnlyQuerySet(ShopScopedQuerySet):
+    def visits(self):
+        """The one definition of a visit, for members and shops alike: a counter action with a stamp
+        or a purchase that opened a visit (several within VISIT_MINUTES are one), not undone, and not
+        a purchase refunded in full."""
+        return self.filter(opens_visit=True, voided_by__isnull=True).exclude(
+            reason="purchase", purchase__refunded_amount=models.F("purchase__amount")
+        )
+
     def update(self, **kwargs):
         raise TypeError("Ledger entries are never updated: write a void entry instead.")
 
@@ -480,6 +488,8 @@ class LedgerEntry(models.Model):
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # This row began a visit (see AppendOnlyQuerySet.visits): set when written, never changed.
+    opens_visit = models.BooleanField(default=False)
     # How the member was found at the counter ("" for rows no look-up led to: campaigns, tasks).
     found_by = models.CharField(_("found by"), max_length=8, choices=FoundBy.choices, blank=True,
                                 default=_found_by_now)  # fmt: skip

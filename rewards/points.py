@@ -28,6 +28,7 @@ from .services import (
     _may,
     _replay,
     _stamp_locked,
+    opens_visit,
     referral_on_visit,
 )
 
@@ -132,6 +133,7 @@ def purchase_record(
                 shop=shop,
                 member=member,
                 reason=Reason.PURCHASE,
+                opens_visit=opens_visit(member.pk, now),
                 points=earned,
                 money_amount=amount,
                 purchase=purchase,

@@ -135,6 +135,14 @@ def _lock_member(member_id: int) -> Member:
     return Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
 
 
+def opens_visit(member_id: int, now) -> bool:
+    """A stamp or purchase begins a visit unless one began within VISIT_MINUTES before: +3 +3 +1
+    given in a minute with an override is one visit. The caller holds the member lock."""
+    since = now - timedelta(minutes=settings.VISIT_MINUTES)
+    recent = LedgerEntry.objects.filter(member_id=member_id, created_at__gt=since, created_at__lte=now)
+    return not recent.visits().exists()
+
+
 def _card(member: Member, program: StampProgram) -> MemberCard:
     # Under the member lock, so no twin request can create the same card meanwhile.
     card, _created = MemberCard.objects.get_or_create(member=member, program=program)
@@ -271,6 +279,7 @@ def _stamp_locked(
         member=member,
         card=card,
         reason=Reason.VISIT,
+        opens_visit=opens_visit(member.pk, now),
         stamps=count,
         group=group,
         idempotency_key=idempotency_key,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,11 +46,7 @@ def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
     if policy.basis == TierPolicy.Basis.POINTS:
         earned = entries.filter(Q(reason__in=EARNING, points__gt=0) | Q(reason=LedgerEntry.Reason.REFUND, points__lt=0))
         return earned.aggregate(total=Sum("points"))["total"] or 0
-    # A visit is one counter action with a stamp or a purchase; a purchase refunded in full is none.
-    visits = entries.filter(reason__in=[LedgerEntry.Reason.VISIT, LedgerEntry.Reason.PURCHASE]).exclude(
-        reason=LedgerEntry.Reason.PURCHASE, purchase__refunded_amount=F("purchase__amount")
-    )
-    return visits.values("group").distinct().count()
+    return entries.visits().count()
 
 
 @dataclass
