@@ -28,7 +28,7 @@ class StampProgramAdmin(admin.ModelAdmin):
     list_select_related = ["shop"]
 
     def save_model(self, request, obj, form, change):
-        services.program_save(program=obj)
+        services.program_save(program=obj, staff=request.user)
 
 
 @admin.register(PointsRule)

@@ -599,11 +599,19 @@ def tier_settings_save(*, policy=None, tier=None) -> None:
             tier.save()
 
 
-def program_save(*, program: StampProgram) -> StampProgram:
-    """Create or change a stamp program. Stamps already earned stay as they are:
-    they live in the ledger, and a new rule applies from the next stamp on."""
+def program_save(*, program: StampProgram, staff=None) -> StampProgram:
+    """Create or change a stamp program. Stamps already earned stay as they are. A lower target
+    gives every card that is now full its voucher at once (exactly once: the card's stamps go
+    down by the target as it does), each under its member's lock."""
     with transaction.atomic():
         program.save()
+        now = timezone.now()
+        if program.is_active:
+            full = MemberCard.objects.filter(program=program, stamps__gte=program.stamps_needed)
+            for card_id, member_id in full.order_by("member_id").values_list("pk", "member_id"):
+                _lock_member(member_id)
+                card = MemberCard.objects.get(pk=card_id)
+                _complete_cards(card=card, program=program, group=uuid.uuid4(), staff=staff, now=now)
     return program
 
 

@@ -31,7 +31,7 @@ def program_edit(request, program_id=None):
             raise Http404
     form = StampProgramForm(request.POST or None, instance=program or StampProgram(shop=request.shop))
     if request.method == "POST" and form.is_valid():
-        services.program_save(program=form.instance)
+        services.program_save(program=form.instance, staff=request.user)
         messages.success(request, _("Card saved."))
         return redirect("rewards:program_list", shop_slug=request.shop.slug)
     status = 400 if form.errors else 200
