@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.images import reencode_image
 
-from .models import CatalogueReward, PointsRule, StampProgram, Tier, TierPolicy
+from .models import CatalogueReward, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
 
 
 class StampProgramForm(forms.ModelForm):
@@ -60,6 +60,7 @@ class PointsRuleForm(forms.ModelForm):
             "bill_points",
             "bill_value",
             "bill_max_percent",
+            "max_purchase",
             "expiry",
             "expiry_months",
         ]
@@ -100,6 +101,10 @@ class PurchaseForm(forms.Form):
     )  # fmt: skip
     receipt = forms.CharField(label=_("Receipt number (optional)"), max_length=40, required=False)
     pay_points = forms.IntegerField(label=_("Pay with points"), min_value=0, required=False)
+    # A manager's override of the limits (the service checks the role and asks for a reason).
+    override = forms.BooleanField(required=False)
+    override_reason = forms.ChoiceField(choices=[("", ""), *OverrideReason.choices], required=False)
+    override_note = forms.CharField(max_length=200, required=False)
 
 
 class RefundForm(forms.Form):

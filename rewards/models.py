@@ -168,6 +168,15 @@ class PointsRule(models.Model):
     # When the expiry rule was last changed: it applies to points earned (or
     # absences begun) from then on, never backwards.
     expiry_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # One typo must not credit a fortune: above this the counter needs a manager's override.
+    max_purchase = models.DecimalField(
+        _("largest purchase without a manager"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal(10000),
+        validators=[MinValueValidator(Decimal(1))],
+        help_text=_("In the shop's currency. A larger amount needs a manager's override at the counter."),
+    )
     bill_max_percent = models.PositiveSmallIntegerField(
         _("largest share of a bill paid with points (%)"),
         default=50,
@@ -429,6 +438,16 @@ class AppendOnlyQuerySet(ShopScopedQuerySet):
         raise TypeError("Ledger entries are never deleted: write a void entry instead.")
 
 
+class OverrideReason(models.TextChoices):
+    """Why a manager went past a limit: a short list, so the reasons can be counted."""
+
+    PAPER_CARD = "paper_card", _("Stamps from a paper card")
+    LARGE_ORDER = "large_order", _("A large order")
+    CORRECTION = "correction", _("Correcting a mistake")
+    GOODWILL = "goodwill", _("Goodwill for a customer")
+    OTHER = "other", _("Another reason (see the note)")
+
+
 class FoundBy(models.TextChoices):
     """How staff found the member before a counter action: the fraud checks read it."""
 
@@ -483,6 +502,7 @@ class LedgerEntry(models.Model):
     # CASCADE only matters when a whole shop or member is deleted; single rows never are.
     voids = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="voided_by")
     override = models.BooleanField(_("manager override"), default=False)
+    override_reason = models.CharField(_("override reason"), max_length=12, choices=OverrideReason.choices, blank=True)
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -28,6 +28,7 @@ from .services import (
     _may,
     _replay,
     _stamp_locked,
+    check_override,
     opens_visit,
     referral_on_visit,
 )
@@ -68,10 +69,14 @@ def purchase_record(
     idempotency_key: str,
     receipt: str = "",
     pay_points: int = 0,
+    override: bool = False,
+    override_reason: str = "",
+    note: str = "",
     at=None,
 ) -> ActionResult:
     """Record a purchase: points on what is paid in money, optionally part of the bill paid with
-    points, and the stamp card's stamp when the shop counts a purchase as a visit."""
+    points, and the stamp card's stamp when the shop counts a purchase as a visit. An amount above
+    the shop's largest purchase needs a manager's override with a reason."""
     shop = member.shop
     currency = shop.currency
     amount = quantize(amount, currency)
@@ -86,6 +91,14 @@ def purchase_record(
         rule = rule_for(shop)
         if rule is None or not rule.is_active:
             raise LoyaltyError(_("This shop does not give points."), code="points_off")
+        check_override(shop, staff, override, override_reason)
+        if amount > rule.max_purchase and not override:
+            limit = format_money(rule.max_purchase, currency)
+            raise LoyaltyError(
+                _("%(amount)s is more than this shop's largest purchase (%(limit)s). Check the amount; a manager can "
+                  "override.") % {"amount": format_money(amount, currency), "limit": limit},
+                code="too_large",
+            )  # fmt: skip
         value = Decimal(0)
         if pay_points:
             if not rule.pays_bills:
@@ -141,7 +154,9 @@ def purchase_record(
                 idempotency_key=idempotency_key,
                 staff=staff,
                 created_at=now,
-                note=purchase.receipt,
+                override=override,
+                override_reason=override_reason if override else "",
+                note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
             )
         ]
         if bonus:

@@ -26,7 +26,16 @@ from members.models import Member, Shop, StaffMember, User
 from members.roles import role_has
 
 from . import tiers
-from .models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase, StampProgram, Voucher
+from .models import (
+    CatalogueReward,
+    LedgerEntry,
+    MemberCard,
+    OverrideReason,
+    PointsRule,
+    Purchase,
+    StampProgram,
+    Voucher,
+)
 
 Reason = LedgerEntry.Reason
 logger = logging.getLogger(__name__)
@@ -126,6 +135,16 @@ def _may(shop: Shop, user: User, permission: str) -> bool:
     return role is not None and role_has(role, permission)
 
 
+def check_override(shop: Shop, staff: User, override: bool, reason: str) -> None:
+    """Every override is a manager's, with a reason from the list (and an optional note)."""
+    if not override:
+        return
+    if not _may(shop, staff, "counter.override"):
+        raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
+    if reason not in OverrideReason.values:
+        raise LoyaltyError(_("Choose why the limits are overridden."), code="override_reason")
+
+
 def _lock_member(member_id: int) -> Member:
     """The member row is the one lock for everything of a member: cards, points, vouchers.
 
@@ -188,6 +207,8 @@ def stamp_add(
     staff: User,
     idempotency_key: str,
     override: bool = False,
+    override_reason: str = "",
+    note: str = "",
     at=None,
 ) -> ActionResult:
     """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction.
@@ -212,6 +233,8 @@ def stamp_add(
             now=now,
             group=group,
             idempotency_key=idempotency_key,
+            override_reason=override_reason,
+            note=note,
         )
         Member.objects.filter(pk=member.pk).update(last_visit_at=now)
         tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
@@ -234,7 +257,7 @@ def referral_on_visit(*, member: Member, now) -> None:
 
 
 def _stamp_locked(
-    *, member, program, count, staff, override, now, group, idempotency_key
+    *, member, program, count, staff, override, now, group, idempotency_key, override_reason="", note=""
 ) -> tuple[list[LedgerEntry], list[Voucher]]:
     """Stamp a card, its caller holding the member lock; every rule is checked here."""
     card = _card(member, program)
@@ -243,8 +266,7 @@ def _stamp_locked(
         raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code="paused")
     if count < 1:
         raise LoyaltyError(_("Add at least one stamp."), code="bad_count")
-    if override and not _may(member.shop, staff, "counter.override"):
-        raise LoyaltyError(_("Only a manager or owner can override the limits."), code="override_denied")
+    check_override(member.shop, staff, override, override_reason)
     if count > program.max_stamps_per_visit and not override:
         raise LoyaltyError(
             ngettext(
@@ -284,6 +306,8 @@ def _stamp_locked(
         group=group,
         idempotency_key=idempotency_key,
         override=override,
+        override_reason=override_reason if override else "",
+        note=note.strip()[:200] if override else "",
         staff=staff,
         created_at=now,
     )

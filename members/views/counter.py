@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rewards import catalogue, points, services
 from rewards.forms import PurchaseForm
 from rewards.lookup import found_by, found_method, found_token
-from rewards.models import CatalogueReward, FoundBy, StampProgram, Voucher
+from rewards.models import CatalogueReward, FoundBy, OverrideReason, StampProgram, Voucher
 
 from ..counter import counter_lookup, masked_contact, member_panel
 from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
@@ -43,6 +43,7 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
         context["found"] = found_token(member.public_id, method)
         context["needs_confirm"] = method != FoundBy.QR
         context["contact"] = masked_contact(member)
+        context["override_reasons"] = OverrideReason.choices
     template = "members/counter.html"
     if request.htmx:
         template += "#result"
@@ -114,6 +115,8 @@ def counter_stamp(request, member_id):
             staff=request.user,
             idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
             override=request.POST.get("override") == "1",
+            override_reason=request.POST.get("override_reason", ""),
+            note=request.POST.get("override_note", "")[:200],
         ),
     )
 
@@ -177,6 +180,9 @@ def counter_purchase(request, member_id):
             amount=form.cleaned_data["amount"],
             receipt=form.cleaned_data["receipt"],
             pay_points=form.cleaned_data["pay_points"] or 0,
+            override=form.cleaned_data["override"],
+            override_reason=form.cleaned_data["override_reason"],
+            note=form.cleaned_data["override_note"],
             staff=request.user,
             idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
         ),

@@ -154,7 +154,7 @@ def test_too_soon_is_a_clear_error_and_only_a_manager_may_override(world, member
     response = stamp(carol, world, member, program, key="c", override="1")
     assert response.status_code == 409
     bob = world.client(world.bob)
-    response = stamp(bob, world, member, program, key="d", override="1")
+    response = stamp(bob, world, member, program, key="d", override="1", override_reason="correction")
     assert response.status_code == 200
     assert LedgerEntry.objects.get(idempotency_key="d").override
 

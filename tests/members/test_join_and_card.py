@@ -138,7 +138,13 @@ def test_card_shows_slots_progress_vouchers_and_history(world, program, client, 
     member = MemberFactory(shop=world.shop)
     for i in range(3):
         services.stamp_add(
-            member=member, program=program, count=1, staff=world.bob, idempotency_key=f"c{i}", override=True
+            member=member,
+            program=program,
+            count=1,
+            staff=world.bob,
+            idempotency_key=f"c{i}",
+            override=True,
+            override_reason="correction",
         )
     url = reverse("members:card", args=[card_token(member)])
     client.get(url)

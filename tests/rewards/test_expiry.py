@@ -157,8 +157,8 @@ def test_the_owner_schedules_new_terms_and_cannot_backdate_them(world, rule):
 
     url = reverse("rewards:points_settings", args=[world.shop.slug])
     data = {"is_active": "on", "points_per_step": "1", "step_amount": "1", "rounding": "down", "min_purchase": "0",
-            "bill_points": "1", "bill_value": "1", "bill_max_percent": "100", "expiry": "earned",
-            "expiry_months": "12"}  # fmt: skip
+            "bill_points": "1", "bill_value": "1", "bill_max_percent": "100", "max_purchase": "10000",
+            "expiry": "earned", "expiry_months": "12"}  # fmt: skip
     bob = world.client(world.bob)
     yesterday = timezone.localdate(timezone=TAIPEI) - timedelta(days=1)
     response = bob.post(url, {**data, "expiry_from": yesterday.isoformat()})

@@ -106,7 +106,7 @@ def test_pay_part_of_a_bill_with_points(world, member, rule):
 
 
 def test_points_pay_at_most_the_shops_share(world, member, rule):
-    buy(member, world.carol, "30000")
+    buy(member, world.carol, "9000")
     with pytest.raises(LoyaltyError) as error:
         buy(member, world.carol, "100", pay_points=600)  # NT$60 of a NT$100 bill, limit 50%
     assert error.value.code == "too_much"

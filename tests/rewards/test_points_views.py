@@ -90,6 +90,7 @@ def test_points_settings_with_preview_and_validation(world, program):
         "bill_points": "100",
         "bill_value": "",
         "bill_max_percent": "50",
+        "max_purchase": "10000",
         "expiry": "never",
     }
     response = bob.post(url, data)
@@ -109,7 +110,7 @@ def test_another_shops_card_cannot_be_chosen_for_purchase_stamps(world):
     response = world.client(world.bob).post(
         reverse("rewards:points_settings", args=[world.shop.slug]),
         {"is_active": "on", "points_per_step": "1", "step_amount": "10", "rounding": "down", "min_purchase": "0",
-         "purchase_stamps": str(other.pk), "bill_max_percent": "50"},
+         "purchase_stamps": str(other.pk), "bill_max_percent": "50", "max_purchase": "10000"},
     )  # fmt: skip
     assert response.status_code == 400
     assert not PointsRule.objects.exists()

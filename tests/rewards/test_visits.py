@@ -23,7 +23,8 @@ def test_stamps_given_together_are_one_visit(world, member, program, policy):
     start = timezone.now() - timedelta(hours=3)
     for minute, count in ((0, 3), (1, 3), (1, 1)):
         services.stamp_add(member=member, program=program, count=count, staff=world.bob, override=True,
-                           idempotency_key=key(), at=start + timedelta(minutes=minute))  # fmt: skip
+                           override_reason="correction", idempotency_key=key(),
+                           at=start + timedelta(minutes=minute))  # fmt: skip
     assert LedgerEntry.objects.filter(member=member).visits().count() == 1
     assert progress(member, policy, world.shop.tz, timezone.now()) == 1
     # Back after lunch: a second visit.
@@ -48,6 +49,7 @@ def test_tiers_count_visits_by_the_same_rule(world, member, program, policy):
     start = timezone.now() - timedelta(hours=2)
     for minute in (0, 1, 2):
         services.stamp_add(member=member, program=program, count=1, staff=world.bob, override=True,
-                           idempotency_key=key(), at=start + timedelta(minutes=minute))  # fmt: skip
+                           override_reason="correction", idempotency_key=key(),
+                           at=start + timedelta(minutes=minute))  # fmt: skip
     member.refresh_from_db()
     assert member.tier is None, "three stamps in two minutes are one visit, not Silver's two"
