@@ -26,68 +26,79 @@ def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_ke
         locked = _lock_member(member.pk)
         if replay := _replay(shop, idempotency_key):
             return replay
-        reward = (
-            CatalogueReward.objects.select_for_update(of=("self",))
-            .select_related("min_tier")
-            .filter(shop=shop, pk=reward_id)
-            .first()
-        )
-        if reward is None:
-            raise LoyaltyError(_("No such reward."), code="not_found")
-        now = timezone.now()
-        if not reward.is_available(now):
-            raise LoyaltyError(_("%(reward)s is not available now.") % {"reward": reward.name}, code="not_available")
-        if reward.min_tier_id and (locked.tier is None or locked.tier.threshold < reward.min_tier.threshold):
-            raise LoyaltyError(
-                _("%(reward)s is for %(tier)s members and above.")
-                % {"reward": reward.name, "tier": reward.min_tier.name},
-                code="tier_too_low",
-            )
-        if reward.per_member_limit:
-            used = LedgerEntry.objects.filter(
-                member=member, reward=reward, reason=Reason.REDEEM, voided_by__isnull=True
-            ).count()
-            if used >= reward.per_member_limit:
-                raise LoyaltyError(
-                    _("This member has already had %(reward)s as often as allowed.") % {"reward": reward.name},
-                    code="limit_reached",
-                )
-        if reward.cost_points and locked.points < reward.cost_points:
-            raise LoyaltyError(
-                _("%(reward)s needs %(cost)d points; the member has %(points)d.")
-                % {"reward": reward.name, "cost": reward.cost_points, "points": locked.points},
-                code="not_enough_points",
-            )
-        card = None
-        if reward.cost_stamps:
-            card = _card(member, reward.stamp_program)
-            if card.stamps < reward.cost_stamps:
-                raise LoyaltyError(
-                    _("%(reward)s needs %(cost)d stamps; the card has %(stamps)d.")
-                    % {"reward": reward.name, "cost": reward.cost_stamps, "stamps": card.stamps},
-                    code="not_enough_stamps",
-                )
         group = uuid.uuid4()
-        entry = LedgerEntry.objects.create(
-            shop=shop,
-            member=member,
-            card=card,
-            reason=Reason.REDEEM,
-            points=-(reward.cost_points or 0),
-            stamps=-(reward.cost_stamps or 0),
-            reward=reward,
-            group=group,
-            idempotency_key=idempotency_key,
-            staff=staff,
-            created_at=now,
-            note=reward.name,
+        entry, reward = redeem_locked(
+            locked, reward_id=reward_id, staff=staff, group=group, now=timezone.now(), idempotency_key=idempotency_key
         )
-        Member.objects.filter(pk=member.pk).update(points=F("points") - (reward.cost_points or 0), last_visit_at=now)
-        if card is not None:
-            MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") - reward.cost_stamps)
-        if reward.stock is not None:
-            CatalogueReward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
     return ActionResult(group, [entry], reward_redeemed=reward)
+
+
+def redeem_locked(
+    locked: Member, *, reward_id: int, staff: User, group, now, idempotency_key=None, kinds=None
+) -> tuple[LedgerEntry, CatalogueReward]:
+    """Spend a member's points or stamps on a reward, the caller holding the member lock and the
+    transaction (alone at the counter, or as part of a purchase for a discount)."""
+    shop = locked.shop
+    reward = (
+        CatalogueReward.objects.select_for_update(of=("self",))
+        .select_related("min_tier", "stamp_program")
+        .filter(shop=shop, pk=reward_id)
+        .first()
+    )
+    if reward is None or (kinds is not None and reward.kind not in kinds):
+        raise LoyaltyError(_("No such reward."), code="not_found")
+    if not reward.is_available(now):
+        raise LoyaltyError(_("%(reward)s is not available now.") % {"reward": reward.name}, code="not_available")
+    if reward.min_tier_id and (locked.tier is None or locked.tier.threshold < reward.min_tier.threshold):
+        raise LoyaltyError(
+            _("%(reward)s is for %(tier)s members and above.") % {"reward": reward.name, "tier": reward.min_tier.name},
+            code="tier_too_low",
+        )
+    if reward.per_member_limit:
+        used = LedgerEntry.objects.filter(
+            member=locked, reward=reward, reason=Reason.REDEEM, voided_by__isnull=True
+        ).count()
+        if used >= reward.per_member_limit:
+            raise LoyaltyError(
+                _("This member has already had %(reward)s as often as allowed.") % {"reward": reward.name},
+                code="limit_reached",
+            )
+    if reward.cost_points and locked.points < reward.cost_points:
+        raise LoyaltyError(
+            _("%(reward)s needs %(cost)d points; the member has %(points)d.")
+            % {"reward": reward.name, "cost": reward.cost_points, "points": locked.points},
+            code="not_enough_points",
+        )
+    card = None
+    if reward.cost_stamps:
+        card = _card(locked, reward.stamp_program)
+        if card.stamps < reward.cost_stamps:
+            raise LoyaltyError(
+                _("%(reward)s needs %(cost)d stamps; the card has %(stamps)d.")
+                % {"reward": reward.name, "cost": reward.cost_stamps, "stamps": card.stamps},
+                code="not_enough_stamps",
+            )
+    entry = LedgerEntry.objects.create(
+        shop=shop,
+        member=locked,
+        card=card,
+        reason=Reason.REDEEM,
+        points=-(reward.cost_points or 0),
+        stamps=-(reward.cost_stamps or 0),
+        reward=reward,
+        group=group,
+        idempotency_key=idempotency_key,
+        staff=staff,
+        created_at=now,
+        note=reward.name,
+    )
+    Member.objects.filter(pk=locked.pk).update(points=F("points") - (reward.cost_points or 0), last_visit_at=now)
+    locked.points -= reward.cost_points or 0
+    if card is not None:
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") - reward.cost_stamps)
+    if reward.stock is not None:
+        CatalogueReward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
+    return entry, reward
 
 
 @dataclass

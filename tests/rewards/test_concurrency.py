@@ -154,7 +154,9 @@ def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
         client = Client()
         client.force_login(staff)
         clients.append(client)
-    results = race(20, lambda i: clients[i].post(url, {"voucher": voucher.public_id, "key": uuid.uuid4().hex}))
+    results = race(
+        20, lambda i: clients[i].post(url, {"voucher": voucher.public_id, "key": uuid.uuid4().hex, "confirmed": "1"})
+    )
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [409] * 19, statuses
     assert LedgerEntry.objects.filter(reason="redeem").count() == 1
