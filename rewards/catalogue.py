@@ -28,8 +28,9 @@ def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_ke
             return replay
         group = uuid.uuid4()
         entry, reward = redeem_locked(
-            locked, reward_id=reward_id, staff=staff, group=group, now=timezone.now(), idempotency_key=idempotency_key
-        )
+            locked, reward_id=reward_id, staff=staff, group=group, now=timezone.now(), idempotency_key=idempotency_key,
+            kinds=(CatalogueReward.Kind.FREE_ITEM,),
+        )  # fmt: skip
     return ActionResult(group, [entry], reward_redeemed=reward)
 
 
@@ -45,8 +46,14 @@ def redeem_locked(
         .filter(shop=shop, pk=reward_id)
         .first()
     )
-    if reward is None or (kinds is not None and reward.kind not in kinds):
+    if reward is None:
         raise LoyaltyError(_("No such reward."), code="not_found")
+    if kinds is not None and reward.kind not in kinds:
+        if reward.kind in CatalogueReward.DISCOUNTS:
+            message = _("%(reward)s comes off a purchase: record the purchase and choose it there.")
+        else:
+            message = _("%(reward)s is not money off a purchase.")
+        raise LoyaltyError(message % {"reward": reward.name}, code="wrong_kind")
     if not reward.is_available(now):
         raise LoyaltyError(_("%(reward)s is not available now.") % {"reward": reward.name}, code="not_available")
     if reward.min_tier_id and (locked.tier is None or locked.tier.threshold < reward.min_tier.threshold):

@@ -315,6 +315,9 @@ class CatalogueReward(models.Model):
         AMOUNT_OFF = "amount_off", _("Amount off")
         PERCENT_OFF = "percent_off", _("Percent off")
 
+    # Kinds that change what a purchase costs: redeemed with the purchase at the counter.
+    DISCOUNTS = (Kind.AMOUNT_OFF, Kind.PERCENT_OFF)
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="catalogue")
     name = models.CharField(_("name"), max_length=80)
@@ -395,6 +398,8 @@ class Purchase(models.Model):
     points_earned = models.IntegerField(default=0)
     points_spent = models.IntegerField(default=0)
     paid_with_points = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Taken off by a money-off or percent-off reward redeemed with the purchase.
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     # Running totals of refunds so far, moved under the member lock.
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     points_reversed = models.IntegerField(default=0)
@@ -416,6 +421,11 @@ class Purchase(models.Model):
 
     def __str__(self):
         return f"{self.amount} ({self.receipt or self.public_id})"
+
+    @property
+    def due(self) -> Decimal:
+        """What the customer pays in money: the amount less points and a reward's discount."""
+        return self.amount - self.paid_with_points - self.discount
 
     @property
     def refundable(self) -> Decimal:

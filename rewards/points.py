@@ -17,8 +17,8 @@ from campaigns import boosts
 from members.currency import format_money, minor_digits, quantize
 from members.models import Member, Shop, User
 
-from . import tiers
-from .models import LedgerEntry, PointsRule, Purchase
+from . import catalogue, tiers
+from .models import CatalogueReward, LedgerEntry, PointsRule, Purchase
 from .services import (
     ActionResult,
     LoyaltyError,
@@ -69,6 +69,7 @@ def purchase_record(
     idempotency_key: str,
     receipt: str = "",
     pay_points: int = 0,
+    reward_id: int | None = None,
     override: bool = False,
     override_reason: str = "",
     note: str = "",
@@ -116,7 +117,20 @@ def purchase_record(
                     % {"percent": rule.bill_max_percent, "limit": format_money(limit, currency)},
                     code="too_much",
                 )
-        due = amount - value
+        # A money-off or percent-off reward from the catalogue, redeemed with the purchase (its row
+        # in the purchase's group, so an undo gives the points back).
+        now = at or timezone.now()
+        group = uuid.uuid4()
+        discount, redeemed = Decimal(0), None
+        if reward_id is not None:
+            redeemed = catalogue.redeem_locked(
+                locked, reward_id=reward_id, staff=staff, group=group, now=now,
+                kinds=(CatalogueReward.Kind.AMOUNT_OFF, CatalogueReward.Kind.PERCENT_OFF),
+            )  # fmt: skip
+            reward = redeemed[1]
+            off = reward.value if reward.kind == CatalogueReward.Kind.AMOUNT_OFF else amount * reward.value / 100
+            discount = min(quantize(off, currency), amount - value)
+        due = amount - value - discount
         tier = locked.tier
         earned = points_for(rule, due)
         if tier is not None and tier.multiplier != 1:
@@ -124,11 +138,9 @@ def purchase_record(
         # A member day or happy hour on at this moment: its bonus is a row of its own,
         # part of what the purchase earned (so a refund takes it back in proportion).
         # ``at`` backdates, for imports and tests; the counter always uses the present.
-        now = at or timezone.now()
         bonus = 0
         if boost := boosts.boost_locked(member=locked, what="points", now=now):
             bonus = boosts.bonus(boost, earned)
-        group = uuid.uuid4()
         purchase = Purchase.objects.create(
             shop=shop,
             member=member,
@@ -137,6 +149,7 @@ def purchase_record(
             points_earned=earned + bonus,
             points_spent=pay_points,
             paid_with_points=value,
+            discount=discount,
             group=group,
             staff=staff,
             created_at=now,
@@ -159,6 +172,8 @@ def purchase_record(
                 note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
             )
         ]
+        if redeemed:
+            entries.append(redeemed[0])
         if bonus:
             entries.append(
                 LedgerEntry.objects.create(

@@ -44,6 +44,10 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
         context["needs_confirm"] = method != FoundBy.QR
         context["contact"] = masked_contact(member)
         context["override_reasons"] = OverrideReason.choices
+        # Money-off and percent-off rewards the member can have now: they apply to a purchase.
+        context["discounts"] = [
+            item for item in context["catalogue"] if item.affordable and item.reward.kind in CatalogueReward.DISCOUNTS
+        ]
     template = "members/counter.html"
     if request.htmx:
         template += "#result"
@@ -168,18 +172,23 @@ def counter_undo(request, member_id):
 def counter_purchase(request, member_id):
     member = shop_member_or_404(request, member_id)
     form = PurchaseForm(request.POST)
+    reward_id = uuid_or_none(request.POST.get("reward"))
+    reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
+    if reward_id and not reward:
+        raise Http404
     if not form.is_valid():
         error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
         return _render(request, member=member, outcome={"error": error}, status=UNREADABLE)
     return _act(
         request,
         member,
-        spends=bool(form.cleaned_data["pay_points"]),
+        spends=bool(form.cleaned_data["pay_points"] or reward),
         action=lambda: points.purchase_record(
             member=member,
             amount=form.cleaned_data["amount"],
             receipt=form.cleaned_data["receipt"],
             pay_points=form.cleaned_data["pay_points"] or 0,
+            reward_id=reward.pk if reward else None,
             override=form.cleaned_data["override"],
             override_reason=form.cleaned_data["override_reason"],
             note=form.cleaned_data["override_note"],
