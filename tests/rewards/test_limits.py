@@ -72,3 +72,9 @@ def test_the_limit_is_the_shops_to_set(world, member, rule):
     rule.save()
     points.purchase_record(member=member, amount=Decimal(120000), staff=world.carol, idempotency_key=key())
     assert Member.objects.get(pk=member.pk).points == 12000
+
+
+def test_the_override_fields_come_with_the_htmx_fragment_too(world, member, rule):
+    url = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
+    body = world.client(world.bob).get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in body and body.count("Stamps from a paper card") == 2  # stamp and purchase forms
