@@ -55,6 +55,8 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Where the portal's source code is offered (a footer link; see the AGPL's section 13).
+SOURCE_URL = env.str("SOURCE_URL", default="")
 # The public address of the site, used in links sent by e-mail and in QR codes.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 

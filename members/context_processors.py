@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from .models import StaffMember
@@ -15,4 +16,6 @@ def portal(request):
         "my_roles": SimpleLazyObject(my_roles),
         "shop": getattr(request, "shop", None),
         "membership": getattr(request, "membership", None),
+        # The AGPL asks whoever runs a changed copy to offer its source to the people using it.
+        "source_url": settings.SOURCE_URL,
     }

@@ -89,3 +89,9 @@ def test_database_url_switches_to_postgresql():
         timeout=60,
     )
     assert result.stdout.strip() == "django.db.backends.postgresql", result.stderr
+
+
+def test_the_source_link_is_in_every_footer_when_set(db, client, settings):
+    assert "Source code of this portal" not in client.get("/").content.decode()
+    settings.SOURCE_URL = "https://example.org/loyalty-portal"
+    assert 'href="https://example.org/loyalty-portal"' in client.get("/").content.decode()
