@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -40,46 +39,27 @@ def ensure_environment() -> None:
 
 
 def start() -> int:
+    """Migrate, create the demo café, then run web, worker and beat from Procfile.dev with honcho,
+    which stops all three on Ctrl-C or when one of them exits."""
     os.environ.setdefault("DEBUG", "true")
-    port = os.environ.get("PORT", "8000")
+    os.environ.setdefault("PORT", "8000")
+    # The processes' commands (python, celery) come from the virtual environment.
+    os.environ["PATH"] = f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     run(PYTHON, "manage.py", "migrate", "--no-input", "-v", "0")
     run(PYTHON, "manage.py", "demo")
-    processes = {
-        "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"],
-        "worker": [PYTHON, "-m", "celery", "-A", "loyalty_site", "worker", "-l", "info", "--concurrency", "2"],
-        "beat": [PYTHON, "-m", "celery", "-A", "loyalty_site", "beat", "-l", "info"],
-    }
-    children = {name: subprocess.Popen([str(a) for a in cmd], cwd=ROOT) for name, cmd in processes.items()}
-    print(f"\n  The portal runs at http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and beat)\n", flush=True)
+    url = f"http://127.0.0.1:{os.environ['PORT']}/"
+    print(f"\n  The portal runs at {url}  (Ctrl-C stops web, worker and beat)\n", flush=True)
+    honcho = subprocess.Popen([str(VENV / "bin" / "honcho"), "start", "-f", "Procfile.dev"], cwd=ROOT)
 
-    def stop():
-        for child in children.values():
-            if child.poll() is None:
-                child.terminate()
-        for child in children.values():
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    def stop(signum, _frame):
+        # Ctrl-C reaches honcho by itself; a SIGTERM to us (or a SIGINT a background shell
+        # ignores for honcho) is passed on, and honcho stops all three.
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGTERM)
 
-    def interrupted(signum, _frame):
-        raise KeyboardInterrupt
-
-    # Set explicitly: a shell that starts us in the background ignores SIGINT,
-    # and Ctrl-C or a SIGTERM must stop all three processes either way.
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
-    try:
-        while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"{name} stopped (exit {child.returncode}); stopping the others.", file=sys.stderr)
-                    stop()
-                    return child.returncode or 1
-            time.sleep(1)
-    except KeyboardInterrupt:
-        stop()
-        return 0
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return honcho.wait()
 
 
 def test(args: list[str]) -> int:
