@@ -418,5 +418,11 @@ class Cafe:
             )  # fmt: skip
 
 
+def persona_member(shop: Shop, key: str) -> Member:
+    """The demo member of one persona (by phone, or e-mail for the one without a phone)."""
+    persona = next(p for p in PERSONAS if p.key == key)
+    return shop.members.get(phone=persona.phone) if persona.phone else shop.members.get(email=persona.email)
+
+
 def ledger_reasons(shop: Shop) -> set[str]:
     return set(LedgerEntry.objects.filter(shop=shop).values_list("reason", flat=True).distinct())

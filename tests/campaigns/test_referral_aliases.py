@@ -42,12 +42,8 @@ def referral(world):
 
 
 def join_through_link(client, world, referrer, **fields):
-    url = reverse("members:join", args=[world.shop.slug]) + f"?ref={referrer_token(referrer)}"
+    url = reverse("members:join", args=[world.shop.slug]) + f"?ref={referral_token(referrer)}"
     return client.post(url, {"name": "Amy again", "phone": "", **fields})
-
-
-def referrer_token(member):
-    return referral_token(member)
 
 
 @pytest.mark.parametrize("alias", ["amy.lo+1@gmail.com", "a.m.y.l.o@gmail.com", "AmyLo+x@googlemail.com"])

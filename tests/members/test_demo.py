@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Message, Reach
 from campaigns.services import results
-from loyalty_site.demo import DEMO_PASSWORD, PERSONAS
-from members.models import Invitation, Member, Shop, StaffMember
+from loyalty_site.demo import DEMO_PASSWORD, persona_member
+from members.models import Invitation, Shop, StaffMember
 from members.roles import Role
 from rewards.models import CatalogueReward, LedgerEntry, MemberCard, StampProgram, TierTrial, Voucher
 from rewards.services import ledger_drift
@@ -22,9 +22,7 @@ def cafe(db):
     return Shop.objects.get(slug="demo-cafe")
 
 
-def person(shop, key) -> Member:
-    persona = next(p for p in PERSONAS if p.key == key)
-    return shop.members.get(phone=persona.phone) if persona.phone else shop.members.get(email=persona.email)
+person = persona_member
 
 
 def test_the_demo_is_idempotent_and_holds_every_feature(cafe):

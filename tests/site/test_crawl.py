@@ -29,7 +29,7 @@ from django.urls.exceptions import Resolver404
 
 from campaigns.models import Campaign, Message
 from campaigns.outbox import unsubscribe_token
-from loyalty_site.demo import PERSONAS, ledger_reasons
+from loyalty_site.demo import PERSONAS, ledger_reasons, persona_member
 from members.models import Invitation, Member, Shop, StaffMember, User
 from members.roles import Role, role_has
 from members.services import invitation_token
@@ -179,10 +179,6 @@ def _lookups(cafe: Cafe) -> list[Target]:
             for label, q in queries.items()]  # fmt: skip
 
 
-def _person(shop, persona) -> Member:
-    return shop.members.get(phone=persona.phone) if persona.phone else shop.members.get(email=persona.email)
-
-
 @pytest.fixture(scope="module")
 def cafe(django_db_setup, django_db_blocker):
     """The demo café, built once for the module and rolled back after it."""
@@ -190,7 +186,7 @@ def cafe(django_db_setup, django_db_blocker):
         call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
         shop = Shop.objects.get(slug="demo-cafe")
         users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
-        members = {p.key: _person(shop, p) for p in PERSONAS}
+        members = {p.key: persona_member(shop, p.key) for p in PERSONAS}
         customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
         cafe = Cafe(shop, users, customer, members)
         cafe.targets = _targets(cafe)
