@@ -27,7 +27,17 @@ from members.models import CODE_ALPHABET, Invitation, Member, Shop, StaffMember,
 from members.roles import Role
 from rewards import catalogue, expiry, points, tiers
 from rewards import services as rewards_services
-from rewards.models import CatalogueReward, LedgerEntry, PointsRule, StampProgram, Tier, TierPolicy
+from rewards.lookup import found_by
+from rewards.models import (
+    CatalogueReward,
+    FoundBy,
+    LedgerEntry,
+    OverrideReason,
+    PointsRule,
+    StampProgram,
+    Tier,
+    TierPolicy,
+)
 
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
 DEMO_USERS = [
@@ -221,10 +231,11 @@ class Cafe:
             fields.setdefault("starts_at", since)
             campaign = Campaign.objects.create(shop=shop, public_id=self.uuid(), **fields)
             self.campaigns[campaign.name] = campaign
-        # A staff invitation still waiting for an answer.
+        # A staff invitation still waiting for an answer, opened by an account under another address.
         Invitation.objects.create(
             id=self.uuid(), shop=shop, email="new.barista@demo.example", role=Role.STAFF,
             invited_by=self.users[Role.OWNER], expires_at=self.now + timedelta(days=5),
+            requested_by=self.users[Role.STAFF],
         )  # fmt: skip
 
     def member(self, persona: Persona | None = None, *, crowd: int = 0) -> Member:
@@ -380,14 +391,27 @@ class Cafe:
             shop=self.shop, purchase_id=purchase.pk, amount=Decimal(900), staff=manager,
             idempotency_key=self.key("refund"),
         )  # fmt: skip
-        # The regular paid part of today's bill with points and took a cookie.
-        points.purchase_record(
-            member=m["regular"], amount=Decimal(240), pay_points=100, staff=manager, idempotency_key=self.key("pay"),
-            at=self.now - timedelta(hours=2),
-        )  # fmt: skip
-        catalogue.reward_redeem(
-            member=m["regular"], reward_id=self.rewards[0].pk, staff=manager, idempotency_key=self.key("cookie")
-        )
+        # The regular, found by scanning her card: paid part of today's bill with points, took a cookie,
+        # and had NT$30 off a later purchase with a reward from the catalogue.
+        with found_by(FoundBy.QR):
+            points.purchase_record(
+                member=m["regular"], amount=Decimal(240), pay_points=100, staff=manager,
+                idempotency_key=self.key("pay"), at=self.now - timedelta(hours=2),
+            )  # fmt: skip
+            catalogue.reward_redeem(
+                member=m["regular"], reward_id=self.rewards[0].pk, staff=manager, idempotency_key=self.key("cookie")
+            )
+            points.purchase_record(
+                member=m["regular"], amount=Decimal(450), reward_id=self.rewards[2].pk, staff=manager,
+                idempotency_key=self.key("beans"), at=self.now - timedelta(minutes=90),
+            )  # fmt: skip
+        # Found by phone: five stamps at once, past the card's limit, by a manager's override with its reason.
+        with found_by(FoundBy.PHONE):
+            rewards_services.stamp_add(
+                member=m["phone"], program=self.program, count=5, staff=manager, override=True,
+                override_reason=OverrideReason.PAPER_CARD, note="Five stamps from a paper card",
+                idempotency_key=self.key("override"), at=self.now - timedelta(minutes=40),
+            )  # fmt: skip
         # A Silver member tries Gold for two weeks.
         tiers.tier_trial_start(member=m["trial"], tier=self.gold, days=14, staff=manager)
         # Birthday on Saturday: the birthday campaign has sent its gift.

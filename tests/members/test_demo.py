@@ -78,6 +78,12 @@ def test_a_member_of_every_kind(cafe):
     assert Reach.objects.filter(campaign__kind="referral").count() == 2, "both friends rewarded"
     assert person(cafe, "corrected").ledger.filter(reason="adjustment").exists()
     assert person(cafe, "corrected").ledger.filter(reason="void").exists()
+    # Today at the counter: a reward off a purchase, a manager's override with its reason, and how
+    # each member was found; an invitation opened under another address.
+    assert person(cafe, "regular").purchases.filter(discount=30).exists()
+    assert person(cafe, "phone").ledger.filter(override=True, override_reason="paper_card", found_by="phone").exists()
+    assert person(cafe, "regular").ledger.filter(found_by="qr").count() >= 3
+    assert Invitation.objects.get(shop=cafe).requested_by is not None
 
 
 def test_every_kind_of_ledger_row_is_in_the_demo(cafe):
