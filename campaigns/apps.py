@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self):
+        from members.signals import member_joined
+        from rewards import signals
+
+        from . import receivers
+
+        member_joined.connect(receivers.on_member_joined, dispatch_uid="campaigns.welcome")
+        signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")
+        signals.boost_wanted.connect(receivers.on_boost_wanted, dispatch_uid="campaigns.boost")
+        signals.extras_wanted.connect(receivers.on_extras_wanted, dispatch_uid="campaigns.extras")

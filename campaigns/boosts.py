@@ -8,7 +8,6 @@ from datetime import datetime, time
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from members.models import Member
@@ -18,14 +17,8 @@ from .models import Campaign, Reach
 
 
 def running(shop_id: int, now: datetime):
-    return Campaign.objects.filter(
-        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
-        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
-        shop_id=shop_id,
-        kind=Campaign.Kind.BOOST,
-        is_active=True,
-        multiplier__isnull=False,
-    ).select_related("shop")
+    boosts = Campaign.objects.running(shop_id, Campaign.Kind.BOOST, now)
+    return boosts.filter(multiplier__isnull=False).select_related("shop")
 
 
 def is_on(campaign: Campaign, local: datetime) -> bool:

@@ -6,61 +6,19 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member, Shop, ShopScopedQuerySet
-
-INTERRUPTED = "Interrupted while sending; not resent, to avoid a duplicate."
+from members.models import Member, Message, Shop, ShopScopedQuerySet
 
 
-class Message(models.Model):
-    """One e-mail to one member, written in the same transaction as the event that causes it.
-
-    The unique constraint makes it at most one per (campaign, member, occasion):
-    a retried job or a double event finds the row already there."""
-
-    class Kind(models.TextChoices):
-        TRANSACTIONAL = "transactional", _("Service message")
-        MARKETING = "marketing", _("News and offers")
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Waiting")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="messages")
-    campaign = models.CharField(max_length=60)
-    occasion = models.CharField(max_length=60)
-    kind = models.CharField(max_length=14, choices=Kind.choices)
-    template = models.CharField(max_length=100)
-    context = models.JSONField(default=dict, blank=True)
-    to_email = models.EmailField()
-    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(_("error"), blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ShopScopedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["shop", "member", "campaign", "occasion"], name="one_message_per_campaign_member_occasion"
-            )
-        ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="message_due")]
-
-    def __str__(self):
-        return f"{self.campaign}/{self.occasion} to {self.to_email}: {self.status}"
-
-    @property
-    def may_have_arrived(self) -> bool:
-        """A worker died while sending it: the mail server may have it already."""
-        return self.last_error == INTERRUPTED
+class CampaignQuerySet(ShopScopedQuerySet):
+    def running(self, shop_id: int, kind: str, now):
+        """A shop's campaigns of one kind that are on at ``now``: active, started and not ended."""
+        return self.filter(
+            models.Q(starts_at__isnull=True) | models.Q(starts_at__lte=now),
+            models.Q(ends_at__isnull=True) | models.Q(ends_at__gt=now),
+            shop_id=shop_id,
+            kind=kind,
+            is_active=True,
+        )
 
 
 class Campaign(models.Model):
@@ -164,7 +122,7 @@ class Campaign(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ShopScopedQuerySet.as_manager()
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

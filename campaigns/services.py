@@ -15,13 +15,14 @@ from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from members.models import Member
+from members import outbox
+from members.models import Member, Message
+from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Voucher
-from rewards.services import _lock_member, gift_grant_locked
+from rewards.services import gift_grant_locked
 
-from . import outbox
 from .audience import audience, in_audience, is_held_out, next_birthday
-from .models import Campaign, Message, Reach, ReferralRefusal
+from .models import Campaign, Reach, ReferralRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +48,7 @@ def campaign_save(*, campaign: Campaign) -> Campaign:
 
 
 def running(shop_id: int, kind: str, now: datetime):
-    return Campaign.objects.filter(
-        Q(starts_at__isnull=True) | Q(starts_at__lte=now),
-        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
-        shop_id=shop_id,
-        kind=kind,
-        is_active=True,
-    ).select_related("shop", "gift_program")
+    return Campaign.objects.running(shop_id, kind, now).select_related("shop", "gift_program")
 
 
 def _reach_locked(
@@ -144,7 +139,7 @@ def referral_on_visit(*, member_id: int, now: datetime) -> list[Reach]:
     campaign = running(friend.shop_id, Kind.REFERRAL, now).first()
     if campaign is None or Reach.objects.filter(campaign=campaign, member=friend, occasion="referred").exists():
         return []
-    referrer = _lock_member(friend.referred_by_id)
+    referrer = lock_member(friend.referred_by_id)
     if reason := referral_refusal(friend, referrer, campaign):
         ReferralRefusal.objects.get_or_create(
             campaign=campaign,
@@ -170,7 +165,7 @@ def _each_member(campaign: Campaign, member_ids, reach) -> int:
     for member_id in member_ids:
         try:
             with transaction.atomic():
-                member = _lock_member(member_id)
+                member = lock_member(member_id)
                 if reach(member):
                     done += 1
         except Exception:
@@ -273,18 +268,9 @@ def announcement_send(*, campaign: Campaign, now=None) -> int:
 def announcement_send_now(*, campaign: Campaign) -> None:
     """The owner's "send now": scheduled for this minute, sent by a worker after the commit
     (or by the next beat run if the broker is down)."""
-    from .tasks import send_announcements
-
     with transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk, sent_at__isnull=True).update(send_at=timezone.now())
-        transaction.on_commit(lambda: _delay(send_announcements))
-
-
-def _delay(task) -> None:
-    try:
-        task.delay()
-    except Exception:
-        logger.warning("Broker unavailable; the beat will run %s", task.name)
+        outbox.enqueue("campaigns.tasks.send_announcements")
 
 
 def announcements_run(*, now=None) -> int:

@@ -1,18 +1,6 @@
 from celery import shared_task
 
-from . import outbox, services
-
-
-@shared_task(acks_late=True)
-def send_message(message_id: int) -> bool:
-    """Safe to run twice: only the run that claims the row sends it."""
-    return outbox.message_send(message_id)
-
-
-@shared_task(acks_late=True)
-def flush_outbox() -> int:
-    return outbox.outbox_flush()
-
+from . import services
 
 # Beat runs these every hour (announcements every few minutes): each shop's
 # day starts at its own midnight, and a run that finds nothing new does nothing.

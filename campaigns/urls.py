@@ -1,10 +1,11 @@
-from django.urls import include, path
+from django.urls import path
 
 from . import views
 
 app_name = "campaigns"
 
-# Under /s/<shop_slug>/, with the same tenancy as members.
+public_patterns = []
+
 shop_patterns = [
     path("campaigns/", views.campaign_list, name="campaign_list"),
     path("campaigns/new/<slug:kind>/", views.campaign_create, name="campaign_create"),
@@ -12,9 +13,4 @@ shop_patterns = [
     path("campaigns/<uuid:campaign_id>/send/", views.campaign_send, name="campaign_send"),
     path("messages/", views.message_list, name="message_list"),
     path("messages/<uuid:message_id>/retry/", views.message_retry, name="message_retry"),
-]
-
-urlpatterns = [
-    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
-    path("s/<slug:shop_slug>/", include(shop_patterns)),
 ]

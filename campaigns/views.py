@@ -1,22 +1,19 @@
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members.i18n import activate_shop_language
-from members.models import Member
+from members import outbox
+from members.models import Message
 from members.tenancy import shop_view
 
-from . import outbox, services
+from . import services
 from .forms import CampaignForm
-from .models import Campaign, Message
-from .outbox import member_from_unsubscribe_token
+from .models import Campaign
 
 # What each kind does, for the owner choosing one; lazy, so each request gets its own language.
 KIND_HELP = {
@@ -133,20 +130,3 @@ def message_retry(request, message_id):
     else:
         messages.error(request, _("Only a failed message can be sent again."))
     return redirect("campaigns:message_list", shop_slug=request.shop.slug)
-
-
-# The signed token is the authorisation, and mail clients' one-click
-# unsubscribe (RFC 8058) posts without a session or a CSRF cookie.
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def unsubscribe(request, token):
-    member = member_from_unsubscribe_token(token)
-    if member is None:
-        raise Http404
-    activate_shop_language(request, member.shop)
-    done = False
-    if request.method == "POST":
-        with transaction.atomic():
-            Member.objects.filter(pk=member.pk).update(marketing_consent=False, consent_at=timezone.now())
-        done = True
-    return render(request, "campaigns/unsubscribe.html", {"public_shop": member.shop, "done": done})

@@ -21,11 +21,10 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from campaigns import services as campaign_services
-from campaigns.models import Campaign, Message, Reach
+from campaigns.models import Campaign, Reach
 from members import services as member_services
-from members.models import CODE_ALPHABET, Invitation, Member, Shop, StaffMember, User
+from members.models import CODE_ALPHABET, Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role
-from rewards import catalogue, expiry, points, tiers
 from rewards import services as rewards_services
 from rewards.lookup import found_by
 from rewards.models import (
@@ -264,7 +263,7 @@ class Cafe:
     def visit(self, member: Member, at: datetime, *, spend: int | None = None, staff=None, pastry: bool = False):
         staff = staff or self.rng.choice(self.staff)
         if spend:
-            return points.purchase_record(
+            return rewards_services.purchase_record(
                 member=member, amount=Decimal(spend), staff=staff, idempotency_key=self.key("buy"), at=at
             )
         return rewards_services.stamp_add(
@@ -380,28 +379,28 @@ class Cafe:
             idempotency_key=self.key("adjust"),
         )  # fmt: skip
         # Spent the points of a purchase on a cheesecake, then the purchase was refunded: below zero.
-        purchase = points.purchase_record(
+        purchase = rewards_services.purchase_record(
             member=m["negative"], amount=Decimal(900), staff=manager, idempotency_key=self.key("big"),
             at=self.now - timedelta(hours=3),
         ).purchase  # fmt: skip
-        catalogue.reward_redeem(
+        rewards_services.reward_redeem(
             member=m["negative"], reward_id=self.rewards[1].pk, staff=manager, idempotency_key=self.key("cake")
         )
-        points.purchase_refund(
+        rewards_services.purchase_refund(
             shop=self.shop, purchase_id=purchase.pk, amount=Decimal(900), staff=manager,
             idempotency_key=self.key("refund"),
         )  # fmt: skip
         # The regular, found by scanning her card: paid part of today's bill with points, took a cookie,
         # and had NT$30 off a later purchase with a reward from the catalogue.
         with found_by(FoundBy.QR):
-            points.purchase_record(
+            rewards_services.purchase_record(
                 member=m["regular"], amount=Decimal(240), pay_points=100, staff=manager,
                 idempotency_key=self.key("pay"), at=self.now - timedelta(hours=2),
             )  # fmt: skip
-            catalogue.reward_redeem(
+            rewards_services.reward_redeem(
                 member=m["regular"], reward_id=self.rewards[0].pk, staff=manager, idempotency_key=self.key("cookie")
             )
-            points.purchase_record(
+            rewards_services.purchase_record(
                 member=m["regular"], amount=Decimal(450), reward_id=self.rewards[2].pk, staff=manager,
                 idempotency_key=self.key("beans"), at=self.now - timedelta(minutes=90),
             )  # fmt: skip
@@ -413,7 +412,7 @@ class Cafe:
                 idempotency_key=self.key("override"), at=self.now - timedelta(minutes=40),
             )  # fmt: skip
         # A Silver member tries Gold for two weeks.
-        tiers.tier_trial_start(member=m["trial"], tier=self.gold, days=14, staff=manager)
+        rewards_services.tier_trial_start(member=m["trial"], tier=self.gold, days=14, staff=manager)
         # Birthday on Saturday: the birthday campaign has sent its gift.
         birthday = self.today + timedelta(days=3)
         Member.objects.filter(pk=m["birthday"].pk).update(birthday=birthday.replace(year=1996))
@@ -422,8 +421,8 @@ class Cafe:
 
     def daily_tasks(self) -> None:
         """The beat's daily work, as it would have run this morning."""
-        tiers.tiers_review(now=self.now)
-        expiry.points_expire(now=self.now)
+        rewards_services.tiers_review(now=self.now)
+        rewards_services.points_expire(now=self.now)
         rewards_services.vouchers_expire(now=self.now)
 
     def messages(self) -> None:

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "members",
     "rewards",
     "campaigns",
+    # The project itself, on top of the apps: the demo café command lives here, above every app it uses.
+    "loyalty_site",
 ]
 
 MIDDLEWARE = [
@@ -247,7 +249,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60 * 24,
     },
     "flush-outbox": {
-        "task": "campaigns.tasks.flush_outbox",
+        "task": "members.tasks.flush_outbox",
         "schedule": 60,
     },
     "expire-vouchers": {

@@ -1,13 +1,27 @@
+from importlib import import_module
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+# Everything a shop owns lives under /s/<shop_slug>/, behind members.tenancy.shop_view;
+# tests/members/test_tenancy.py walks every URL under it.
+SHOP_PREFIX = "s/<slug:shop_slug>/"
+
+
+def app_urls(module: str):
+    """Mount an app the one way every app is mounted: its public pages at the root, its shop pages
+    under the shop prefix, all in the app's namespace."""
+    urls = import_module(module)
+    patterns = [*urls.public_patterns, path(SHOP_PREFIX, include(urls.shop_patterns))]
+    return path("", include((patterns, urls.app_name)))
+
+
 urlpatterns = [
-    path("", include("members.urls")),
-    # Programs and rewards of a shop; same /s/<shop_slug>/ tenancy as members.
-    path("s/<slug:shop_slug>/", include("rewards.urls")),
-    path("", include("campaigns.urls")),
+    app_urls("members.urls"),
+    app_urls("rewards.urls"),
+    app_urls("campaigns.urls"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
-from .admin_base import StateAdmin
-from .models import Invitation, Member, Shop, StaffMember, User
+from . import outbox
+from .admin_base import RecordAdmin, StateAdmin
+from .models import Invitation, Member, Message, Shop, StaffMember, User
 
 
 @admin.register(User)
@@ -56,3 +58,17 @@ class MemberAdmin(StateAdmin):
     raw_id_fields = ["shop", "user"]
     # Balances and standing move with ledger rows, through the services (a manager adjusts on the member page).
     state_fields = ("points", "tier", "tier_short_since", "last_visit_at", "joined_at", "referred_by")
+
+
+# The outbox is a record: read-only, with "send again" for failed messages through its service.
+@admin.register(Message)
+class MessageAdmin(RecordAdmin):
+    list_display = ["created_at", "member", "campaign", "status", "attempts", "sent_at"]
+    list_select_related = ["member"]
+    list_filter = ["status"]
+    actions = ["send_again"]
+
+    @admin.action(description=_("Send the failed messages again"))
+    def send_again(self, request, queryset):
+        sent = sum(outbox.message_retry(message_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, _("%(count)d message(s) queued again.") % {"count": sent})

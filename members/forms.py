@@ -1,11 +1,14 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .images import reencode_image
 from .models import Invitation, Shop, StaffMember, time_zone_choices
+from .phones import normalise_phone, shop_region
 from .roles import Role
+from .tokens import referrer_from_token
 
 
 class ShopForm(forms.ModelForm):
@@ -115,13 +118,9 @@ class JoinForm(forms.Form):
 
     def clean_ref(self):
         """The member who shared the link, or None: a broken or foreign link never stops a join."""
-        from campaigns.referrals import referrer_from_token
-
         return referrer_from_token(self.shop, self.cleaned_data.get("ref", ""))
 
     def clean_phone(self):
-        from .phones import normalise_phone, shop_region
-
         raw = self.cleaned_data["phone"].strip()
         if not raw:
             return ""
@@ -131,8 +130,6 @@ class JoinForm(forms.Form):
         return phone
 
     def clean_birthday(self):
-        from django.utils import timezone
-
         birthday = self.cleaned_data["birthday"]
         if birthday and not (birthday.year >= 1900 and birthday <= timezone.localdate()):
             raise forms.ValidationError(_("Enter your real birthday."), code="bad_birthday")

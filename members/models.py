@@ -202,7 +202,7 @@ class Member(models.Model):
     # A cache of the ledger's points, moved with F() by rewards.services only.
     # It may go below zero when a refund takes back points already spent.
     points = models.IntegerField(_("points"), default=0)
-    # The member's tier, kept by rewards.tiers; the date they first fell short of it starts the grace.
+    # The member's tier, kept by rewards.services.tiers; the date they first fell short of it starts the grace.
     tier = models.ForeignKey("rewards.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     tier_short_since = models.DateField(null=True, blank=True)
     # Who shared the link this member joined through; set once, at joining.
@@ -240,3 +240,58 @@ class Member(models.Model):
         if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "email_canonical"}
         super().save(*args, **kwargs)
+
+
+INTERRUPTED = "Interrupted while sending; not resent, to avoid a duplicate."
+
+
+class Message(models.Model):
+    """One e-mail to one member, written in the same transaction as the event that causes it.
+
+    The unique constraint makes it at most one per (campaign, member, occasion):
+    a retried job or a double event finds the row already there."""
+
+    class Kind(models.TextChoices):
+        TRANSACTIONAL = "transactional", _("Service message")
+        MARKETING = "marketing", _("News and offers")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="messages")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="messages")
+    campaign = models.CharField(max_length=60)
+    occasion = models.CharField(max_length=60)
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    template = models.CharField(max_length=100)
+    context = models.JSONField(default=dict, blank=True)
+    to_email = models.EmailField()
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "member", "campaign", "occasion"], name="one_message_per_campaign_member_occasion"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="message_due")]
+
+    def __str__(self):
+        return f"{self.campaign}/{self.occasion} to {self.to_email}: {self.status}"
+
+    @property
+    def may_have_arrived(self) -> bool:
+        """A worker died while sending it: the mail server may have it already."""
+        return self.last_error == INTERRUPTED

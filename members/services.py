@@ -1,47 +1,38 @@
 """Functions that change shops, staff and invitations.
 
 Views call these and nothing else writes. Each runs in one transaction and
-raises ``ShopError`` with a machine code that the view turns into a message.
+raises ``LoyaltyError`` with a code that the view turns into a message. Apps
+above hear of a new shop or a new member through ``members.signals``.
 """
 
-import logging
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import signals
 from .emails import canonical_email
-from .models import Invitation, Member, Shop, StaffMember, User
+from .errors import Code, LoyaltyError
+from .models import Invitation, Member, Message, Shop, StaffMember, User
+from .outbox import enqueue, message_queue
 from .roles import Role
+from .tokens import card_token
 
-INVITATION_SALT = "members.invitation"
 # Bump when the wording of the marketing consent box changes.
-logger = logging.getLogger(__name__)
-
 CONSENT_VERSION = "2026-11"
 
 
-class ShopError(Exception):
-    def __init__(self, message: str, *, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 def shop_create(*, owner: User, **fields) -> Shop:
-    from rewards.services import program_create_default
-
     with transaction.atomic():
         shop = Shop.objects.create(**fields)
         StaffMember.objects.create(shop=shop, user=owner, role=Role.OWNER)
-        # A new shop can stamp at once: a 10-stamp card it can edit later.
-        program_create_default(shop=shop)
+        # Rewards gives a new shop a card it can stamp at once.
+        signals.shop_created.send(sender=Shop, shop=shop)
     return shop
 
 
@@ -69,31 +60,11 @@ def shop_delete(*, shop: Shop) -> None:
         storage.delete(logo)
 
 
-def invitation_token(invitation: Invitation) -> str:
-    return signing.dumps(str(invitation.id), salt=INVITATION_SALT)
-
-
-def invitation_from_token(token: str) -> Invitation | None:
-    """The pending invitation a link points at, or None if forged, altered or expired."""
-    max_age = timedelta(days=settings.INVITATION_MAX_AGE_DAYS)
-    try:
-        invitation_id = signing.loads(token, salt=INVITATION_SALT, max_age=max_age)
-    except signing.BadSignature:
-        return None
-    return (
-        Invitation.objects.select_related("shop", "invited_by")
-        .filter(id=invitation_id, expires_at__gt=timezone.now())
-        .first()
-    )
-
-
 def staff_invite(*, shop: Shop, invited_by: User, email: str, role: str) -> Invitation:
-    from .tasks import send_invitation_email
-
     email = email.strip().lower()
     with transaction.atomic():
         if StaffMember.objects.for_shop(shop).filter(user__email__iexact=email).exists():
-            raise ShopError(_("%(email)s already works at this shop.") % {"email": email}, code="already_staff")
+            raise LoyaltyError(_("%(email)s already works at this shop.") % {"email": email}, code=Code.ALREADY_STAFF)
         now = timezone.now()
         invitation, _created = Invitation.objects.update_or_create(
             shop=shop,
@@ -114,15 +85,8 @@ def staff_invite(*, shop: Shop, invited_by: User, email: str, role: str) -> Invi
         )
         # The e-mail leaves only once the invitation is really stored. If the broker is
         # down the invitation still stands; the owner can send it again from the staff page.
-        transaction.on_commit(lambda: _publish(send_invitation_email, str(invitation.id)))
+        enqueue("members.tasks.send_invitation_email", str(invitation.id))
     return invitation
-
-
-def _publish(task, *args) -> None:
-    try:
-        task.delay(*args)
-    except Exception:
-        logger.warning("Broker unavailable; %s(%s) not queued", task.name, args)
 
 
 def invitation_revoke(*, shop: Shop, invitation_id) -> None:
@@ -135,12 +99,12 @@ def invitation_accept(*, invitation: Invitation, user: User) -> StaffMember:
     with transaction.atomic():
         locked = Invitation.objects.select_for_update().filter(id=invitation.id, expires_at__gt=timezone.now()).first()
         if locked is None:
-            raise ShopError(_("This invitation is no longer valid."), code="invalid_invitation")
+            raise LoyaltyError(_("This invitation is no longer valid."), code=Code.INVALID_INVITATION)
         if not locked.is_for(user):
-            raise ShopError(
+            raise LoyaltyError(
                 _("This invitation was sent to %(email)s. Sign in with that address, or ask the shop to confirm yours.")
                 % {"email": locked.email},
-                code="other_address",
+                code=Code.OTHER_ADDRESS,
             )
         staff, _created = StaffMember.objects.get_or_create(
             shop_id=locked.shop_id, user=user, defaults={"role": locked.role}
@@ -162,7 +126,7 @@ def invitation_confirm(*, shop: Shop, invitation_id) -> Invitation:
     with transaction.atomic():
         invitation = Invitation.objects.for_shop(shop).select_for_update().filter(id=invitation_id).first()
         if invitation is None or invitation.requested_by_id is None:
-            raise ShopError(_("Nobody has asked to accept this invitation."), code="nothing_to_confirm")
+            raise LoyaltyError(_("Nobody has asked to accept this invitation."), code=Code.NOTHING_TO_CONFIRM)
         invitation.requester_confirmed = True
         invitation.save(update_fields=["requester_confirmed"])
     return invitation
@@ -185,7 +149,9 @@ def staff_change_role(*, shop: Shop, staff_id, role: str) -> StaffMember:
         _lock_shop(shop)
         staff = StaffMember.objects.for_shop(shop).select_related("user").get(public_id=staff_id)
         if role != Role.OWNER and _is_last_owner(shop, staff):
-            raise ShopError(_("A shop needs at least one owner. Make someone else an owner first."), code="last_owner")
+            raise LoyaltyError(
+                _("A shop needs at least one owner. Make someone else an owner first."), code=Code.LAST_OWNER
+            )
         staff.role = role
         staff.save(update_fields=["role"])
     return staff
@@ -196,7 +162,9 @@ def staff_remove(*, shop: Shop, staff_id) -> None:
         _lock_shop(shop)
         staff = StaffMember.objects.for_shop(shop).get(public_id=staff_id)
         if _is_last_owner(shop, staff):
-            raise ShopError(_("A shop needs at least one owner. Make someone else an owner first."), code="last_owner")
+            raise LoyaltyError(
+                _("A shop needs at least one owner. Make someone else an owner first."), code=Code.LAST_OWNER
+            )
         staff.delete()
 
 
@@ -230,12 +198,6 @@ def member_join(
 
     Running welcome campaigns give their bonus in the same transaction; a
     referral is remembered and rewarded at the friend's first visit."""
-    from campaigns.models import Message
-    from campaigns.outbox import message_queue
-    from campaigns.services import welcome_locked
-
-    from .tokens import card_token
-
     email = email.strip().lower()
     if existing := _existing_member(shop, email, phone):
         return existing, False
@@ -255,7 +217,7 @@ def member_join(
                 joined_at=now,
                 referred_by=referrer if referrer is not None and referrer.shop_id == shop.pk else None,
             )
-            welcome_locked(member=member, now=now)
+            signals.member_joined.send(sender=Member, member=member, now=now)
             if email:
                 user = User.objects.filter(email__iexact=email).first()
                 if user is None:
@@ -272,7 +234,7 @@ def member_join(
                     occasion="join",
                     template="members/email/card_link",
                     kind=Message.Kind.TRANSACTIONAL,
-                    context={"url": settings.SITE_URL + reverse("members:card", args=[card_token(member)])},
+                    context={"url": settings.SITE_URL + reverse("rewards:card", args=[card_token(member)])},
                 )
     except IntegrityError:
         # A twin join won the race for the same e-mail or phone.
@@ -280,3 +242,9 @@ def member_join(
             return existing, False
         raise
     return member, True
+
+
+def member_unsubscribe(*, member: Member) -> None:
+    """No more news and offers; service messages (a card link, a trial ending) still go."""
+    with transaction.atomic():
+        Member.objects.filter(pk=member.pk).update(marketing_consent=False, consent_at=timezone.now())

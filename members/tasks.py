@@ -1,25 +1,22 @@
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
 
-from . import services
+from . import outbox, services
+from .emails import send_branded_email
 from .models import Invitation
+from .tokens import invitation_token
 
 
-def send_branded_email(template: str, context: dict, *, to: str, language: str, headers: dict | None = None) -> None:
-    """Render ``template``_subject.txt, _body.txt and _body.html in ``language`` and send them."""
-    shop = context.get("shop")
-    # Dates in the message are the shop's local dates.
-    with translation.override(language), timezone.override(shop.tz if shop else None):
-        subject = render_to_string(f"{template}_subject.txt", context).strip()
-        text = render_to_string(f"{template}_body.txt", context)
-        html = render_to_string(f"{template}_body.html", context)
-    message = EmailMultiAlternatives(subject, text, to=[to], headers=headers or {})
-    message.attach_alternative(html, "text/html")
-    message.send()
+@shared_task(acks_late=True)
+def send_message(message_id: int) -> bool:
+    """Safe to run twice: only the run that claims the row sends it."""
+    return outbox.message_send(message_id)
+
+
+@shared_task(acks_late=True)
+def flush_outbox() -> int:
+    return outbox.outbox_flush()
 
 
 @shared_task(acks_late=True)
@@ -35,7 +32,7 @@ def send_invitation_email(invitation_id: str) -> bool:
         # Accepted or revoked before the worker got to it: nothing to send.
         return False
     shop = invitation.shop
-    url = settings.SITE_URL + reverse("members:invitation", args=[services.invitation_token(invitation)])
+    url = settings.SITE_URL + reverse("members:invitation", args=[invitation_token(invitation)])
     context = {"invitation": invitation, "shop": shop, "url": url, "days": settings.INVITATION_MAX_AGE_DAYS}
     # The invitee has no language of their own yet; the shop's is the best guess.
     send_branded_email("members/email/invitation", context, to=invitation.email, language=shop.language)

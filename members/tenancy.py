@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
-from .models import StaffMember
+from .models import Member, Shop, StaffMember, User
 from .roles import PERMISSIONS, role_has
 
 
@@ -47,10 +47,14 @@ def shop_view(permission: str):
     return decorator
 
 
+def staff_may(shop: Shop, user: User, permission: str) -> bool:
+    """Whether ``user``'s role at ``shop`` has ``permission``: what services check before acting."""
+    role = StaffMember.objects.filter(shop=shop, user=user).values_list("role", flat=True).first()
+    return role is not None and role_has(role, permission)
+
+
 def shop_member_or_404(request, member_id):
     """A member of the request's shop, or 404: never another shop's member."""
-    from .models import Member
-
     try:
         return request.shop.members.select_related("tier").get(public_id=member_id)
     except Member.DoesNotExist:

@@ -1,14 +1,22 @@
-"""How a member was found at the counter, carried from the look-up to the ledger rows it leads to.
+"""Finding a member at the counter, and how they were found, carried from the look-up to the
+ledger rows it leads to.
 
 The look-up signs (member, method) into the panel it renders, so a form cannot claim a fresh QR
 scan it never had; every ledger row written while ``found_by`` is active records the method.
 """
 
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from django.core import signing
+from django.utils.translation import gettext as _
 
-from .models import FOUND_BY, FoundBy
+from members.emails import canonical_email
+from members.models import CODE_ALPHABET, Member, Shop
+from members.phones import normalise_phone, shop_region
+from members.tokens import QRCodeExpired, member_code_from_qr
+
+from .models import FOUND_BY, FoundBy, Voucher
 
 SALT = "counter-found-by"
 # A panel older than this no longer vouches for how the member was found.
@@ -35,3 +43,42 @@ def found_by(method: str):
         yield
     finally:
         FOUND_BY.reset(token)
+
+
+@dataclass
+class Lookup:
+    members: list[Member] = field(default_factory=list)
+    voucher: Voucher | None = None
+    error: str = ""
+    # How the member was found (rewards.models.FoundBy): only a fresh QR proves the person is here.
+    method: str = ""
+
+
+def counter_lookup(shop: Shop, query: str) -> Lookup:
+    """A scanned member QR, a member or voucher code, an e-mail, a phone number or a name."""
+    query = query.strip()
+    if not query:
+        return Lookup()
+    if query.count(":") == 2:
+        try:
+            code = member_code_from_qr(shop, query)
+        except QRCodeExpired:
+            return Lookup(
+                error=_("This QR code has expired. Ask the customer to open their card again, or type the member code.")
+            )
+        if code is None:
+            return Lookup(error=_("This QR code is not one of this shop's member codes."))
+        return Lookup(list(shop.members.filter(code=code)), method=FoundBy.QR)
+    compact = query.upper().replace(" ", "").replace("-", "")
+    if 6 <= len(compact) <= 12 and set(compact) <= set(CODE_ALPHABET):
+        if found := list(shop.members.filter(code=compact)):
+            return Lookup(found, method=FoundBy.CODE)
+        voucher = shop.vouchers.select_related("member").filter(code=compact).first()
+        if voucher:
+            return Lookup([voucher.member], voucher=voucher, method=FoundBy.VOUCHER)
+    if "@" in query:
+        return Lookup(list(shop.members.filter(email_canonical=canonical_email(query))[:10]), method=FoundBy.EMAIL)
+    if phone := normalise_phone(query, region=shop_region(shop)):
+        return Lookup(list(shop.members.filter(phone=phone)[:10]), method=FoundBy.PHONE)
+    found = shop.members.filter(name__icontains=query).order_by("-last_visit_at", "name")[:10]
+    return Lookup(list(found), method=FoundBy.NAME)

@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.utils import timezone
 
 from . import services
 
@@ -12,17 +13,11 @@ def expire_vouchers() -> int:
 @shared_task(acks_late=True)
 def review_tiers() -> int:
     """Daily: move members down who stayed short of their tier past the grace period."""
-    from django.utils import timezone
-
-    from .tiers import tiers_review, trial_reminders
-
     now = timezone.now()
-    return tiers_review(now=now) + trial_reminders(now=now)
+    return services.tiers_review(now=now) + services.trial_reminders(now=now)
 
 
 @shared_task(acks_late=True)
 def expire_points() -> int:
     """Daily: points past their time expire, first earned first, as each shop's rule says."""
-    from .expiry import points_expire
-
-    return points_expire()
+    return services.points_expire()

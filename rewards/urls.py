@@ -1,18 +1,32 @@
 from django.urls import path
 
-from . import views
+from .views import card, counter, members, setup
 
 app_name = "rewards"
 
-# Included under /s/<shop_slug>/ by members.urls.
-urlpatterns = [
-    path("cards/", views.program_list, name="program_list"),
-    path("cards/new/", views.program_edit, name="program_create"),
-    path("cards/<uuid:program_id>/", views.program_edit, name="program_edit"),
-    path("points/", views.points_settings, name="points_settings"),
-    path("tiers/", views.tier_settings, name="tier_settings"),
-    path("tiers/<uuid:tier_id>/", views.tier_settings, name="tier_edit"),
-    path("rewards/", views.catalogue_list, name="catalogue_list"),
-    path("rewards/new/", views.catalogue_edit, name="catalogue_create"),
-    path("rewards/<uuid:reward_id>/", views.catalogue_edit, name="catalogue_edit"),
+public_patterns = [
+    path("c/<str:token>/", card.card, name="card"),
+]
+
+shop_patterns = [
+    path("counter/", counter.counter, name="counter"),
+    path("counter/m/<uuid:member_id>/", counter.counter_member, name="counter_member"),
+    path("counter/m/<uuid:member_id>/stamp/", counter.counter_stamp, name="counter_stamp"),
+    path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),
+    path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),
+    path("counter/m/<uuid:member_id>/purchase/", counter.counter_purchase, name="counter_purchase"),
+    path("counter/m/<uuid:member_id>/reward/", counter.counter_reward, name="counter_reward"),
+    path("members/<uuid:member_id>/", members.member_detail, name="member_detail"),
+    path("members/<uuid:member_id>/adjust/", members.member_adjust, name="member_adjust"),
+    path("members/<uuid:member_id>/trial/", members.member_tier_trial, name="member_tier_trial"),
+    path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", members.purchase_refund, name="purchase_refund"),
+    path("cards/", setup.program_list, name="program_list"),
+    path("cards/new/", setup.program_edit, name="program_create"),
+    path("cards/<uuid:program_id>/", setup.program_edit, name="program_edit"),
+    path("points/", setup.points_settings, name="points_settings"),
+    path("tiers/", setup.tier_settings, name="tier_settings"),
+    path("tiers/<uuid:tier_id>/", setup.tier_settings, name="tier_edit"),
+    path("rewards/", setup.catalogue_list, name="catalogue_list"),
+    path("rewards/new/", setup.catalogue_edit, name="catalogue_create"),
+    path("rewards/<uuid:reward_id>/", setup.catalogue_edit, name="catalogue_edit"),
 ]

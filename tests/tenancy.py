@@ -112,12 +112,12 @@ def _purchase_data(shop: Shop) -> dict:
 def _purchase(shop: Shop) -> dict:
     from decimal import Decimal
 
-    from rewards import points
+    from rewards import services
 
     _points_rule(shop)
     member = MemberFactory(shop=shop)
     owner = shop.staff.order_by("pk").first().user
-    purchase = points.purchase_record(
+    purchase = services.purchase_record(
         member=member, amount=Decimal(100), staff=owner, idempotency_key="b-" + shop.slug
     ).purchase
     return {
@@ -157,7 +157,7 @@ def _campaign(shop: Shop) -> dict:
 
 
 def _failed_message(shop: Shop) -> dict:
-    from campaigns.models import Message
+    from members.models import Message
 
     member = MemberFactory(shop=shop, email=f"m-{shop.slug}@example.com")
     message = Message.objects.create(
@@ -178,9 +178,9 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:staff_remove": ShopUrl("post", objects=_staff),
     "members:invitation_revoke": ShopUrl("post", objects=_invitation),
     "members:invitation_confirm": ShopUrl("post", objects=_invitation),
-    "members:counter": ShopUrl(data={"q": "Mia"}),
-    "members:member_detail": ShopUrl(objects=_member),
-    "members:member_adjust": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {**_adjust_data(shop)}}),
+    "rewards:counter": ShopUrl(data={"q": "Mia"}),
+    "rewards:member_detail": ShopUrl(objects=_member),
+    "rewards:member_adjust": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {**_adjust_data(shop)}}),
     "rewards:program_list": ShopUrl(),
     "members:poster": ShopUrl(objects=lambda shop: {"layout": "tent", "fmt": "png"}),
     "rewards:program_create": ShopUrl(
@@ -194,15 +194,15 @@ SHOP_URLS: dict[str, ShopUrl] = {
         },
     ),
     "rewards:program_edit": ShopUrl(objects=lambda shop: {"program_id": _program(shop).public_id}),
-    "members:counter_member": ShopUrl(objects=_member),
-    "members:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
-    "members:counter_redeem": ShopUrl("post", objects=_voucher),
-    "members:counter_undo": ShopUrl("post", objects=_stamped),
-    "members:counter_purchase": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _purchase_data(shop)}),
-    "members:purchase_refund": ShopUrl("post", objects=_purchase),
+    "rewards:counter_member": ShopUrl(objects=_member),
+    "rewards:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
+    "rewards:counter_redeem": ShopUrl("post", objects=_voucher),
+    "rewards:counter_undo": ShopUrl("post", objects=_stamped),
+    "rewards:counter_purchase": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _purchase_data(shop)}),
+    "rewards:purchase_refund": ShopUrl("post", objects=_purchase),
     "rewards:points_settings": ShopUrl(),
     "rewards:catalogue_list": ShopUrl(),
-    "members:member_tier_trial": ShopUrl(
+    "rewards:member_tier_trial": ShopUrl(
         "post", objects=lambda shop: {**_member(shop), "_data": {"tier": str(_tier(shop).public_id), "days": "7"}}
     ),
     "rewards:tier_settings": ShopUrl(
@@ -212,7 +212,7 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:tier_edit": ShopUrl(objects=lambda shop: {"tier_id": _tier(shop).public_id}),
     "rewards:catalogue_create": ShopUrl("post", data={"name": "Cookie", "kind": "free_item", "cost_points": "10"}),
     "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
-    "members:counter_reward": ShopUrl("post", objects=_reward_redeem),
+    "rewards:counter_reward": ShopUrl("post", objects=_reward_redeem),
     "campaigns:campaign_list": ShopUrl(),
     "campaigns:campaign_create": ShopUrl(
         "post",

@@ -8,15 +8,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from .. import services
+from ..errors import LoyaltyError
 from ..forms import AcceptInvitationSignupForm
 from ..i18n import activate_shop_language
 from ..models import User
+from ..tokens import invitation_from_token
 
 
 @require_http_methods(["GET", "POST"])
 def invitation(request, token):
     """Accept a staff invitation: as the signed-in user, or by creating an account."""
-    invitation = services.invitation_from_token(token)
+    invitation = invitation_from_token(token)
     if invitation is None:
         return render(request, "members/invitation_invalid.html", status=404)
     activate_shop_language(request, invitation.shop)
@@ -46,7 +48,7 @@ def invitation(request, token):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         try:
             staff = services.invitation_accept(invitation=invitation, user=user)
-        except services.ShopError as error:
+        except LoyaltyError as error:
             messages.error(request, error.message)
             return redirect("members:home")
         messages.success(request, _("Welcome to %(shop)s.") % {"shop": staff.shop.name})

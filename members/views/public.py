@@ -1,32 +1,21 @@
-"""Pages customers see without an account: the join page and their card."""
+"""Pages customers see without an account: joining a shop, and leaving its news."""
 
 from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.safestring import mark_safe
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
-
-from campaigns.referrals import referral_offer, referrer_from_token
-from rewards.catalogue import catalogue_for
-from rewards.expiry import next_expiry
-from rewards.models import PointsRule
-from rewards.points import points_value
-from rewards.tiers import standing
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
 from .. import services
-from ..counter import CardView, usable_vouchers
 from ..forms import JoinForm
 from ..i18n import activate_shop_language
 from ..models import Shop
-from ..qr import qr_svg
 from ..ratelimit import allow, client_ip
-from ..tokens import card_token, member_from_card_token, member_qr_payload
+from ..tokens import card_token, member_from_unsubscribe_token, referrer_from_token
 
 JOINS_PER_IP_PER_HOUR = 20
 JOINS_PER_SHOP_PER_HOUR = 300
@@ -52,7 +41,7 @@ def join(request, shop_slug):
             fields = dict(form.cleaned_data)
             fields["referrer"] = fields.pop("ref")
             member, created = services.member_join(shop=shop, language=translation.get_language(), **fields)
-            card_url = reverse("members:card", args=[card_token(member)])
+            card_url = reverse("rewards:card", args=[card_token(member)])
             if created:
                 return redirect(card_url)
             return _already_a_member(request, member, card_url)
@@ -69,41 +58,16 @@ def _already_a_member(request, member, card_url):
     return render(request, "members/join_known.html", {"public_shop": member.shop})
 
 
-@never_cache
-@require_GET
-def card(request, token):
-    member = member_from_card_token(token)
+# The signed token is the authorisation, and mail clients' one-click
+# unsubscribe (RFC 8058) posts without a session or a CSRF cookie.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    member = member_from_unsubscribe_token(token)
     if member is None:
         raise Http404
-    shop = member.shop
-    activate_shop_language(request, shop)
-    context = {
-        "public_shop": shop,
-        "member": member,
-        "qr": mark_safe(qr_svg(member_qr_payload(member))),  # noqa: S308 - SVG made by qrcode from our own data
-        "qr_refresh_seconds": max(settings.MEMBER_QR_MAX_AGE_SECONDS // 3, 10),
-    }
-    if request.htmx:
-        # The page asks for a fresh QR code while it is open.
-        return render(request, "members/card.html#qr", context)
-    with timezone.override(shop.tz):
-        return _render_card(request, member, context)
-
-
-def _render_card(request, member, context):
-    shop = member.shop
-    stamps = dict(member.cards.values_list("program_id", "stamps"))
-    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
-    context.update(
-        points_rule=rule,
-        catalogue=catalogue_for(member, stamps),
-        standing=standing(member),
-        tier_changes=list(member.tier_changes.select_related("from_tier", "to_tier")[:3]),
-        points_value=points_value(rule, member.points, shop.currency) if rule else 0,
-        expiring=next_expiry(member, rule, shop.tz),
-        cards=[CardView(p, stamps.get(p.pk, 0)) for p in shop.stamp_programs.filter(is_active=True)],
-        vouchers=list(usable_vouchers(member).order_by("expires_at", "issued_at")),
-        history=list(member.ledger.select_related("voucher", "card__program")[:10]),
-        referral=referral_offer(member),
-    )
-    return render(request, "members/card.html", context)
+    activate_shop_language(request, member.shop)
+    done = request.method == "POST"
+    if done:
+        services.member_unsubscribe(member=member)
+    return render(request, "members/unsubscribe.html", {"public_shop": member.shop, "done": done})

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
+from ..errors import LoyaltyError
 from ..forms import InviteForm, RoleForm
 from ..models import StaffMember
 from ..roles import Role, permission_table
@@ -40,7 +41,7 @@ def staff_invite(request):
         return _render_staff(request, invite_form=form, status=400)
     try:
         invitation = services.staff_invite(shop=request.shop, invited_by=request.user, **form.cleaned_data)
-    except services.ShopError as error:
+    except LoyaltyError as error:
         form.add_error("email", error.message)
         return _render_staff(request, invite_form=form, status=400)
     messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
@@ -72,7 +73,7 @@ def staff_role(request, staff_id):
         try:
             services.staff_change_role(shop=request.shop, staff_id=staff.public_id, role=form.cleaned_data["role"])
             messages.success(request, _("Role updated."))
-        except services.ShopError as error:
+        except LoyaltyError as error:
             messages.error(request, error.message)
     return _staff_page_after_change(request)
 
@@ -84,7 +85,7 @@ def staff_remove(request, staff_id):
     try:
         services.staff_remove(shop=request.shop, staff_id=staff.public_id)
         messages.success(request, _("%(name)s no longer works at this shop.") % {"name": staff.user})
-    except services.ShopError as error:
+    except LoyaltyError as error:
         messages.error(request, error.message)
     if staff.user_id == request.user.id and not request.shop.staff.filter(user=request.user).exists():
         return redirect("members:home")
@@ -109,7 +110,7 @@ def invitation_confirm(request, invitation_id):
         raise Http404
     try:
         invitation = services.invitation_confirm(shop=request.shop, invitation_id=invitation_id)
-    except services.ShopError as error:
+    except LoyaltyError as error:
         messages.error(request, error.message)
     else:
         messages.success(

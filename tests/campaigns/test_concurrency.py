@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign, Reach
+from rewards import ledger
 from rewards import services as rewards_services
 from rewards.models import LedgerEntry, StampProgram, Voucher
-from rewards.services import ledger_drift
 
 from ..factories import MemberFactory, ShopFactory, StaffFactory
 from ..rewards.test_concurrency import race
@@ -56,4 +56,4 @@ def test_a_friends_two_first_visits_at_once_reward_the_referral_once():
     friend.refresh_from_db()
     assert (referrer.points, friend.points) == (100, 100)
     assert LedgerEntry.objects.filter(reason=LedgerEntry.Reason.CAMPAIGN).count() == 2
-    assert ledger_drift() == []
+    assert ledger.drift() == []

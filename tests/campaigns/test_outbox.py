@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Message
-from campaigns.outbox import message_queue, message_send, outbox_flush, unsubscribe_token
-from members.models import Member
+from members.models import Member, Message
+from members.outbox import message_queue, message_send, outbox_flush
+from members.tokens import unsubscribe_token
 
 from ..factories import MemberFactory
 
@@ -73,7 +73,7 @@ def test_sending_twice_sends_once(world, member):
 
 
 def test_broker_down_the_event_succeeds_and_the_flush_sends_later(world, member, django_capture_on_commit_callbacks):
-    broker_down = mock.patch("campaigns.tasks.send_message.delay", side_effect=ConnectionError("broker down"))
+    broker_down = mock.patch("members.tasks.send_message.delay", side_effect=ConnectionError("broker down"))
     with broker_down, django_capture_on_commit_callbacks(execute=True):
         message = queue(member)
     message.refresh_from_db()
@@ -85,7 +85,7 @@ def test_broker_down_the_event_succeeds_and_the_flush_sends_later(world, member,
 
 def test_a_failure_is_recorded_and_retried_with_backoff(world, member):
     message = queue(member)
-    with mock.patch("members.tasks.EmailMultiAlternatives.send", side_effect=OSError("SMTP said no")):
+    with mock.patch("members.emails.EmailMultiAlternatives.send", side_effect=OSError("SMTP said no")):
         assert message_send(message.pk) is False
     message.refresh_from_db()
     assert (message.status, message.attempts, message.last_error) == (Message.Status.FAILED, 1, "SMTP said no")
@@ -106,7 +106,7 @@ def test_a_send_interrupted_midway_is_not_resent(world, member):
 
 def test_unsubscribe_without_logging_in_by_one_click_post(world, member):
     client = Client(enforce_csrf_checks=True)
-    url = reverse("campaigns:unsubscribe", args=[unsubscribe_token(member)])
+    url = reverse("members:unsubscribe", args=[unsubscribe_token(member)])
     page = client.get(url)
     assert page.status_code == 200 and "Alice" in page.content.decode()
     response = client.post(url, {"List-Unsubscribe": "One-Click"})
@@ -119,7 +119,7 @@ def test_unsubscribe_without_logging_in_by_one_click_post(world, member):
 def test_a_forged_unsubscribe_link_is_404(world, member, client, token):
     if token == "altered":
         token = unsubscribe_token(member)[:-2] + "xx"
-    assert client.post(reverse("campaigns:unsubscribe", args=[token])).status_code == 404
+    assert client.post(reverse("members:unsubscribe", args=[token])).status_code == 404
     assert Member.objects.get(pk=member.pk).marketing_consent
 
 

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign, ReferralRefusal
-from campaigns.referrals import referral_token
 from members.emails import canonical_email
 from members.models import Member
+from members.tokens import referral_token
 from rewards import services as rewards_services
 
 from ..factories import MemberFactory, UserFactory
@@ -57,7 +57,7 @@ def test_an_alias_is_the_same_member_and_earns_no_referral(world, program, clien
 def test_the_counter_finds_a_member_by_any_alias(world, client):
     amy = MemberFactory(shop=world.shop, name="Amy Lo", email="amylo@gmail.com")
     carol = world.client(world.carol)
-    response = carol.get(reverse("members:counter", args=[world.shop.slug]), {"q": "Amy.Lo+coffee@gmail.com"})
+    response = carol.get(reverse("rewards:counter", args=[world.shop.slug]), {"q": "Amy.Lo+coffee@gmail.com"})
     assert amy.code in response.content.decode()
 
 

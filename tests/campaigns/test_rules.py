@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.audience import next_birthday
-from campaigns.models import Campaign, Message, Reach
+from campaigns.models import Campaign, Reach
 from members import services as member_services
-from members.models import Member
+from members.models import Member, Message
 from rewards import services as rewards_services
 from rewards.models import LedgerEntry, MemberCard, PointsRule, Voucher
-from rewards.points import purchase_record, purchase_refund
+from rewards.services.purchases import purchase_record, purchase_refund
 
 from ..factories import MemberFactory, ShopFactory
 from ..rewards.conftest import key
@@ -244,7 +244,7 @@ def test_staff_see_the_multiplier_on_the_counter(world, program, member, make):
     make(Kind.BOOST, name="Old promo", multiplier=Decimal(5), ends_at=timezone.now() - timedelta(days=1))
     from django.urls import reverse
 
-    page = world.client(world.carol).get(reverse("members:counter_member", args=[world.shop.slug, member.public_id]))
+    page = world.client(world.carol).get(reverse("rewards:counter_member", args=[world.shop.slug, member.public_id]))
     body = page.content.decode()
     assert "×2 now: Double Wednesday" in body and "Old promo" not in body
 
@@ -335,10 +335,9 @@ def test_referral_only_for_friends_who_joined_after_it_began(world, program, mem
 def test_referral_link_on_the_card_and_the_join_page(world, program, member, referral, client):
     from django.urls import reverse
 
-    from campaigns.referrals import referral_token
-    from members.tokens import card_token
+    from members.tokens import card_token, referral_token
 
-    card = client.get(reverse("members:card", args=[card_token(member)])).content.decode()
+    card = client.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     token = referral_token(member)
     assert f"?ref={token}" in card and "3 stamps" in card
     join_url = reverse("members:join", args=[world.shop.slug])

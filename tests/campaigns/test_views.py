@@ -7,7 +7,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message, Reach
+from campaigns.models import Campaign, Reach
+from members.models import Message
 from rewards.models import Tier
 
 from ..factories import MemberFactory
@@ -205,7 +206,7 @@ def test_preview_of_a_new_winback_before_saving(world):
 
 
 def test_an_interrupted_message_warns_before_sending_again(world):
-    from campaigns.models import INTERRUPTED
+    from members.models import INTERRUPTED
 
     failed_message(world, error=INTERRUPTED)
     body = world.client(world.alice).get(reverse("campaigns:message_list", args=[world.shop.slug])).content.decode()

@@ -23,12 +23,10 @@ from aiosmtpd.controller import Controller
 from django.core import mail
 from django.utils import timezone
 
-from campaigns.models import Message
-from campaigns.outbox import message_queue, outbox_flush
-from campaigns.tasks import flush_outbox, send_message
 from loyalty_site.celery import app
-from members.models import Invitation
-from members.tasks import purge_expired_invitations
+from members.models import Invitation, Message
+from members.outbox import message_queue, outbox_flush
+from members.tasks import flush_outbox, purge_expired_invitations, send_message
 
 from ..factories import MemberFactory, ShopFactory
 from ..worker import ROOT, celery_worker, wait_for
@@ -135,7 +133,7 @@ def queue_messages(shop, count: int) -> list[Message]:
     """Queue marketing messages as the campaigns do, holding back the after-commit
     enqueue (eager here: it would send in this process) so each test sends them its own way."""
     members = [MemberFactory(shop=shop, email=f"reader{i}@example.com", marketing_consent=True) for i in range(count)]
-    with mock.patch("campaigns.outbox._enqueue") as enqueue:
+    with mock.patch("members.outbox.enqueue") as enqueue:
         messages = [
             message_queue(member=member, campaign="news", occasion="2026-05", **CAMPAIGN_EMAIL) for member in members
         ]

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from campaigns.models import Campaign
-from members.management.commands.demo import DEMO_PASSWORD
+from loyalty_site.demo import DEMO_PASSWORD
 from members.models import Member, Shop
 
 Kind = Campaign.Kind

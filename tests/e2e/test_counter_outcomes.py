@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from loyalty_site.demo import DEMO_PASSWORD
 from members.models import Member, User
-from rewards import catalogue, services
+from rewards import ledger, services
 from rewards.models import CatalogueReward, LedgerEntry, StampProgram, Voucher
 
 
@@ -90,7 +90,7 @@ def test_every_counter_outcome_is_visible(live_server, page, screenshot, assert_
     amy = Member.objects.get(email="referrer@demo.example")
     cookie = CatalogueReward.objects.get(shop=amy.shop, name="Butter cookie")
     while Member.objects.get(pk=amy.pk).points >= cookie.cost_points:
-        catalogue.reward_redeem(member=amy, reward_id=cookie.pk, staff=staff, idempotency_key=f"spend-{amy.points}")
+        services.reward_redeem(member=amy, reward_id=cookie.pk, staff=staff, idempotency_key=f"spend-{amy.points}")
         amy.refresh_from_db()
     cookie_row = page.locator("li", has_text="Butter cookie")
     cookie_row.get_by_label(re.compile("I checked")).check()
@@ -126,4 +126,4 @@ def test_every_counter_outcome_is_visible(live_server, page, screenshot, assert_
     expect(page.locator("#counter-problem")).to_be_hidden()
     page.get_by_role("button", name="+1 stamp").click()
     expect(page.locator("#result .confirm")).to_contain_text("+1 stamp added")
-    assert services.ledger_drift() == []
+    assert ledger.drift() == []

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from members import services as shop_services
 from members.models import Member
 from members.tokens import card_token
-from rewards.services import ledger_drift
+from rewards import ledger
 
 from ..factories import PASSWORD, MemberFactory, UserFactory
 
@@ -88,4 +88,4 @@ def test_points_from_settings_to_counter_to_card(live_server, page, phone_page, 
     page.get_by_role("row", name="NT$1,500").get_by_role("button", name="Refund").click()
     expect(page.get_by_text("Refund recorded.")).to_be_visible()
     assert Member.objects.get(pk=member.pk).points == 39 - 150
-    assert ledger_drift() == []
+    assert ledger.drift() == []

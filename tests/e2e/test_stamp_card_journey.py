@@ -10,8 +10,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from members import services as shop_services
+from rewards import ledger
 from rewards.models import Voucher
-from rewards.services import ledger_drift
 
 from ..factories import PASSWORD, UserFactory
 
@@ -101,4 +101,4 @@ def test_join_by_poster_stamp_ten_times_and_redeem(
 
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.REDEEMED
-    assert ledger_drift() == []
+    assert ledger.drift() == []

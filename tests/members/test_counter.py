@@ -6,8 +6,8 @@ from django.core import signing
 from django.urls import reverse
 
 from members.tokens import member_qr_payload
+from rewards import ledger
 from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
-from rewards.services import ledger_drift
 
 from ..factories import MemberFactory
 
@@ -32,16 +32,16 @@ def carol(world):
 @pytest.fixture(autouse=True)
 def _reconciled(db):
     yield
-    assert ledger_drift() == []
+    assert ledger.drift() == []
 
 
 def counter_url(world, **params):
-    return reverse("members:counter", args=[world.shop.slug])
+    return reverse("rewards:counter", args=[world.shop.slug])
 
 
 def stamp(client, world, member, program, key="k1", count=1, **extra):
     return client.post(
-        reverse("members:counter_stamp", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id]),
         {"program": program.public_id, "count": count, "key": key, **extra},
         headers={"HX-Request": "true"},
     )
@@ -117,7 +117,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     body = carol.get(counter_url(world), {"q": voucher.code.lower()}).content.decode()
     assert 'class="highlight"' in body
     response = carol.post(
-        reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_redeem", args=[world.shop.slug, member.public_id]),
         {"voucher": voucher.public_id, "key": "r1", "confirmed": "1"},
     )
     assert "Redeemed: Free latte" in response.content.decode()
@@ -125,7 +125,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     assert voucher.status == Voucher.Status.REDEEMED
     # A second redemption with a new key is refused, clearly.
     response = carol.post(
-        reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_redeem", args=[world.shop.slug, member.public_id]),
         {"voucher": voucher.public_id, "key": "r2", "confirmed": "1"},
     )
     assert response.status_code == 409
@@ -136,7 +136,7 @@ def test_undo_from_the_confirmation(world, member, program, carol):
     body = stamp(carol, world, member, program).content.decode()
     group = re.search(r'name="group" value="([0-9a-f-]+)"', body).group(1)
     response = carol.post(
-        reverse("members:counter_undo", args=[world.shop.slug, member.public_id]), {"group": group, "key": "u1"}
+        reverse("rewards:counter_undo", args=[world.shop.slug, member.public_id]), {"group": group, "key": "u1"}
     )
     assert "Undone." in response.content.decode()
     assert MemberCard.objects.get(member=member).stamps == 0
@@ -162,7 +162,7 @@ def test_too_soon_is_a_clear_error_and_only_a_manager_may_override(world, member
 @pytest.mark.parametrize("data", [{"count": "x"}, {"count": "0"}, {"program": "not-a-uuid"}])
 def test_bad_stamp_input_changes_nothing(world, member, program, carol, data):
     response = carol.post(
-        reverse("members:counter_stamp", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id]),
         {"program": program.public_id, "count": 1, "key": "k", **data},
     )
     assert response.status_code == 422
@@ -172,7 +172,7 @@ def test_bad_stamp_input_changes_nothing(world, member, program, carol, data):
 
 def test_an_unknown_undo_group_is_404(world, member, carol):
     response = carol.post(
-        reverse("members:counter_undo", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_undo", args=[world.shop.slug, member.public_id]),
         {"group": "8d0f8ac4-4a4e-4b0e-9a57-3e7a1b2c3d4e", "key": "u"},
     )
     assert response.status_code == 404
@@ -180,7 +180,7 @@ def test_an_unknown_undo_group_is_404(world, member, carol):
 
 def test_wrong_methods(world, member, carol):
     assert carol.post(counter_url(world)).status_code == 405
-    url = reverse("members:counter_stamp", args=[world.shop.slug, member.public_id])
+    url = reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id])
     assert carol.get(url).status_code == 405
 
 
@@ -193,7 +193,7 @@ def test_lookup_and_panel_query_counts(world, member, program, carol, django_ass
     # cards, programs, points rule, rewards, tier policy, running multipliers, vouchers, history
     with django_assert_num_queries(11):
         carol.get(url, {"q": member.code}, headers={"HX-Request": "true"})
-    panel = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
+    panel = reverse("rewards:counter_member", args=[world.shop.slug, member.public_id])
     carol.get(panel)
     # the full page adds the shop switcher
     with django_assert_num_queries(12):

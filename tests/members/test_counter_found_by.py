@@ -19,7 +19,7 @@ def mia(world):
 
 
 def panel(carol, world, query):
-    return carol.get(reverse("members:counter", args=[world.shop.slug]), {"q": query})
+    return carol.get(reverse("rewards:counter", args=[world.shop.slug]), {"q": query})
 
 
 def found_token(body: str) -> str:
@@ -30,7 +30,7 @@ def found_token(body: str) -> str:
 
 def redeem(carol, world, member, voucher, found, **extra):
     return carol.post(
-        reverse("members:counter_redeem", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_redeem", args=[world.shop.slug, member.public_id]),
         {"voucher": voucher.public_id, "key": "r-" + found[-8:], "found": found, **extra},
         headers={"HX-Request": "true"},
     )
@@ -84,7 +84,7 @@ def test_earning_needs_no_confirmation_and_records_the_look_up(world, mia):
     carol = world.client(world.carol)
     body = panel(carol, world, "0912345678").content.decode()
     response = carol.post(
-        reverse("members:counter_stamp", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id]),
         {"program": program.public_id, "count": "1", "key": "s1", "found": found_token(body)},
     )
     assert response.status_code == 200

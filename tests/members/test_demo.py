@@ -7,13 +7,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message, Reach
+from campaigns.models import Campaign, Reach
 from campaigns.services import results
 from loyalty_site.demo import DEMO_PASSWORD, persona_member
-from members.models import Invitation, Shop, StaffMember
+from members.models import Invitation, Message, Shop, StaffMember
 from members.roles import Role
+from rewards import ledger
 from rewards.models import CatalogueReward, LedgerEntry, MemberCard, StampProgram, TierTrial, Voucher
-from rewards.services import ledger_drift
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_the_demo_is_idempotent_and_holds_every_feature(cafe):
     assert set(Campaign.objects.filter(shop=cafe).values_list("kind", flat=True)) == set(Campaign.Kind.values)
     assert StampProgram.objects.filter(shop=cafe, is_active=False).exists(), "a paused card"
     assert Invitation.objects.filter(shop=cafe).exists()
-    assert ledger_drift() == []
+    assert ledger.drift() == []
 
 
 def test_history_spreads_over_six_months_at_opening_hours_in_the_shops_time_zone(cafe):

@@ -34,7 +34,7 @@ def test_join_lands_on_the_card_and_emails_the_link(world, program, client, djan
     )  # fmt: skip
     member = Member.objects.get(shop=world.shop)
     assert response.status_code == 302
-    assert response["Location"] == reverse("members:card", args=[card_token(member)])
+    assert response["Location"] == reverse("rewards:card", args=[card_token(member)])
     assert (member.phone, str(member.birthday), member.marketing_consent) == ("+886912345678", "1990-02-28", True)
     assert member.consent_version and member.consent_at
     assert member.user.email == "mia@example.com" and not member.user.has_usable_password()
@@ -69,7 +69,7 @@ def test_joining_twice_makes_no_second_member_and_sends_a_code(
     response = client.post(response["Location"], {"code": code})
     member = Member.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("members:card", args=[card_token(member)])
+    assert response["Location"] == reverse("rewards:card", args=[card_token(member)])
 
 
 def test_joining_twice_by_phone(world, program, client, django_capture_on_commit_callbacks):
@@ -131,7 +131,7 @@ def test_forged_or_altered_card_links_are_404(world, client, token):
     member = MemberFactory(shop=world.shop)
     if token == "altered":
         token = card_token(member)[:-2] + "xx"
-    assert client.get(reverse("members:card", args=[token])).status_code == 404
+    assert client.get(reverse("rewards:card", args=[token])).status_code == 404
 
 
 def test_card_shows_slots_progress_vouchers_and_history(world, program, client, django_assert_num_queries):
@@ -146,7 +146,7 @@ def test_card_shows_slots_progress_vouchers_and_history(world, program, client, 
             override=True,
             override_reason="correction",
         )
-    url = reverse("members:card", args=[card_token(member)])
+    url = reverse("rewards:card", args=[card_token(member)])
     client.get(url)
     # member+shop+tier, cards, programs, points rule, rewards, tier policy, tier changes, vouchers, history,
     # and whether a referral campaign runs
@@ -160,7 +160,7 @@ def test_card_shows_slots_progress_vouchers_and_history(world, program, client, 
 
 def test_the_card_qr_refreshes_as_a_fragment(world, client):
     member = MemberFactory(shop=world.shop)
-    url = reverse("members:card", args=[card_token(member)])
+    url = reverse("rewards:card", args=[card_token(member)])
     response = client.get(url, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="qr"') and "<html" not in body

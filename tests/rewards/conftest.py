@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from rewards.services import ledger_drift
+from rewards import ledger
 
 from ..factories import MemberFactory
 
@@ -15,7 +15,7 @@ def _ledger_reconciles(request):
     # Set up the database first so that this check runs before it is torn down.
     request.getfixturevalue("transactional_db" if transactional else "db")
     yield
-    assert ledger_drift() == []
+    assert ledger.drift() == []
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import pytest
 from django.utils import timezone
 
 from members.models import Member
-from rewards import catalogue, points, services
+from rewards import reads, services
+from rewards.ledger import LoyaltyError
 from rewards.models import CatalogueReward, MemberCard, PointsRule
-from rewards.services import LoyaltyError
 
 from .conftest import key
 
@@ -15,7 +15,7 @@ from .conftest import key
 @pytest.fixture
 def rich_member(world, member):
     PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
-    points.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())  # 100
+    services.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())  # 100
     return member
 
 
@@ -24,7 +24,7 @@ def reward(world, **fields):
 
 
 def redeem(member, item, staff):
-    return catalogue.reward_redeem(member=member, reward_id=item.pk, staff=staff, idempotency_key=key())
+    return services.reward_redeem(member=member, reward_id=item.pk, staff=staff, idempotency_key=key())
 
 
 def points_of(member):
@@ -81,9 +81,9 @@ def test_per_member_limit(world, rich_member):
 
 def test_a_negative_balance_cannot_redeem(world, member):
     PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
-    bought = points.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
+    bought = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     redeem(member, reward(world, cost_points=10), world.carol)
-    points.purchase_refund(
+    services.purchase_refund(
         shop=world.shop, purchase_id=bought.purchase.pk, amount=Decimal(100), staff=world.bob, idempotency_key=key()
     )
     assert points_of(member) == -10
@@ -112,7 +112,7 @@ def test_what_a_member_can_afford_and_what_is_next(world, rich_member, django_as
     reward(world, name="Gone", cost_points=1, stock=0)
     fresh = Member.objects.get(pk=rich_member.pk)
     with django_assert_num_queries(1):
-        views = catalogue.catalogue_for(fresh, {})
+        views = reads.catalogue_for(fresh, {})
     assert [(v.reward.name, v.affordable, v.points_short) for v in views] == [("Cookie", True, 0), ("Cake", False, 50)]
 
 
@@ -122,7 +122,7 @@ def test_a_reward_for_a_tier_and_above(world, rich_member):
     silver = Tier.objects.create(shop=world.shop, name="Silver", threshold=5)
     gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
     item = reward(world, name="Gold lounge", cost_points=10, min_tier=gold)
-    assert catalogue.catalogue_for(Member.objects.get(pk=rich_member.pk), {}) == []
+    assert reads.catalogue_for(Member.objects.get(pk=rich_member.pk), {}) == []
     with pytest.raises(LoyaltyError) as error:
         redeem(rich_member, item, world.carol)
     assert error.value.code == "tier_too_low"
@@ -130,7 +130,5 @@ def test_a_reward_for_a_tier_and_above(world, rich_member):
     with pytest.raises(LoyaltyError):
         redeem(rich_member, item, world.carol)
     Member.objects.filter(pk=rich_member.pk).update(tier=gold)
-    assert [v.reward.name for v in catalogue.catalogue_for(Member.objects.get(pk=rich_member.pk), {})] == [
-        "Gold lounge"
-    ]
+    assert [v.reward.name for v in reads.catalogue_for(Member.objects.get(pk=rich_member.pk), {})] == ["Gold lounge"]
     redeem(rich_member, item, world.carol)

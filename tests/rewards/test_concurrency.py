@@ -10,9 +10,9 @@ import uuid
 import pytest
 from django.db import connection, connections
 
-from rewards import services
+from rewards import ledger, services
+from rewards.ledger import LoyaltyError
 from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
-from rewards.services import LoyaltyError
 
 from ..factories import MemberFactory, ShopFactory, StaffFactory
 
@@ -148,7 +148,7 @@ def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
 
     shop, staff, member, _program = setup
     voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
-    url = reverse("members:counter_redeem", args=[shop.slug, member.public_id])
+    url = reverse("rewards:counter_redeem", args=[shop.slug, member.public_id])
     clients = []
     for _ in range(20):
         client = Client()
@@ -166,15 +166,15 @@ def test_ten_bills_paid_with_the_same_points_at_once_only_one_is_paid(setup):
     from decimal import Decimal
 
     from members.models import Member
-    from rewards import points
+    from rewards import services
     from rewards.models import PointsRule
 
     shop, staff, member, _program = setup
     PointsRule.objects.create(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
-    points.purchase_record(member=member, amount=Decimal(1000), staff=staff, idempotency_key="earn")  # 100 points
+    services.purchase_record(member=member, amount=Decimal(1000), staff=staff, idempotency_key="earn")  # 100 points
     results = race(
         10,
-        lambda i: points.purchase_record(
+        lambda i: services.purchase_record(
             member=member, amount=Decimal(100), staff=staff, idempotency_key=f"pay-{i}", pay_points=100
         ),
     )
@@ -189,15 +189,15 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
     from decimal import Decimal
 
     from members.models import Member
-    from rewards import catalogue, points
+    from rewards import services
     from rewards.models import CatalogueReward, PointsRule
 
     shop, staff, member, _program = setup
     PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
-    points.purchase_record(member=member, amount=Decimal(500), staff=staff, idempotency_key="earn")  # 50 points
+    services.purchase_record(member=member, amount=Decimal(500), staff=staff, idempotency_key="earn")  # 50 points
     cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=50)
     results = race(
-        10, lambda i: catalogue.reward_redeem(member=member, reward_id=cookie.pk, staff=staff, idempotency_key=f"c{i}")
+        10, lambda i: services.reward_redeem(member=member, reward_id=cookie.pk, staff=staff, idempotency_key=f"c{i}")
     )
     assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
     assert Member.objects.get(pk=member.pk).points == 0
@@ -206,10 +206,10 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
     cake = CatalogueReward.objects.create(shop=shop, name="Cake", cost_points=1, stock=1)
     members = [MemberFactory(shop=shop) for _ in range(10)]
     for i, m in enumerate(members):
-        points.purchase_record(member=m, amount=Decimal(10), staff=staff, idempotency_key=f"e{i}")
+        services.purchase_record(member=m, amount=Decimal(10), staff=staff, idempotency_key=f"e{i}")
     results = race(
         10,
-        lambda i: catalogue.reward_redeem(member=members[i], reward_id=cake.pk, staff=staff, idempotency_key=f"k{i}"),
+        lambda i: services.reward_redeem(member=members[i], reward_id=cake.pk, staff=staff, idempotency_key=f"k{i}"),
     )
     assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_available"}
@@ -221,13 +221,13 @@ def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setu
     """Regression: undo took back a purchase's points even when they were already spent."""
     from decimal import Decimal
 
-    from rewards import catalogue, points
+    from rewards import services
     from rewards.models import CatalogueReward, PointsRule
 
     shop, staff, member, _program = setup
     PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
     cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=10)
-    bought = points.purchase_record(member=member, amount=Decimal(100), staff=staff, idempotency_key="buy")
+    bought = services.purchase_record(member=member, amount=Decimal(100), staff=staff, idempotency_key="buy")
     for _round in range(5):
 
         def act(i):
@@ -235,7 +235,7 @@ def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setu
                 return services.action_undo(
                     shop=shop, group=bought.group, staff=staff, idempotency_key=uuid.uuid4().hex
                 )
-            return catalogue.reward_redeem(
+            return services.reward_redeem(
                 member=member, reward_id=cookie.pk, staff=staff, idempotency_key=uuid.uuid4().hex
             )
 
@@ -245,7 +245,7 @@ def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setu
         assert {r.code for r in results if isinstance(r, LoyaltyError)} <= {"already_spent", "not_enough_points"}
         member.refresh_from_db()
         assert member.points == 0
-        assert services.ledger_drift() == []
+        assert ledger.drift() == []
         if isinstance(results[0], services.ActionResult):
             break
         # The spend won: undo the spend and race again.

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from members.models import Member
-from rewards import catalogue, services
+from rewards import ledger, services
+from rewards.ledger import LoyaltyError
 from rewards.models import CatalogueReward, PointsRule, Purchase
 
 from .conftest import key
@@ -21,15 +22,15 @@ def rule(world, program):
 @pytest.fixture
 def rich(world, member, rule):
     """500 points from an earlier purchase."""
-    from rewards import points
+    from rewards import services
 
-    points.purchase_record(member=member, amount=Decimal(5000), staff=world.carol, idempotency_key=key())
+    services.purchase_record(member=member, amount=Decimal(5000), staff=world.carol, idempotency_key=key())
     return member
 
 
 def buy(world, member, **data):
     return world.client(world.carol).post(
-        reverse("members:counter_purchase", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_purchase", args=[world.shop.slug, member.public_id]),
         {"key": key(), "confirmed": "1", **data},
         headers={"HX-Request": "true"},
     )
@@ -39,7 +40,7 @@ def buy(world, member, **data):
                                                            ("percent_off", 10, "NT$20", "NT$180")])  # fmt: skip
 def test_a_discount_reward_comes_off_the_purchase(world, rich, kind, value, off, due):
     reward = CatalogueReward.objects.create(shop=world.shop, name="Treat", kind=kind, value=value, cost_points=100)
-    panel = world.client(world.carol).get(reverse("members:counter_member", args=[world.shop.slug, rich.public_id]))
+    panel = world.client(world.carol).get(reverse("rewards:counter_member", args=[world.shop.slug, rich.public_id]))
     assert "Take a reward off this purchase" in panel.content.decode()
     body = buy(world, rich, amount="200", reward=str(reward.public_id)).content.decode()
     assert f"A reward took {off} off." in body and f"Still to pay: {due}" in body
@@ -48,14 +49,14 @@ def test_a_discount_reward_comes_off_the_purchase(world, rich, kind, value, off,
     # Points are earned on what is paid in money, and the reward's cost is spent.
     paid = int(due.removeprefix("NT$"))
     assert Member.objects.get(pk=rich.pk).points == 500 - 100 + paid // 10
-    assert services.ledger_drift() == []
+    assert ledger.drift() == []
 
 
 def test_a_discount_alone_changes_nothing_and_says_where_it_belongs(world, rich):
     reward = CatalogueReward.objects.create(shop=world.shop, name="NT$30 off", kind="amount_off", value=30,
                                             cost_points=100)  # fmt: skip
-    with pytest.raises(services.LoyaltyError) as error:
-        catalogue.reward_redeem(member=rich, reward_id=reward.pk, staff=world.carol, idempotency_key=key())
+    with pytest.raises(LoyaltyError) as error:
+        services.reward_redeem(member=rich, reward_id=reward.pk, staff=world.carol, idempotency_key=key())
     assert error.value.code == "wrong_kind" and "comes off a purchase" in error.value.message
     assert Member.objects.get(pk=rich.pk).points == 500
 
@@ -68,4 +69,4 @@ def test_undoing_the_purchase_gives_the_rewards_points_back(world, rich):
     services.action_undo(shop=world.shop, group=purchase.group, staff=world.carol, idempotency_key=key())
     assert Member.objects.get(pk=rich.pk).points == 500
     assert CatalogueReward.objects.get(pk=reward.pk).stock == 3
-    assert services.ledger_drift() == []
+    assert ledger.drift() == []

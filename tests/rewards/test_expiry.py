@@ -7,10 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from members.models import Member
-from rewards import points
-from rewards.expiry import next_expiry, points_expire
+from rewards import ledger, services
 from rewards.models import LedgerEntry, PointsRule
-from rewards.services import ledger_drift
+from rewards.services.expiry import next_expiry, points_expire
 
 from .conftest import key
 
@@ -32,11 +31,11 @@ def rule(world):
 
 
 def earn(member, staff, amount, at):
-    return points.purchase_record(member=member, amount=Decimal(amount), staff=staff, idempotency_key=key(), at=at)
+    return services.purchase_record(member=member, amount=Decimal(amount), staff=staff, idempotency_key=key(), at=at)
 
 
 def spend(member, staff, pts, at):
-    return points.purchase_record(
+    return services.purchase_record(
         member=member, amount=Decimal(pts), staff=staff, idempotency_key=key(), pay_points=pts, at=at
     )
 
@@ -112,7 +111,7 @@ def test_the_card_says_what_expires_when(world, member, rule, client):
     rule.expiry_since = timezone.now() - timedelta(days=1)
     rule.save()
     earn(member, world.carol, 120, None)
-    body = client.get(reverse("members:card", args=[card_token(member)])).content.decode()
+    body = client.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     assert "120 points expire on" in body
 
 
@@ -144,7 +143,7 @@ def test_expiry_never_takes_more_than_was_earned(world, rule, steps):
     assert 0 <= expired <= earned
     assert balance(member) >= 0
     assert balance(member) == sum(e.points for e in entries)
-    assert ledger_drift() == []
+    assert ledger.drift() == []
     # Long after everything was earned, nothing earned under the rule is left.
     assert balance(member) == 0
 

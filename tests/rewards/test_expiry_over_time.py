@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from members.models import Member
-from rewards import catalogue, points, services
-from rewards.expiry import _add_months, points_expire
+from rewards import services
+from rewards.ledger import LoyaltyError
 from rewards.models import CatalogueReward, LedgerEntry, PointsRule, Purchase
+from rewards.services.expiry import _add_months, points_expire
 
 from ..factories import MemberFactory, ShopFactory, StaffFactory
 from .test_expiry import balance, earn, local
@@ -97,7 +98,7 @@ class Expiry(RuleBasedStateMachine):
 
     @rule(amount=st.integers(1, 400))
     def earn(self, amount):
-        result = points.purchase_record(member=self.member, amount=Decimal(amount), staff=self.staff,
+        result = services.purchase_record(member=self.member, amount=Decimal(amount), staff=self.staff,
                                         idempotency_key=key())  # fmt: skip
         self.earned.append((self.now, result.purchase.points_earned, self._months()))
         self.last_action = result.group
@@ -105,7 +106,7 @@ class Expiry(RuleBasedStateMachine):
     @precondition(lambda self: self.balance() >= 15)
     @rule()
     def spend(self):
-        self.last_action = catalogue.reward_redeem(member=self.member, reward_id=self.cookie.pk, staff=self.staff,
+        self.last_action = services.reward_redeem(member=self.member, reward_id=self.cookie.pk, staff=self.staff,
                                                    idempotency_key=key()).group  # fmt: skip
 
     @rule(share=st.sampled_from([Decimal("0.5"), Decimal(1)]))
@@ -114,15 +115,15 @@ class Expiry(RuleBasedStateMachine):
         if purchase is None:
             return
         amount = (purchase.amount * share).quantize(1)
-        with contextlib.suppress(services.LoyaltyError):
-            points.purchase_refund(shop=self.shop, purchase_id=purchase.pk, amount=amount, staff=self.staff,
+        with contextlib.suppress(LoyaltyError):
+            services.purchase_refund(shop=self.shop, purchase_id=purchase.pk, amount=amount, staff=self.staff,
                                    idempotency_key=key())  # fmt: skip
 
     @rule()
     def undo(self):
         if self.last_action is None:
             return
-        with contextlib.suppress(services.LoyaltyError):
+        with contextlib.suppress(LoyaltyError):
             services.action_undo(shop=self.shop, group=self.last_action, staff=self.staff, idempotency_key=key())
         self.last_action = None
 

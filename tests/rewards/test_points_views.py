@@ -19,7 +19,7 @@ def rule(world, program):
 
 def purchase(client, world, member, **data):
     return client.post(
-        reverse("members:counter_purchase", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_purchase", args=[world.shop.slug, member.public_id]),
         {"key": key(), **data},
         headers={"HX-Request": "true"},
     )
@@ -55,7 +55,7 @@ def test_bad_purchase_input_changes_nothing(world, member, rule, data):
 
 def test_the_panel_offers_points_only_when_the_shop_gives_them(world, member, program):
     carol = world.client(world.carol)
-    url = reverse("members:counter_member", args=[world.shop.slug, member.public_id])
+    url = reverse("rewards:counter_member", args=[world.shop.slug, member.public_id])
     assert "Record purchase" not in carol.get(url).content.decode()
     PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
     assert "Record purchase" in carol.get(url).content.decode()
@@ -64,7 +64,7 @@ def test_the_panel_offers_points_only_when_the_shop_gives_them(world, member, pr
 def test_manager_refunds_from_the_member_page(world, member, rule):
     purchase(world.client(world.carol), world, member, amount="100")
     bought = Purchase.objects.get()
-    url = reverse("members:purchase_refund", args=[world.shop.slug, member.public_id, bought.public_id])
+    url = reverse("rewards:purchase_refund", args=[world.shop.slug, member.public_id, bought.public_id])
     response = world.client(world.carol).post(url, {"amount": "100", "key": key()})
     assert response.status_code == 403
     bob = world.client(world.bob)
@@ -118,5 +118,5 @@ def test_another_shops_card_cannot_be_chosen_for_purchase_stamps(world):
 
 def test_the_card_shows_points_and_their_worth(world, member, rule, client):
     purchase(world.client(world.carol), world, member, amount="1500")
-    body = client.get(reverse("members:card", args=[card_token(member)])).content.decode()
+    body = client.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     assert "150" in body and "Worth NT$15 off your next bill." in body

@@ -3,7 +3,7 @@
 
 from django.urls import reverse
 
-from rewards import services
+from rewards import ledger, services
 from rewards.models import LedgerEntry, MemberCard, Voucher
 
 from ..factories import MemberFactory
@@ -25,8 +25,8 @@ def test_a_lower_target_completes_full_cards_once(world, member, program):
     assert MemberCard.objects.get(member=member).stamps == 2
     row = LedgerEntry.objects.get(member=member, reason="card_complete")
     assert (row.stamps, row.staff) == (-6, world.bob)
-    assert services.ledger_drift() == []
+    assert ledger.drift() == []
     # The member sees the reward on the card.
     from members.tokens import card_token
 
-    assert program.reward in world.client(None).get(reverse("members:card", args=[card_token(member)])).content.decode()
+    assert program.reward in world.client(None).get(reverse("rewards:card", args=[card_token(member)])).content.decode()

@@ -33,12 +33,12 @@ def test_card_and_counter_show_tier_and_progress(world, member, program, client)
     Tier.objects.create(shop=world.shop, name="Silver", threshold=1, benefits="Birthday cake")
     Tier.objects.create(shop=world.shop, name="Gold", threshold=4)
     services.stamp_add(member=member, program=program, count=1, staff=world.carol, idempotency_key=key())
-    card = client.get(reverse("members:card", args=[card_token(member)])).content.decode()
+    card = client.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     assert "Silver" in card and "3 visits to Gold" in card and "Birthday cake" in card
     assert "— → Silver · Qualified" in card
-    panel = world.client(world.carol).get(reverse("members:counter_member", args=[world.shop.slug, member.public_id]))
+    panel = world.client(world.carol).get(reverse("rewards:counter_member", args=[world.shop.slug, member.public_id]))
     assert "3 visits to Gold" in panel.content.decode()
-    detail = world.client(world.bob).get(reverse("members:member_detail", args=[world.shop.slug, member.public_id]))
+    detail = world.client(world.bob).get(reverse("rewards:member_detail", args=[world.shop.slug, member.public_id]))
     assert "— → Silver · Qualified" in detail.content.decode()
 
 

@@ -65,7 +65,7 @@ def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member,
 
     services.stamp_add(member=member, program=program, count=2, staff=world.carol, idempotency_key=key())
     client = world.client(world.bob)
-    url = reverse("members:member_detail", args=[world.shop.slug, member.public_id])
+    url = reverse("rewards:member_detail", args=[world.shop.slug, member.public_id])
     client.get(url)
     # user, shop+role, member, cards, programs, vouchers, history, purchases, tier changes, tiers,
     # switcher, adjust form's programs
@@ -73,7 +73,7 @@ def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member,
         response = client.get(url)
     assert "Visit" in response.content.decode()
 
-    adjust = reverse("members:member_adjust", args=[world.shop.slug, member.public_id])
+    adjust = reverse("rewards:member_adjust", args=[world.shop.slug, member.public_id])
     response = client.post(adjust, {"program": program.public_id, "stamps": "-1", "note": "", "key": key()})
     assert response.status_code == 400
     response = client.post(adjust, {"program": program.public_id, "stamps": "-5", "note": "typo", "key": key()})
@@ -89,7 +89,7 @@ def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member,
 def test_adjusting_with_another_shops_program_is_refused(world, member):
     other = StampProgram.objects.create(shop=world.other_shop, name="x", reward="y")
     client = world.client(world.bob)
-    adjust = reverse("members:member_adjust", args=[world.shop.slug, member.public_id])
+    adjust = reverse("rewards:member_adjust", args=[world.shop.slug, member.public_id])
     response = client.post(adjust, {"program": other.public_id, "stamps": "3", "note": "x", "key": key()})
     assert response.status_code == 400
     assert not MemberCard.objects.exists()

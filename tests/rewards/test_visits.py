@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from rewards import points, services
+from rewards import services
 from rewards.models import LedgerEntry, PointsRule, Tier, TierPolicy
-from rewards.tiers import progress
+from rewards.services.tiers import progress
 
 from .conftest import key
 
@@ -35,7 +35,7 @@ def test_stamps_given_together_are_one_visit(world, member, program, policy):
 
 def test_a_purchase_that_stamps_is_one_visit_and_an_undone_one_is_none(world, member, program, policy):
     PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10, purchase_stamps=program)
-    result = points.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
+    result = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     assert LedgerEntry.objects.filter(member=member).visits().count() == 1
     services.action_undo(shop=world.shop, group=result.group, staff=world.carol, idempotency_key=key())
     assert LedgerEntry.objects.filter(member=member).visits().count() == 0

@@ -29,7 +29,7 @@ STATE = {
     "rewards.tiertrial": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
-    "campaigns.message": None,
+    "members.message": None,
 }  # fmt: skip
 
 

@@ -27,13 +27,11 @@ from django.test import Client
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
 
-from campaigns.models import Campaign, Message
-from campaigns.outbox import unsubscribe_token
+from campaigns.models import Campaign
 from loyalty_site.demo import PERSONAS, ledger_reasons, persona_member
-from members.models import Invitation, Member, Shop, StaffMember, User
+from members.models import Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role, role_has
-from members.services import invitation_token
-from members.tokens import card_token
+from members.tokens import card_token, invitation_token, unsubscribe_token
 from rewards.models import CatalogueReward, LedgerEntry, Purchase, StampProgram, Tier
 
 from ..tenancy import walk_urls
@@ -126,8 +124,8 @@ def _targets(cafe: Cafe) -> list[Target]:
     args = _arguments(cafe)
     shop = cafe.shop
     tokens = {
-        "members:card": [(k, {"token": card_token(m)}) for k, m in cafe.members.items()],
-        "campaigns:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
+        "rewards:card": [(k, {"token": card_token(m)}) for k, m in cafe.members.items()],
+        "members:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
         "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
     }
     targets, missing = [], []
@@ -175,7 +173,7 @@ def _lookups(cafe: Cafe) -> list[Target]:
         if voucher := Voucher.objects.filter(shop=cafe.shop, status=status).first():
             queries[f"voucher {status}"] = voucher.code
     counter = f"/s/{cafe.shop.slug}/counter/"
-    return [Target(f"{counter}?{urlencode({'q': q})}", "members:counter", "counter.use", f"lookup {label}")
+    return [Target(f"{counter}?{urlencode({'q': q})}", "rewards:counter", "counter.use", f"lookup {label}")
             for label, q in queries.items()]  # fmt: skip
 
 
@@ -233,9 +231,9 @@ PUBLIC = {
     "members:home": {"staff": 200, "customer": 200, None: 200},
     "members:shop_create": {"staff": 200, "customer": 200, None: 302},
     "members:join": {"staff": 200, "customer": 200, None: 200},
-    "members:card": {"staff": 200, "customer": 200, None: 200},
+    "rewards:card": {"staff": 200, "customer": 200, None: 200},
     "members:invitation": {"staff": 200, "customer": 200, None: 200},
-    "campaigns:unsubscribe": {"staff": 200, "customer": 200, None: 200},
+    "members:unsubscribe": {"staff": 200, "customer": 200, None: 200},
 }
 
 
@@ -257,7 +255,7 @@ def expected(target: Target, role, response) -> set[int]:
 
 def test_every_ledger_reason_and_member_kind_is_in_the_crawl(cafe):
     assert ledger_reasons(cafe.shop) == set(LedgerEntry.Reason.values) - {LedgerEntry.Reason.BONUS}
-    kinds = {t.label for t in cafe.targets if t.name == "members:member_detail"}
+    kinds = {t.label for t in cafe.targets if t.name == "rewards:member_detail"}
     assert kinds == {p.key for p in PERSONAS}
     lookups = {t.label for t in cafe.targets if t.label.startswith("lookup voucher")}
     assert lookups == {"lookup voucher issued", "lookup voucher redeemed", "lookup voucher expired"}
@@ -405,7 +403,7 @@ def test_hostile_input_never_makes_a_server_error(cafe, errors, db):
     gets: dict[str, set[str]] = {}
     posts: dict[str, tuple[Role, str, dict]] = {}
     pages = [t for t in cafe.targets if t.permission and t.label in ("", "regular", "negative", "reward", "owner")]
-    pages += [t for t in cafe.targets if t.name in ("members:join", "members:card") and t.label in ("", "regular")]
+    pages += [t for t in cafe.targets if t.name in ("members:join", "rewards:card") and t.label in ("", "regular")]
     for role in ROLES:
         client = client_for(cafe.users[role])
         for target in pages:

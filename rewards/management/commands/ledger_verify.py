@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from rewards.ledger import drift as ledger_drift
 from rewards.models import MemberCard
-from rewards.services import ledger_drift
 
 
 class Command(BaseCommand):

@@ -1,9 +1,6 @@
-"""Points: earned on money spent, spent on part of a bill, taken back by refunds.
-
-Service functions in the same mould as rewards.services: the member row is
-locked first, every rule is re-checked under it, the ledger gets the rows and
-the member's cached points move with F().
-"""
+"""Purchases and refunds: points earned on money spent, part of a bill paid with points or a
+reward from the catalogue, the purchase's stamp, and refunds that take back exactly what a
+purchase gave, once."""
 
 import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -13,25 +10,15 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns import boosts
 from members.currency import format_money, minor_digits, quantize
 from members.models import Member, Shop, User
+from members.tenancy import staff_may
 
-from . import catalogue, tiers
-from .models import CatalogueReward, LedgerEntry, PointsRule, Purchase
-from .services import (
-    ActionResult,
-    LoyaltyError,
-    Reason,
-    _idempotent,
-    _lock_member,
-    _may,
-    _replay,
-    _stamp_locked,
-    check_override,
-    opens_visit,
-    referral_on_visit,
-)
+from .. import signals
+from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
+from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
+from . import catalogue
+from .stamps import check_override, opens_visit, stamp_locked, visit_recorded
 
 ROUNDING = {
     PointsRule.Rounding.DOWN: ROUND_FLOOR,
@@ -60,7 +47,7 @@ def rule_for(shop: Shop) -> PointsRule | None:
     return PointsRule.objects.filter(shop=shop).first()
 
 
-@_idempotent
+@idempotent
 def purchase_record(
     *,
     member: Member,
@@ -82,32 +69,32 @@ def purchase_record(
     currency = shop.currency
     amount = quantize(amount, currency)
     if amount <= 0:
-        raise LoyaltyError(_("Enter the amount of the purchase."), code="bad_amount")
+        raise LoyaltyError(_("Enter the amount of the purchase."), code=Code.BAD_AMOUNT)
     if pay_points < 0:
-        raise LoyaltyError(_("Points to pay with cannot be negative."), code="bad_points")
+        raise LoyaltyError(_("Points to pay with cannot be negative."), code=Code.BAD_POINTS)
     with transaction.atomic():
-        locked = _lock_member(member.pk)
-        if replay := _replay(shop, idempotency_key):
-            return replay
+        locked = lock_member(member.pk)
+        if replayed := replay(shop, idempotency_key):
+            return replayed
         rule = rule_for(shop)
         if rule is None or not rule.is_active:
-            raise LoyaltyError(_("This shop does not give points."), code="points_off")
+            raise LoyaltyError(_("This shop does not give points."), code=Code.POINTS_OFF)
         check_override(shop, staff, override, override_reason)
         if amount > rule.max_purchase and not override:
             limit = format_money(rule.max_purchase, currency)
             raise LoyaltyError(
                 _("%(amount)s is more than this shop's largest purchase (%(limit)s). Check the amount; a manager can "
                   "override.") % {"amount": format_money(amount, currency), "limit": limit},
-                code="too_large",
+                code=Code.TOO_LARGE,
             )  # fmt: skip
         value = Decimal(0)
         if pay_points:
             if not rule.pays_bills:
-                raise LoyaltyError(_("This shop does not take points as payment."), code="no_bill_payment")
+                raise LoyaltyError(_("This shop does not take points as payment."), code=Code.NO_BILL_PAYMENT)
             if pay_points > locked.points:
                 raise LoyaltyError(
                     _("The member has only %(points)d points.") % {"points": max(locked.points, 0)},
-                    code="not_enough_points",
+                    code=Code.NOT_ENOUGH_POINTS,
                 )
             value = points_value(rule, pay_points, currency)
             limit = quantize(amount * rule.bill_max_percent / 100, currency)
@@ -115,7 +102,7 @@ def purchase_record(
                 raise LoyaltyError(
                     _("Points may pay at most %(percent)d%% of a bill (%(limit)s here).")
                     % {"percent": rule.bill_max_percent, "limit": format_money(limit, currency)},
-                    code="too_much",
+                    code=Code.TOO_MUCH,
                 )
         # A money-off or percent-off reward from the catalogue, redeemed with the purchase (its row
         # in the purchase's group, so an undo gives the points back).
@@ -138,9 +125,8 @@ def purchase_record(
         # A member day or happy hour on at this moment: its bonus is a row of its own,
         # part of what the purchase earned (so a refund takes it back in proportion).
         # ``at`` backdates, for imports and tests; the counter always uses the present.
-        bonus = 0
-        if boost := boosts.boost_locked(member=locked, what="points", now=now):
-            bonus = boosts.bonus(boost, earned)
+        boost = signals.boost_for(member=locked, what="points", now=now)
+        bonus = boost.bonus(earned) if boost else 0
         purchase = Purchase.objects.create(
             shop=shop,
             member=member,
@@ -155,57 +141,38 @@ def purchase_record(
             created_at=now,
         )
         entries = [
-            LedgerEntry.objects.create(
-                shop=shop,
-                member=member,
-                reason=Reason.PURCHASE,
-                opens_visit=opens_visit(member.pk, now),
-                points=earned,
-                money_amount=amount,
-                purchase=purchase,
-                group=group,
-                idempotency_key=idempotency_key,
-                staff=staff,
-                created_at=now,
-                override=override,
-                override_reason=override_reason if override else "",
+            post(
+                locked, Reason.PURCHASE, points=earned, opens_visit=opens_visit(member.pk, now), money_amount=amount,
+                purchase=purchase, group=group, idempotency_key=idempotency_key, staff=staff, now=now,
+                override=override, override_reason=override_reason if override else "",
                 note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
             )
-        ]
+        ]  # fmt: skip
         if redeemed:
             entries.append(redeemed[0])
         if bonus:
             entries.append(
-                LedgerEntry.objects.create(
-                    shop=shop, member=member, reason=Reason.CAMPAIGN, points=bonus, purchase=purchase, group=group,
-                    staff=staff, created_at=now, note=boost.name[:200],
+                post(
+                    locked, Reason.CAMPAIGN, points=bonus, purchase=purchase, group=group, staff=staff, now=now,
+                    note=boost.name[:200],
                 )
             )  # fmt: skip
         if pay_points:
             entries.append(
-                LedgerEntry.objects.create(
-                    shop=shop,
-                    member=member,
-                    reason=Reason.REDEEM,
-                    points=-pay_points,
-                    money_amount=value,
-                    purchase=purchase,
-                    group=group,
-                    staff=staff,
-                    created_at=now,
+                post(
+                    locked, Reason.REDEEM, points=-pay_points, money_amount=value, purchase=purchase, group=group,
+                    staff=staff, now=now,
                 )
-            )
-        Member.objects.filter(pk=member.pk).update(points=F("points") + earned + bonus - pay_points, last_visit_at=now)
+            )  # fmt: skip
         result = ActionResult(group, entries, purchase=purchase)
-        tiers.tier_refresh(member_id=member.pk, shop_id=shop.pk, now=now)
-        referral_on_visit(member=locked, now=now)
+        visit_recorded(locked, now)
         program = rule.purchase_stamps
         if program is not None and program.is_active:
             try:
                 # A savepoint: a refused stamp (too soon, say) leaves the purchase standing.
                 with transaction.atomic():
-                    stamped, vouchers = _stamp_locked(
-                        member=member, program=program, count=1, staff=staff, override=False, now=now, group=group,
+                    stamped, vouchers = stamp_locked(
+                        member=locked, program=program, count=1, staff=staff, override=False, now=now, group=group,
                         idempotency_key=None,
                     )  # fmt: skip
                 result.entries += stamped
@@ -215,7 +182,7 @@ def purchase_record(
     return result
 
 
-@_idempotent
+@idempotent
 def purchase_refund(
     *, shop: Shop, purchase_id: int, amount: Decimal, staff: User, idempotency_key: str
 ) -> ActionResult:
@@ -223,22 +190,22 @@ def purchase_refund(
     back the points that paid for it, and on a full refund take back its stamp if the card has it."""
     amount = quantize(amount, shop.currency)
     if amount <= 0:
-        raise LoyaltyError(_("Enter the amount to refund."), code="bad_amount")
-    if not _may(shop, staff, "purchases.refund"):
-        raise LoyaltyError(_("Only a manager or owner can refund a purchase."), code="refund_denied")
+        raise LoyaltyError(_("Enter the amount to refund."), code=Code.BAD_AMOUNT)
+    if not staff_may(shop, staff, "purchases.refund"):
+        raise LoyaltyError(_("Only a manager or owner can refund a purchase."), code=Code.NOT_ALLOWED)
     with transaction.atomic():
         member_id = Purchase.objects.filter(shop=shop, pk=purchase_id).values_list("member_id", flat=True).first()
         if member_id is None:
-            raise LoyaltyError(_("No such purchase."), code="not_found")
-        _lock_member(member_id)
-        if replay := _replay(shop, idempotency_key):
-            return replay
+            raise LoyaltyError(_("No such purchase."), code=Code.NOT_FOUND)
+        locked = lock_member(member_id)
+        if replayed := replay(shop, idempotency_key):
+            return replayed
         purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
         if amount > purchase.refundable:
             raise LoyaltyError(
                 _("At most %(amount)s of this purchase can still be refunded.")
                 % {"amount": format_money(purchase.refundable, shop.currency)},
-                code="too_much",
+                code=Code.TOO_MUCH,
             )
         refunded = purchase.refunded_amount + amount
         full = refunded == purchase.amount
@@ -254,34 +221,18 @@ def purchase_refund(
         # Two rows: the points taken back (which also undo tier progress) and the
         # points that had paid for the bill, given back.
         entries = [
-            LedgerEntry.objects.create(
-                shop=shop,
-                member_id=member_id,
-                reason=Reason.REFUND,
-                points=-reverse,
-                money_amount=-amount,
-                purchase=purchase,
-                group=group,
-                idempotency_key=idempotency_key,
-                staff=staff,
-                created_at=now,
+            post(
+                locked, Reason.REFUND, points=-reverse, money_amount=-amount, purchase=purchase, group=group,
+                idempotency_key=idempotency_key, staff=staff, now=now,
             )
-        ]
+        ]  # fmt: skip
         if give_back:
             entries.append(
-                LedgerEntry.objects.create(
-                    shop=shop,
-                    member_id=member_id,
-                    reason=Reason.REFUND,
-                    points=give_back,
-                    purchase=purchase,
-                    group=group,
-                    staff=staff,
-                    created_at=now,
+                post(
+                    locked, Reason.REFUND, points=give_back, purchase=purchase, group=group, staff=staff, now=now,
                     note=_("points that paid for it, given back"),
                 )
-            )
-        Member.objects.filter(pk=member_id).update(points=F("points") + give_back - reverse)
+            )  # fmt: skip
         Purchase.objects.filter(pk=purchase.pk).update(
             refunded_amount=refunded,
             points_reversed=F("points_reversed") + reverse,
@@ -289,17 +240,13 @@ def purchase_refund(
         )
         notes = []
         if full:
-            notes += _take_back_stamps(purchase, staff=staff, group=group, now=now, entries=entries)
+            notes += _take_back_stamps(locked, purchase, staff=staff, group=group, now=now, entries=entries)
     purchase.refresh_from_db()
     return ActionResult(group, entries, purchase=purchase, notes=notes)
 
 
-def _take_back_stamps(purchase: Purchase, *, staff, group, now, entries: list) -> list[str]:
-    from .models import MemberCard
-
-    stamped = LedgerEntry.objects.filter(
-        group=purchase.group, reason=Reason.VISIT, voided_by__isnull=True
-    ).select_related("card")
+def _take_back_stamps(member: Member, purchase: Purchase, *, staff, group, now, entries: list) -> list[str]:
+    stamped = LedgerEntry.objects.filter(group=purchase.group, reason=Reason.VISIT, voided_by__isnull=True)
     notes = []
     for visit in stamped:
         card = MemberCard.objects.get(pk=visit.card_id)
@@ -308,17 +255,9 @@ def _take_back_stamps(purchase: Purchase, *, staff, group, now, entries: list) -
             notes.append(_("The stamp from this purchase is already part of a reward and stays."))
             continue
         entries.append(
-            LedgerEntry.objects.create(
-                shop_id=purchase.shop_id,
-                member_id=purchase.member_id,
-                card=card,
-                reason=Reason.REFUND,
-                stamps=-visit.stamps,
-                purchase=purchase,
-                group=group,
-                staff=staff,
-                created_at=now,
+            post(
+                member, Reason.REFUND, card=card, stamps=-visit.stamps, purchase=purchase, group=group, staff=staff,
+                now=now,
             )
-        )
-        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") - visit.stamps)
+        )  # fmt: skip
     return notes

@@ -16,9 +16,13 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Member
+from members.errors import Code, LoyaltyError
+from members.models import Member, Message
+from members.outbox import message_queue
+from members.tenancy import staff_may
 
-from .models import LedgerEntry, Tier, TierChange, TierPolicy, TierTrial
+from ..ledger import lock_member
+from ..models import LedgerEntry, Tier, TierChange, TierPolicy, TierTrial
 
 EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
 
@@ -141,21 +145,19 @@ TRIAL_REMINDER_DAYS = 3
 
 def tier_trial_start(*, member: Member, tier: Tier, days: int, staff) -> TierTrial:
     """Give a member a higher tier for ``days`` days (a manager's gift, later a campaign's)."""
-    from .services import LoyaltyError, _lock_member, _may
-
     if tier.shop_id != member.shop_id:
-        raise LoyaltyError(_("This tier belongs to another shop."), code="wrong_shop")
+        raise LoyaltyError(_("This tier belongs to another shop."), code=Code.WRONG_SHOP)
     if not 1 <= days <= 365:
-        raise LoyaltyError(_("A trial lasts from 1 to 365 days."), code="bad_days")
-    if not _may(member.shop, staff, "tiers.grant"):
-        raise LoyaltyError(_("Only a manager or owner can give a tier trial."), code="denied")
+        raise LoyaltyError(_("A trial lasts from 1 to 365 days."), code=Code.BAD_DAYS)
+    if not staff_may(member.shop, staff, "tiers.grant"):
+        raise LoyaltyError(_("Only a manager or owner can give a tier trial."), code=Code.NOT_ALLOWED)
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_member(member.pk)
+        locked = lock_member(member.pk)
         if TierTrial.objects.filter(member=locked, ended_at__isnull=True).exists():
-            raise LoyaltyError(_("This member already has a trial running."), code="running")
+            raise LoyaltyError(_("This member already has a trial running."), code=Code.TRIAL_RUNNING)
         if _rank(tier) <= _rank(locked.tier):
-            raise LoyaltyError(_("A trial must be a higher tier than the member has."), code="not_higher")
+            raise LoyaltyError(_("A trial must be a higher tier than the member has."), code=Code.NOT_HIGHER)
         trial = TierTrial.objects.create(
             shop_id=member.shop_id, member=locked, tier=tier, starts_at=now, ends_at=now + timedelta(days=days),
             granted_by=staff,
@@ -185,9 +187,6 @@ def trials_end(*, now) -> int:
 
 def trial_reminders(*, now) -> int:
     """Tell members a few days before their trial ends, through the outbox: once each."""
-    from campaigns.models import Message
-    from campaigns.outbox import message_queue
-
     queued = 0
     due = TierTrial.objects.filter(
         ended_at__isnull=True, reminded_at__isnull=True, ends_at__lte=now + timedelta(days=TRIAL_REMINDER_DAYS)

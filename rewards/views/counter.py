@@ -11,16 +11,17 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from rewards import catalogue, points, services
-from rewards.forms import PurchaseForm
-from rewards.lookup import found_by, found_method, found_token
-from rewards.models import CatalogueReward, FoundBy, OverrideReason, StampProgram, Voucher
+from members.errors import Code, LoyaltyError
+from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
 
-from ..counter import counter_lookup, masked_contact, member_panel
-from ..tenancy import shop_member_or_404, shop_view, uuid_or_none
+from .. import services
+from ..forms import PurchaseForm
+from ..lookup import counter_lookup, found_by, found_method, found_token
+from ..models import CatalogueReward, FoundBy, OverrideReason, StampProgram, Voucher
+from ..reads import counter_panel, masked_contact
 
 # Refusals whose reason is that it already happened: staff see "already done", not "not done".
-ALREADY_DONE = {"redeemed", "already_undone"}
+ALREADY_DONE = {Code.REDEEMED, Code.ALREADY_UNDONE}
 # Status codes the counter answers with; htmx swaps both into the result area (see base.html), so
 # a refusal replaces the last success on screen instead of leaving it there.
 REFUSED = 409
@@ -36,7 +37,7 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
         # Each result keeps how it was found, for the panel it opens.
         context["found_links"] = [(m, found_token(m.public_id, lookup.method)) for m in lookup.members]
     if member is not None:
-        context.update(member_panel(request.shop, member))
+        context.update(counter_panel(request.shop, member))
         context["key"] = uuid.uuid4().hex
         # Only a fresh QR code proves the customer is at the counter: after anything else, staff
         # confirm the person before points or vouchers are spent.
@@ -48,7 +49,7 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
         context["discounts"] = [
             item for item in context["catalogue"] if item.affordable and item.reward.kind in CatalogueReward.DISCOUNTS
         ]
-    template = "members/counter.html"
+    template = "rewards/counter.html"
     if request.htmx:
         template += "#result"
     return render(request, template, context, status=status)
@@ -86,7 +87,7 @@ def _act(request, member, action, *, spends=False):
     try:
         with found_by(method):
             result = action()
-    except services.LoyaltyError as error:
+    except LoyaltyError as error:
         outcome = {"error": error.message, "code": error.code}
         return _render(request, member=member, outcome=outcome, status=REFUSED, method=method)
     # The panel shows the balances the action just moved.
@@ -183,7 +184,7 @@ def counter_purchase(request, member_id):
         request,
         member,
         spends=bool(form.cleaned_data["pay_points"] or reward),
-        action=lambda: points.purchase_record(
+        action=lambda: services.purchase_record(
             member=member,
             amount=form.cleaned_data["amount"],
             receipt=form.cleaned_data["receipt"],
@@ -210,7 +211,7 @@ def counter_reward(request, member_id):
         request,
         member,
         spends=True,
-        action=lambda: catalogue.reward_redeem(
+        action=lambda: services.reward_redeem(
             member=member,
             reward_id=reward.pk,
             staff=request.user,

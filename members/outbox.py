@@ -1,49 +1,53 @@
-"""The message outbox: written with the event, sent after the commit, at most once.
+"""The outbox: work that leaves the transaction (e-mail, Celery tasks) happens only after it commits.
 
-- ``message_queue`` adds a row in the caller's transaction and asks a worker
-  to send it once the transaction commits. If the broker is down, the event
-  still succeeds; ``outbox_flush`` (beat, every minute) sends what waits.
+- ``message_queue`` adds a message row in the caller's transaction and asks a
+  worker to send it once the transaction commits. If the broker is down, the
+  event still succeeds; ``outbox_flush`` (beat, every minute) sends what waits.
 - ``message_send`` claims the row with a conditional update before sending,
   so two workers, a retry and the flush can never send it twice. A worker that
   dies mid-send leaves the row 'sending'; after a while the flush marks it
   failed instead of guessing, because resending could mean a duplicate.
+- ``enqueue`` is the one way any app asks for a task after the commit: by the
+  task's name, so no service imports the tasks that call it, and a broker that
+  is down costs a log line, never the request (the beat catches up).
+
+Every app may use it: it sits with the members it writes to, at the bottom.
 """
 
 import logging
 from datetime import timedelta
 
-from django.conf import settings
-from django.core import signing
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 
-from members.models import Member
-
-from .models import INTERRUPTED, Message
+from .emails import send_branded_email
+from .models import INTERRUPTED, Member, Message
+from .tokens import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
-UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
 MAX_ATTEMPTS = 5
 STUCK_AFTER = timedelta(minutes=30)
+SEND_TASK = "members.tasks.send_message"
 
 
-def unsubscribe_token(member: Member) -> str:
-    return signing.dumps(str(member.public_id), salt=UNSUBSCRIBE_SALT)
+def enqueue(task_name: str, *args) -> None:
+    """Run a Celery task once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: _delay(task_name, *args))
 
 
-def member_from_unsubscribe_token(token: str) -> Member | None:
+def _delay(task_name: str, *args) -> None:
+    if task_name not in current_app.tasks:
+        # A web process imports an app's tasks module only when asked: find every app's tasks once.
+        current_app.loader.import_default_modules()
+    task = current_app.tasks[task_name]  # a name that is no task fails loudly, in tests first
     try:
-        public_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-    return Member.objects.select_related("shop").filter(public_id=public_id).first()
-
-
-def unsubscribe_url(member: Member) -> str:
-    return settings.SITE_URL + reverse("campaigns:unsubscribe", args=[unsubscribe_token(member)])
+        task.delay(*args)
+    except Exception:
+        arguments = ", ".join(map(str, args))
+        logger.warning("Broker unavailable; %s(%s) not queued, the beat will catch up", task_name, arguments)
 
 
 def message_queue(
@@ -68,23 +72,12 @@ def message_queue(
             )
     except IntegrityError:
         return None  # this campaign already wrote to this member for this occasion
-    transaction.on_commit(lambda: _enqueue(message.pk))
+    enqueue(SEND_TASK, message.pk)
     return message
-
-
-def _enqueue(message_id: int) -> None:
-    from .tasks import send_message
-
-    try:
-        send_message.delay(message_id)
-    except Exception:
-        logger.warning("Broker unavailable; message %s waits in the outbox", message_id)
 
 
 def message_send(message_id: int, *, now=None) -> bool:
     """Send one message if it is due and nobody else has claimed it. True when sent now."""
-    from members.tasks import send_branded_email
-
     now = now or timezone.now()
     claimed = Message.objects.filter(
         pk=message_id, status__in=[Message.Status.PENDING, Message.Status.FAILED], next_attempt_at__lte=now,
@@ -136,5 +129,5 @@ def message_retry(*, message_id: int) -> bool:
             attempts=0, next_attempt_at=timezone.now()
         )
     if retried:
-        transaction.on_commit(lambda: _enqueue(message_id))
+        enqueue(SEND_TASK, message_id)
     return bool(retried)

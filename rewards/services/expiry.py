@@ -9,17 +9,17 @@ the job, run every day, finds nothing more to expire once it has expired a
 lot, and points earned before a rule existed never expire.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from members.models import Member
 
-from .models import LedgerEntry, PointsExpiryTerms, PointsRule
-from .services import Reason, _lock_member, _replay
+from ..ledger import Reason, lock_member, post, replay
+from ..models import LedgerEntry, PointsExpiryTerms, PointsRule
 from .tiers import months_before
 
 # Rows that mean the member came in: inactivity counts from the last of them.
@@ -174,15 +174,12 @@ def points_expire(*, now=None) -> int:
         for member_id in Member.objects.filter(shop=shop, points__gt=0).values_list("pk", flat=True):
             key = f"expiry-{member_id}-{key_day}"
             with transaction.atomic():
-                member = _lock_member(member_id)
-                if _replay(shop, key):
+                member = lock_member(member_id)
+                if replay(shop, key):
                     continue
                 amount = due(member, rule, shop.tz, now)
                 if amount <= 0:
                     continue
-                LedgerEntry.objects.create(
-                    shop=shop, member=member, reason=Reason.EXPIRY, points=-amount, idempotency_key=key, created_at=now
-                )
-                Member.objects.filter(pk=member_id).update(points=F("points") - amount)
+                post(member, Reason.EXPIRY, points=-amount, idempotency_key=key, group=uuid.uuid4(), now=now)
                 written += 1
     return written

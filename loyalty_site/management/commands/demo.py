@@ -4,8 +4,6 @@ from django.core.management.base import BaseCommand
 
 from loyalty_site.demo import DEMO_PASSWORD, DEMO_USERS, build_demo
 
-__all__ = ["DEMO_PASSWORD", "Command"]
-
 
 class Command(BaseCommand):
     help = "Create the demo café (idempotent): staff logins, every feature on and six months of history."

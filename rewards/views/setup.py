@@ -8,10 +8,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from members.tenancy import shop_view
 
-from . import services
-from .forms import CatalogueRewardForm, PointsRuleForm, StampProgramForm, TierForm, TierPolicyForm
-from .models import CatalogueReward, PointsRule, StampProgram, Tier, TierPolicy
-from .points import points_for
+from .. import services
+from ..forms import CatalogueRewardForm, PointsRuleForm, StampProgramForm, TierForm, TierPolicyForm
+from ..models import CatalogueReward, PointsRule, StampProgram, Tier, TierPolicy
+from ..services.purchases import points_for
+from ..services.tiers import Standing
 
 
 @shop_view("programs.edit")
@@ -144,7 +145,5 @@ def _tiers_with_unlocks(shop) -> list:
 
 def _tier_preview(policy):
     """What a new member sees on their card: the first tier and how far it is."""
-    from .tiers import Standing
-
     first = Tier.objects.for_shop(policy.shop).first()
     return Standing(tier=None, value=0, next_tier=first, basis=policy.basis) if first else None

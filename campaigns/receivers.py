@@ -1,0 +1,45 @@
+"""Campaigns listen to what happens below them: a join (members), a visit, a stamp or purchase
+that a multiplier may boost, and the pages that show a member (rewards). Connected in
+``CampaignsConfig.ready``."""
+
+import logging
+
+from django.db import transaction
+
+from rewards.signals import Boost, Extra
+
+from . import boosts, services
+from .referrals import referral_offer
+
+logger = logging.getLogger(__name__)
+
+
+def on_member_joined(sender, *, member, now, **kwargs) -> None:
+    """Running welcome campaigns give their gift in the join's transaction."""
+    services.welcome_locked(member=member, now=now)
+
+
+def on_visit(sender, *, member, now, **kwargs) -> None:
+    """A visit of a referred member may complete the referral. Nothing to do (and no query) for
+    anyone else; in a savepoint, so whatever goes wrong there, the visit stands."""
+    if member.referred_by_id is None:
+        return
+    try:
+        with transaction.atomic():
+            services.referral_on_visit(member_id=member.pk, now=now)
+    except Exception:
+        logger.exception("Referral check failed for member %s; the visit is recorded", member.pk)
+
+
+def on_boost_wanted(sender, *, member, what, now, **kwargs) -> Boost | None:
+    """The best member day or happy hour for stamps or points at this moment (recorded as reached)."""
+    campaign = boosts.boost_locked(member=member, what=what, now=now)
+    return Boost(campaign.name, campaign.multiplier) if campaign else None
+
+
+def on_extras_wanted(sender, *, member, page, now, **kwargs) -> Extra | None:
+    if page == "counter":
+        return Extra("campaigns/_boosts.html", {"boosts": boosts.boosts_for(member, now)})
+    if page == "card" and (offer := referral_offer(member)):
+        return Extra("campaigns/_referral.html", offer)
+    return None

@@ -1,0 +1,65 @@
+"""The one error a service raises when it refuses: a translated message for people, a code for code.
+
+Every service of every app raises it (shops and staff here, the ledger in
+rewards, campaigns on top), so a view handles a refusal one way whatever it
+called. The codes are an enumeration: a view or a test compares with
+``Code.TOO_SOON``, never with a string typed again.
+"""
+
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    # Anyone
+    NOT_FOUND = "not_found"
+    WRONG_SHOP = "wrong_shop"
+    NOT_ALLOWED = "not_allowed"  # the role does not allow it
+    BAD_KEY = "bad_key"  # an idempotency key no form of ours sends
+    # Shops and staff
+    ALREADY_STAFF = "already_staff"
+    INVALID_INVITATION = "invalid_invitation"
+    OTHER_ADDRESS = "other_address"
+    NOTHING_TO_CONFIRM = "nothing_to_confirm"
+    LAST_OWNER = "last_owner"
+    # Stamps and vouchers
+    PAUSED = "paused"
+    BAD_COUNT = "bad_count"
+    TOO_MANY = "too_many"
+    TOO_SOON = "too_soon"
+    OVERRIDE_REASON = "override_reason"
+    REDEEMED = "redeemed"
+    NOT_USABLE = "not_usable"
+    NOTE_REQUIRED = "note_required"
+    NEGATIVE = "negative"
+    # Undo
+    ALREADY_UNDONE = "already_undone"
+    ALREADY_SPENT = "already_spent"
+    TOO_LATE = "too_late"
+    VOUCHER_USED = "voucher_used"
+    REFUND_IS_FINAL = "refund"
+    PARTLY_REFUNDED = "refunded"
+    # Purchases, points and refunds
+    BAD_AMOUNT = "bad_amount"
+    BAD_POINTS = "bad_points"
+    POINTS_OFF = "points_off"
+    TOO_LARGE = "too_large"
+    NO_BILL_PAYMENT = "no_bill_payment"
+    NOT_ENOUGH_POINTS = "not_enough_points"
+    TOO_MUCH = "too_much"
+    # Catalogue
+    WRONG_KIND = "wrong_kind"
+    NOT_AVAILABLE = "not_available"
+    TIER_TOO_LOW = "tier_too_low"
+    LIMIT_REACHED = "limit_reached"
+    NOT_ENOUGH_STAMPS = "not_enough_stamps"
+    # Tiers
+    BAD_DAYS = "bad_days"
+    TRIAL_RUNNING = "running"
+    NOT_HIGHER = "not_higher"
+
+
+class LoyaltyError(Exception):
+    def __init__(self, message: str, *, code: Code):
+        super().__init__(message)
+        self.message = message
+        self.code = Code(code)

@@ -1,0 +1,158 @@
+"""The one door to the ledger: every change of stamps or points goes through here.
+
+A service (``rewards.services``) does its work in this order, inside one
+``transaction.atomic``:
+
+1. ``lock_member``: the member row is the one lock for everything of a member
+   (cards, points, vouchers), taken first, so two actions on one member queue
+   up and no two services lock the same rows in opposite orders;
+2. ``replay``: a repeated idempotency key returns the first action's result
+   (``idempotent`` does the same when a concurrent twin won the insert);
+3. its rules, re-checked under the lock, refusing with ``LoyaltyError``;
+4. ``post`` for every change: one ledger row and the cached balance it moves
+   (a card's stamps, a member's points), both in the caller's transaction.
+
+Nothing else writes ``LedgerEntry`` or touches a cached balance; ``drift``
+(and ``manage.py ledger_verify``) proves the balances equal the ledger.
+"""
+
+import functools
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError
+from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from members.errors import Code, LoyaltyError
+from members.models import Member, Shop
+
+from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
+
+Reason = LedgerEntry.Reason
+
+__all__ = ["ActionResult", "Code", "LoyaltyError", "Reason", "card_for", "drift", "idempotent", "lock_member", "post"]
+
+# What a form's idempotency key may hold: the counter renders a UUID in hex.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+@dataclass
+class ActionResult:
+    group: uuid.UUID
+    entries: list[LedgerEntry] = field(default_factory=list)
+    vouchers_issued: list[Voucher] = field(default_factory=list)
+    voucher_redeemed: Voucher | None = None
+    replayed: bool = False
+    purchase: Purchase | None = None
+    reward_redeemed: CatalogueReward | None = None
+    # Things staff should know that did not stop the action (e.g. no stamp: too soon).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        earning = (Reason.PURCHASE, Reason.CAMPAIGN)
+        return sum(entry.points for entry in self.entries if entry.reason in earning and entry.points > 0)
+
+    @property
+    def points_spent(self) -> int:
+        return -sum(entry.points for entry in self.entries if entry.reason == Reason.REDEEM)
+
+    @property
+    def is_undo(self) -> bool:
+        return bool(self.entries) and all(entry.reason == Reason.VOID for entry in self.entries)
+
+    @property
+    def stamps(self) -> int:
+        return sum(entry.stamps for entry in self.entries if entry.reason != Reason.CARD_COMPLETE)
+
+
+def lock_member(member_id: int) -> Member:
+    """Lock a member's row (and so all their balances) until the transaction ends."""
+    return Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
+
+
+def replay(shop: Shop, key: str | None) -> ActionResult | None:
+    """The result of the action that already used this key, if any; a key no form of ours sends is refused."""
+    if not key:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise LoyaltyError(
+            _("This form is out of date. Open the member again and repeat the action."), code=Code.BAD_KEY
+        )
+    first = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).first()
+    if first is None:
+        return None
+    entries = list(
+        LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher", "reward").order_by("id")
+    )
+    issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
+    redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM and e.voucher), None)
+    purchase = Purchase.objects.filter(group=first.group).first()
+    reward = next((e.reward for e in entries if e.reason == Reason.REDEEM and e.reward_id), None)
+    return ActionResult(
+        first.group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward
+    )
+
+
+def idempotent(function):
+    """Run an action; if a concurrent twin with the same key won the insert, return its result."""
+
+    @functools.wraps(function)
+    def wrapper(*, idempotency_key: str, **kwargs):
+        try:
+            return function(idempotency_key=idempotency_key, **kwargs)
+        except IntegrityError:
+            shop = kwargs["member"].shop if "member" in kwargs else kwargs["shop"]
+            replayed = replay(shop, idempotency_key)
+            if replayed is None:
+                raise
+            return replayed
+
+    return wrapper
+
+
+def card_for(member: Member, program: StampProgram) -> MemberCard:
+    """A member's card of a program, made on first use; the caller holds the member lock, so no
+    twin request can create the same card meanwhile."""
+    card, _created = MemberCard.objects.get_or_create(member=member, program=program)
+    return card
+
+
+def post(
+    member: Member, reason: str, *, group: uuid.UUID, now, card: MemberCard | None = None, stamps: int = 0,
+    points: int = 0, **fields,
+) -> LedgerEntry:  # fmt: skip
+    """Write one ledger row and move the balance it changes: the card's stamps and the member's
+    points, in the database with F() and on the instances the caller holds. The caller holds the
+    member lock and the transaction."""
+    entry = LedgerEntry.objects.create(
+        shop_id=member.shop_id, member=member, card=card, reason=reason, stamps=stamps, points=points, group=group,
+        created_at=now, **fields,
+    )  # fmt: skip
+    if stamps:
+        MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + stamps)
+        card.stamps += stamps
+    if points:
+        Member.objects.filter(pk=member.pk).update(points=F("points") + points)
+        member.points += points
+    return entry
+
+
+def drift() -> list[tuple[object, int, int]]:
+    """Balances that differ from the sum of their ledger rows: (card or member, cached, ledger).
+
+    Computed in the database, one query for cards and one for members' points,
+    whatever the number of rows."""
+
+    def ledger_sum(field: str, column: str):
+        rows = LedgerEntry.objects.filter(**{field: OuterRef("pk")}).values(field).annotate(total=Sum(column))
+        return Coalesce(Subquery(rows.values("total")), 0)
+
+    cards = MemberCard.objects.annotate(ledger_total=ledger_sum("card", "stamps")).exclude(stamps=F("ledger_total"))
+    members = Member.objects.annotate(ledger_total=ledger_sum("member", "points")).exclude(points=F("ledger_total"))
+    return [(card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")] + [
+        (member, member.points, member.ledger_total) for member in members
+    ]

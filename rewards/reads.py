@@ -1,0 +1,152 @@
+"""What the counter, the card and the member page show of a member: one place, shared by all three.
+
+Each panel is a fixed number of queries, whatever the member's history. Apps above rewards add
+their news (a member day running now, a referral offer) through ``signals.extras_wanted``.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from members.models import Member, Shop
+
+from . import signals
+from .ledger import Reason
+from .models import CatalogueReward, PointsRule, StampProgram, Tier, Voucher
+from .services.expiry import next_expiry
+from .services.purchases import points_value
+from .services.tiers import standing
+
+
+@dataclass
+class CardView:
+    program: StampProgram
+    stamps: int
+
+    @property
+    def slots(self) -> list[bool]:
+        needed = self.program.stamps_needed
+        return [i < self.stamps for i in range(max(needed, self.stamps))]
+
+    @property
+    def extra_counts(self) -> list[int]:
+        """Buttons for +2, +3 … up to the per-visit limit (five at most, to stay one tap)."""
+        return list(range(2, min(self.program.max_stamps_per_visit, 5) + 1))
+
+    @property
+    def to_go(self) -> int:
+        return max(self.program.stamps_needed - self.stamps, 0)
+
+
+def stamps_by_program(member: Member) -> dict[int, int]:
+    return dict(member.cards.values_list("program_id", "stamps"))
+
+
+def cards(shop: Shop, stamps: dict[int, int], *, active_only: bool = True) -> list[CardView]:
+    """Every card of the shop with the member's stamps on it, empty cards too."""
+    programs = shop.stamp_programs.filter(is_active=True) if active_only else shop.stamp_programs.all()
+    return [CardView(program, stamps.get(program.pk, 0)) for program in programs]
+
+
+def usable_vouchers(member: Member) -> list[Voucher]:
+    now = timezone.now()
+    vouchers = member.vouchers.filter(status=Voucher.Status.ISSUED)
+    return list(vouchers.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).order_by("expires_at", "issued_at"))
+
+
+def masked_contact(member: Member) -> str:
+    """Enough of the phone (or e-mail) to check with the customer, not enough to learn it: ••• 678."""
+    if member.phone:
+        return f"••• {member.phone[-3:]}"
+    if member.email:
+        local, _at, domain = member.email.partition("@")
+        return f"{local[:1]}•••@{domain}"
+    return ""
+
+
+@dataclass
+class RewardView:
+    reward: CatalogueReward
+    affordable: bool
+    points_short: int
+    stamps_short: int
+
+
+def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[RewardView]:
+    """The rewards a member could choose now, each saying whether they can afford it: two queries."""
+    now = timezone.now()
+    rewards = (
+        CatalogueReward.objects.for_shop(member.shop_id)
+        .filter(is_active=True)
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .exclude(stock=0)
+        .annotate(
+            used=Count(
+                "entries",
+                filter=Q(entries__member=member, entries__reason=Reason.REDEEM, entries__voided_by__isnull=True),
+            )
+        )
+        .select_related("stamp_program", "min_tier")
+    )
+    rank = member.tier.threshold if member.tier_id and member.tier else -1
+    views = []
+    for reward in rewards:
+        if reward.per_member_limit and reward.used >= reward.per_member_limit:
+            continue
+        if reward.min_tier_id and reward.min_tier.threshold > rank:
+            # Locked rewards are not offered; the tier page tells members what a tier unlocks.
+            continue
+        points_short = max((reward.cost_points or 0) - member.points, 0)
+        stamps_short = max((reward.cost_stamps or 0) - stamps_by_program.get(reward.stamp_program_id, 0), 0)
+        views.append(RewardView(reward, points_short == 0 and stamps_short == 0, points_short, stamps_short))
+    return views
+
+
+def counter_panel(shop: Shop, member: Member) -> dict:
+    """Cards, points, tier, rewards, vouchers and recent history of one member, for staff."""
+    stamps = stamps_by_program(member)
+    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
+    return {
+        "member": member,
+        "points_rule": rule,
+        "catalogue": catalogue_for(member, stamps),
+        "standing": standing(member),
+        "extras": signals.extras_for(member=member, page="counter", now=timezone.now()),
+        "expiring": next_expiry(member, rule, shop.tz),
+        "cards": cards(shop, stamps),
+        "vouchers": usable_vouchers(member),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]),
+    }
+
+
+def card_panel(member: Member) -> dict:
+    """What a member sees on their own card."""
+    shop = member.shop
+    stamps = stamps_by_program(member)
+    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
+    return {
+        "points_rule": rule,
+        "catalogue": catalogue_for(member, stamps),
+        "standing": standing(member),
+        "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:3]),
+        "points_value": points_value(rule, member.points, shop.currency) if rule else 0,
+        "expiring": next_expiry(member, rule, shop.tz),
+        "cards": cards(shop, stamps),
+        "vouchers": usable_vouchers(member),
+        "history": list(member.ledger.select_related("voucher", "card__program")[:10]),
+        "extras": signals.extras_for(member=member, page="card", now=timezone.now()),
+    }
+
+
+def member_page(shop: Shop, member: Member) -> dict:
+    """Everything of one member for the shop's member page: every card, voucher and row."""
+    return {
+        "member": member,
+        "cards": cards(shop, stamps_by_program(member), active_only=False),
+        "vouchers": list(member.vouchers.all()[:50]),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
+        "purchases": list(member.purchases.all()[:50]),
+        "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
+        "tiers": list(Tier.objects.for_shop(shop)),
+    }

@@ -1,0 +1,42 @@
+"""Every change of rewards state, one module per journey; each writes through ``rewards.ledger``.
+
+stamps     a stamp for a visit, a voucher for a full card, redeeming it, a manager's correction
+purchases  points on a purchase, paying with points or a catalogue discount, refunds
+catalogue  spending points or stamps on a reward
+undo       taking back a counter action within minutes
+gifts      what campaigns give
+tiers      moving up at once, down after grace, trials
+expiry     points that expire, first earned first
+setup      cards, points rule, catalogue and tiers as the owner configures them
+"""
+
+from .catalogue import reward_redeem
+from .expiry import points_expire
+from .gifts import Gift, gift_grant_locked
+from .purchases import purchase_record, purchase_refund
+from .setup import points_rule_save, program_create_default, program_save, reward_save, tier_settings_save
+from .stamps import stamp_add, stamps_adjust, voucher_redeem, vouchers_expire
+from .tiers import tier_trial_start, tiers_review, trial_reminders
+from .undo import action_undo
+
+__all__ = [
+    "Gift",
+    "action_undo",
+    "gift_grant_locked",
+    "points_expire",
+    "points_rule_save",
+    "program_create_default",
+    "program_save",
+    "purchase_record",
+    "purchase_refund",
+    "reward_redeem",
+    "reward_save",
+    "stamp_add",
+    "stamps_adjust",
+    "tier_settings_save",
+    "tier_trial_start",
+    "tiers_review",
+    "trial_reminders",
+    "voucher_redeem",
+    "vouchers_expire",
+]

@@ -1,0 +1,227 @@
+"""Stamps and vouchers: a stamp for a visit, a voucher for a full card, the voucher redeemed, and a
+manager's correction of a card."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from members.models import Member, Shop, User
+from members.tenancy import staff_may
+
+from .. import signals
+from ..ledger import ActionResult, Code, LoyaltyError, Reason, card_for, idempotent, lock_member, post, replay
+from ..models import LedgerEntry, MemberCard, OverrideReason, StampProgram, Voucher
+from . import tiers
+
+
+def check_override(shop: Shop, staff: User, override: bool, reason: str) -> None:
+    """Every override is a manager's, with a reason from the list (and an optional note)."""
+    if not override:
+        return
+    if not staff_may(shop, staff, "counter.override"):
+        raise LoyaltyError(_("Only a manager or owner can override the limits."), code=Code.NOT_ALLOWED)
+    if reason not in OverrideReason.values:
+        raise LoyaltyError(_("Choose why the limits are overridden."), code=Code.OVERRIDE_REASON)
+
+
+def opens_visit(member_id: int, now) -> bool:
+    """A stamp or purchase begins a visit unless one began within VISIT_MINUTES before: +3 +3 +1
+    given in a minute with an override is one visit. The caller holds the member lock."""
+    since = now - timedelta(minutes=settings.VISIT_MINUTES)
+    recent = LedgerEntry.objects.filter(member_id=member_id, created_at__gt=since, created_at__lte=now)
+    return not recent.visits().exists()
+
+
+def complete_cards(*, member: Member, card: MemberCard, program: StampProgram, group, staff, now) -> list[Voucher]:
+    """Turn every full card into a voucher, in the caller's transaction, under the member lock."""
+    vouchers = []
+    while card.stamps >= program.stamps_needed:
+        expires = now + timedelta(days=program.voucher_valid_days) if program.voucher_valid_days else None
+        voucher = Voucher.objects.create(
+            shop_id=program.shop_id, member_id=card.member_id, program=program, title=program.reward, issued_at=now,
+            expires_at=expires,
+        )  # fmt: skip
+        post(
+            member, Reason.CARD_COMPLETE, card=card, stamps=-program.stamps_needed, voucher=voucher, group=group,
+            staff=staff, now=now,
+        )  # fmt: skip
+        vouchers.append(voucher)
+    return vouchers
+
+
+def visit_recorded(member: Member, now) -> None:
+    """A stamp or a purchase: the member was here. Tiers move up at once; the apps above hear of it."""
+    Member.objects.filter(pk=member.pk).update(last_visit_at=now)
+    tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
+    signals.visit_recorded.send(sender=Member, member=member, now=now)
+
+
+@idempotent
+def stamp_add(
+    *,
+    member: Member,
+    program: StampProgram,
+    count: int,
+    staff: User,
+    idempotency_key: str,
+    override: bool = False,
+    override_reason: str = "",
+    note: str = "",
+    at=None,
+) -> ActionResult:
+    """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction.
+
+    ``at`` backdates the visit, for importing paper cards and for demo data;
+    the counter always uses the present."""
+    if program.shop_id != member.shop_id:
+        raise LoyaltyError(_("This card belongs to another shop."), code=Code.WRONG_SHOP)
+    with transaction.atomic():
+        locked = lock_member(member.pk)
+        # Checked under the lock: a twin request that won the lock has committed by now.
+        if replayed := replay(member.shop, idempotency_key):
+            return replayed
+        now = at or timezone.now()
+        group = uuid.uuid4()
+        entries, vouchers = stamp_locked(
+            member=locked, program=program, count=count, staff=staff, override=override, now=now, group=group,
+            idempotency_key=idempotency_key, override_reason=override_reason, note=note,
+        )  # fmt: skip
+        visit_recorded(locked, now)
+    return ActionResult(group, entries, vouchers)
+
+
+def stamp_locked(
+    *, member, program, count, staff, override, now, group, idempotency_key, override_reason="", note=""
+) -> tuple[list[LedgerEntry], list[Voucher]]:
+    """Stamp a card, its caller holding the member lock; every rule is checked here."""
+    card = card_for(member, program)
+    program.refresh_from_db()
+    if not program.is_active:
+        raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code=Code.PAUSED)
+    if count < 1:
+        raise LoyaltyError(_("Add at least one stamp."), code=Code.BAD_COUNT)
+    check_override(member.shop, staff, override, override_reason)
+    if count > program.max_stamps_per_visit and not override:
+        raise LoyaltyError(
+            ngettext(
+                "At most %(limit)d stamp per visit.",
+                "At most %(limit)d stamps per visit.",
+                program.max_stamps_per_visit,
+            )
+            % {"limit": program.max_stamps_per_visit},
+            code=Code.TOO_MANY,
+        )
+    if program.min_minutes_between_visits and not override:
+        last = (
+            LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        wait = program.min_minutes_between_visits
+        if last and now - last < timedelta(minutes=wait):
+            remaining = wait - int((now - last).total_seconds() // 60)
+            raise LoyaltyError(
+                ngettext(
+                    "Last stamp was less than %(limit)d minute ago. Next stamp in %(remaining)d minute.",
+                    "Last stamp was less than %(limit)d minutes ago. Next stamp in %(remaining)d minutes.",
+                    wait,
+                )
+                % {"limit": wait, "remaining": remaining},
+                code=Code.TOO_SOON,
+            )
+    entries = [
+        post(
+            member, Reason.VISIT, card=card, stamps=count, group=group, staff=staff, now=now,
+            opens_visit=opens_visit(member.pk, now), idempotency_key=idempotency_key, override=override,
+            override_reason=override_reason if override else "", note=note.strip()[:200] if override else "",
+        )
+    ]  # fmt: skip
+    # A member day or happy hour running at the moment of the stamp (not when
+    # the panel was opened) adds its bonus as a row of its own, undone with the visit.
+    if (boost := signals.boost_for(member=member, what="stamps", now=now)) and (extra := boost.bonus(count)):
+        entries.append(
+            post(
+                member, Reason.CAMPAIGN, card=card, stamps=extra, group=group, staff=staff, now=now,
+                note=boost.name[:200],
+            )
+        )  # fmt: skip
+    vouchers = complete_cards(member=member, card=card, program=program, group=group, staff=staff, now=now)
+    entries += LedgerEntry.objects.filter(group=group, card=card, reason=Reason.CARD_COMPLETE).order_by("id")
+    return entries, vouchers
+
+
+@idempotent
+def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
+    """Redeem a voucher: a status change only one request can win."""
+    with transaction.atomic():
+        member_id = Voucher.objects.filter(shop=shop, pk=voucher_id).values_list("member_id", flat=True).first()
+        if member_id is None:
+            raise LoyaltyError(_("No such voucher."), code=Code.NOT_FOUND)
+        locked = lock_member(member_id)
+        voucher = Voucher.objects.select_for_update().get(pk=voucher_id)
+        if replayed := replay(shop, idempotency_key):
+            return replayed
+        now = at or timezone.now()
+        if voucher.status == Voucher.Status.REDEEMED:
+            when = timezone.localtime(voucher.redeemed_at, shop.tz).strftime("%Y-%m-%d %H:%M")
+            raise LoyaltyError(_("This voucher was already redeemed on %(when)s.") % {"when": when}, code=Code.REDEEMED)
+        if voucher.status != Voucher.Status.ISSUED or (voucher.expires_at and voucher.expires_at <= now):
+            raise LoyaltyError(_("This voucher is expired or void and cannot be used."), code=Code.NOT_USABLE)
+        changed = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.ISSUED).update(
+            status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_by=staff
+        )
+        if changed != 1:  # pragma: no cover - the row lock above already serialises this
+            raise LoyaltyError(_("This voucher was already redeemed."), code=Code.REDEEMED)
+        voucher.refresh_from_db()
+        group = uuid.uuid4()
+        entry = post(
+            locked, Reason.REDEEM, voucher=voucher, group=group, idempotency_key=idempotency_key, staff=staff, now=now
+        )
+        Member.objects.filter(pk=voucher.member_id).update(last_visit_at=now)
+    return ActionResult(group, [entry], voucher_redeemed=voucher)
+
+
+@idempotent
+def stamps_adjust(
+    *, member: Member, program: StampProgram, stamps: int, note: str, staff: User, idempotency_key: str
+) -> ActionResult:
+    """A manager corrects a balance, with the reason recorded."""
+    if not note.strip():
+        raise LoyaltyError(_("Say why the balance changes."), code=Code.NOTE_REQUIRED)
+    if stamps == 0:
+        raise LoyaltyError(_("Enter a number of stamps other than zero."), code=Code.BAD_COUNT)
+    if not staff_may(member.shop, staff, "balances.adjust"):
+        raise LoyaltyError(_("Only a manager or owner can adjust balances."), code=Code.NOT_ALLOWED)
+    with transaction.atomic():
+        locked = lock_member(member.pk)
+        card = card_for(locked, program)
+        if replayed := replay(member.shop, idempotency_key):
+            return replayed
+        if card.stamps + stamps < 0:
+            raise LoyaltyError(
+                _("The card has only %(stamps)d stamps; it cannot go below zero.") % {"stamps": card.stamps},
+                code=Code.NEGATIVE,
+            )
+        now = timezone.now()
+        group = uuid.uuid4()
+        entry = post(
+            locked, Reason.ADJUSTMENT, card=card, stamps=stamps, group=group, idempotency_key=idempotency_key,
+            staff=staff, note=note.strip(), now=now,
+        )  # fmt: skip
+        vouchers = complete_cards(member=locked, card=card, program=program, group=group, staff=staff, now=now)
+    return ActionResult(group, [entry], vouchers)
+
+
+def vouchers_expire(*, now=None) -> int:
+    """Mark vouchers past their date as expired. Idempotent: run it as often as you like."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return Voucher.objects.filter(status=Voucher.Status.ISSUED, expires_at__lte=now).update(
+            status=Voucher.Status.EXPIRED
+        )

@@ -1,0 +1,99 @@
+"""Undo at the counter: a slip taken back within minutes, by void rows that mirror what it wrote."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member, Shop, User
+
+from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
+from ..models import CatalogueReward, LedgerEntry, MemberCard, Purchase, Voucher
+
+
+def undo_window() -> timedelta:
+    return timedelta(minutes=settings.COUNTER_UNDO_MINUTES)
+
+
+def refuse_if_spent(member: Member, entries: list[LedgerEntry], cards: dict[int, MemberCard]) -> None:
+    """One rule for undoing stamps, points and purchases: what the undo would take back must still be
+    there. Stamps already turned into a reward, or points already spent, stay; a manager refunds the
+    purchase or adjusts the balance instead. The caller holds the member lock."""
+    points = sum(e.points for e in entries)
+    stamps_short = any(
+        card.stamps - sum(e.stamps for e in entries if e.card_id == pk) < 0 for pk, card in cards.items()
+    )
+    if stamps_short or (points > 0 and member.points - points < 0):
+        raise LoyaltyError(
+            _(
+                "What this would take back is already spent. Ask a manager to refund the purchase or adjust "
+                "the balance instead."
+            ),
+            code=Code.ALREADY_SPENT,
+        )
+
+
+@idempotent
+def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: str) -> ActionResult:
+    """Undo a counter action within the undo window, by writing void entries."""
+    with transaction.atomic():
+        entries = list(LedgerEntry.objects.filter(shop=shop, group=group).exclude(reason=Reason.VOID).order_by("id"))
+        if not entries:
+            raise LoyaltyError(_("Nothing to undo."), code=Code.NOT_FOUND)
+        locked = lock_member(entries[0].member_id)
+        cards = MemberCard.objects.in_bulk({e.card_id for e in entries if e.card_id})
+        vouchers = Voucher.objects.select_for_update().in_bulk([e.voucher_id for e in entries if e.voucher_id])
+        if replayed := replay(shop, idempotency_key):
+            return replayed
+        if LedgerEntry.objects.filter(voids__in=entries).exists():
+            raise LoyaltyError(_("This was already undone."), code=Code.ALREADY_UNDONE)
+        if any(e.reason == Reason.REFUND for e in entries):
+            raise LoyaltyError(
+                _("A refund cannot be undone; record the purchase again instead."), code=Code.REFUND_IS_FINAL
+            )
+        if Purchase.objects.filter(group=group, refunded_amount__gt=0).exists():
+            raise LoyaltyError(_("This purchase was partly refunded; it cannot be undone."), code=Code.PARTLY_REFUNDED)
+        now = timezone.now()
+        if now - entries[0].created_at > undo_window():
+            raise LoyaltyError(
+                _("Undo works for %(minutes)d minutes; ask a manager to adjust the balance instead.")
+                % {"minutes": settings.COUNTER_UNDO_MINUTES},
+                code=Code.TOO_LATE,
+            )
+        refuse_if_spent(locked, entries, cards)
+        for entry in entries:
+            voucher = vouchers.get(entry.voucher_id)
+            if entry.reason == Reason.CARD_COMPLETE and voucher:
+                if voucher.status == Voucher.Status.REDEEMED:
+                    raise LoyaltyError(
+                        _("The reward from this card was already redeemed, so the stamp cannot be undone."),
+                        code=Code.VOUCHER_USED,
+                    )
+                Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.VOIDED)
+            elif entry.reason == Reason.REDEEM and voucher:
+                Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.REDEEMED).update(
+                    status=Voucher.Status.ISSUED, redeemed_at=None, redeemed_by=None
+                )
+        void_group = uuid.uuid4()
+        voids = []
+        # Newest first, so the card never dips below zero on the way back.
+        for index, entry in enumerate(reversed(entries)):
+            voids.append(
+                post(
+                    locked, Reason.VOID, card=cards.get(entry.card_id), stamps=-entry.stamps, points=-entry.points,
+                    voucher_id=entry.voucher_id, voids=entry, group=void_group,
+                    idempotency_key=idempotency_key if index == 0 else None, staff=staff, now=now,
+                )
+            )  # fmt: skip
+            if entry.reward_id and entry.reason == Reason.REDEEM:
+                # The reward goes back on the shelf.
+                CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False).update(stock=F("stock") + 1)
+        # An undone purchase counts as fully refunded, so it cannot be refunded again.
+        Purchase.objects.filter(group=group).update(
+            refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")
+        )
+    return ActionResult(void_group, voids)
