@@ -63,11 +63,11 @@ def purchase_record(
     at=None,
 ) -> ActionResult:
     """Record a purchase: points on what is paid in money, optionally part of the bill paid with
-    points, and the stamp card's stamp when the shop counts a purchase as a visit. An amount above
-    the shop's largest purchase needs a manager's override with a reason."""
+    points or a money-off reward from the catalogue, and the stamp card's stamp when the shop counts
+    a purchase as a visit. An amount above the shop's largest purchase needs a manager's override
+    with a reason. ``at`` backdates, for imports and tests; the counter always uses the present."""
     shop = member.shop
-    currency = shop.currency
-    amount = quantize(amount, currency)
+    amount = quantize(amount, shop.currency)
     if amount <= 0:
         raise LoyaltyError(_("Enter the amount of the purchase."), code=Code.BAD_AMOUNT)
     if pay_points < 0:
@@ -80,106 +80,109 @@ def purchase_record(
         if rule is None or not rule.is_active:
             raise LoyaltyError(_("This shop does not give points."), code=Code.POINTS_OFF)
         check_override(shop, staff, override, override_reason)
-        if amount > rule.max_purchase and not override:
-            limit = format_money(rule.max_purchase, currency)
-            raise LoyaltyError(
-                _("%(amount)s is more than this shop's largest purchase (%(limit)s). Check the amount; a manager can "
-                  "override.") % {"amount": format_money(amount, currency), "limit": limit},
-                code=Code.TOO_LARGE,
-            )  # fmt: skip
-        value = Decimal(0)
-        if pay_points:
-            if not rule.pays_bills:
-                raise LoyaltyError(_("This shop does not take points as payment."), code=Code.NO_BILL_PAYMENT)
-            if pay_points > locked.points:
-                raise LoyaltyError(
-                    _("The member has only %(points)d points.") % {"points": max(locked.points, 0)},
-                    code=Code.NOT_ENOUGH_POINTS,
-                )
-            value = points_value(rule, pay_points, currency)
-            limit = quantize(amount * rule.bill_max_percent / 100, currency)
-            if value > limit:
-                raise LoyaltyError(
-                    _("Points may pay at most %(percent)d%% of a bill (%(limit)s here).")
-                    % {"percent": rule.bill_max_percent, "limit": format_money(limit, currency)},
-                    code=Code.TOO_MUCH,
-                )
-        # A money-off or percent-off reward from the catalogue, redeemed with the purchase (its row
-        # in the purchase's group, so an undo gives the points back).
+        _check_amount(rule, amount, shop.currency, override)
+        value = _points_payment(rule, locked, amount, pay_points)
         now = at or timezone.now()
         group = uuid.uuid4()
-        discount, redeemed = Decimal(0), None
-        if reward_id is not None:
-            redeemed = catalogue.redeem_locked(
-                locked, reward_id=reward_id, staff=staff, group=group, now=now,
-                kinds=(CatalogueReward.Kind.AMOUNT_OFF, CatalogueReward.Kind.PERCENT_OFF),
-            )  # fmt: skip
-            reward = redeemed[1]
-            off = reward.value if reward.kind == CatalogueReward.Kind.AMOUNT_OFF else amount * reward.value / 100
-            discount = min(quantize(off, currency), amount - value)
-        due = amount - value - discount
-        tier = locked.tier
-        earned = points_for(rule, due)
-        if tier is not None and tier.multiplier != 1:
-            earned = int(earned * tier.multiplier)
-        # A member day or happy hour on at this moment: its bonus is a row of its own,
-        # part of what the purchase earned (so a refund takes it back in proportion).
-        # ``at`` backdates, for imports and tests; the counter always uses the present.
+        # A money-off or percent-off reward redeemed with the purchase: its row is in the
+        # purchase's group, so an undo gives the points back.
+        redeemed, discount = _discount(locked, reward_id, amount, amount - value, staff=staff, group=group, now=now)
+        earned = points_for(rule, amount - value - discount)
+        if locked.tier is not None and locked.tier.multiplier != 1:
+            earned = int(earned * locked.tier.multiplier)
+        # A member day or happy hour on at this moment: its bonus is a row of its own, part of what
+        # the purchase earned (so a refund takes it back in proportion).
         boost = signals.boost_for(member=locked, what="points", now=now)
         bonus = boost.bonus(earned) if boost else 0
         purchase = Purchase.objects.create(
-            shop=shop,
-            member=member,
-            amount=amount,
-            receipt=receipt.strip(),
-            points_earned=earned + bonus,
-            points_spent=pay_points,
-            paid_with_points=value,
-            discount=discount,
-            group=group,
-            staff=staff,
+            shop=shop, member=member, amount=amount, receipt=receipt.strip(), points_earned=earned + bonus,
+            points_spent=pay_points, paid_with_points=value, discount=discount, group=group, staff=staff,
             created_at=now,
-        )
+        )  # fmt: skip
+        posted = {"purchase": purchase, "group": group, "staff": staff, "now": now}
         entries = [
             post(
                 locked, Reason.PURCHASE, points=earned, opens_visit=opens_visit(member.pk, now), money_amount=amount,
-                purchase=purchase, group=group, idempotency_key=idempotency_key, staff=staff, now=now,
-                override=override, override_reason=override_reason if override else "",
+                idempotency_key=idempotency_key, override=override, override_reason=override_reason if override else "",
                 note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
-            )
+                **posted,
+            ),
+            *([redeemed] if redeemed else []),
         ]  # fmt: skip
-        if redeemed:
-            entries.append(redeemed[0])
         if bonus:
-            entries.append(
-                post(
-                    locked, Reason.CAMPAIGN, points=bonus, purchase=purchase, group=group, staff=staff, now=now,
-                    note=boost.name[:200],
-                )
-            )  # fmt: skip
+            entries.append(post(locked, Reason.CAMPAIGN, points=bonus, note=boost.name[:200], **posted))
         if pay_points:
-            entries.append(
-                post(
-                    locked, Reason.REDEEM, points=-pay_points, money_amount=value, purchase=purchase, group=group,
-                    staff=staff, now=now,
-                )
-            )  # fmt: skip
+            entries.append(post(locked, Reason.REDEEM, points=-pay_points, money_amount=value, **posted))
         result = ActionResult(group, entries, purchase=purchase)
         visit_recorded(locked, now)
-        program = rule.purchase_stamps
-        if program is not None and program.is_active:
-            try:
-                # A savepoint: a refused stamp (too soon, say) leaves the purchase standing.
-                with transaction.atomic():
-                    stamped, vouchers = stamp_locked(
-                        member=locked, program=program, count=1, staff=staff, override=False, now=now, group=group,
-                        idempotency_key=None,
-                    )  # fmt: skip
-                result.entries += stamped
-                result.vouchers_issued = vouchers
-            except LoyaltyError as error:
-                result.notes.append(_("No stamp: %(reason)s") % {"reason": error.message})
+        _stamp_for_purchase(result, rule.purchase_stamps, locked, staff=staff, now=now)
     return result
+
+
+def _check_amount(rule: PointsRule, amount: Decimal, currency: str, override: bool) -> None:
+    """A typo of a few zeros is refused: more than the shop's largest purchase needs an override."""
+    if amount > rule.max_purchase and not override:
+        limit = format_money(rule.max_purchase, currency)
+        raise LoyaltyError(
+            _("%(amount)s is more than this shop's largest purchase (%(limit)s). Check the amount; a manager can "
+              "override.") % {"amount": format_money(amount, currency), "limit": limit},
+            code=Code.TOO_LARGE,
+        )  # fmt: skip
+
+
+def _points_payment(rule: PointsRule, member: Member, amount: Decimal, pay_points: int) -> Decimal:
+    """What ``pay_points`` take off the bill, if the shop allows it, the member has them, and they
+    stay within the share of a bill points may pay."""
+    if not pay_points:
+        return Decimal(0)
+    currency = member.shop.currency
+    if not rule.pays_bills:
+        raise LoyaltyError(_("This shop does not take points as payment."), code=Code.NO_BILL_PAYMENT)
+    if pay_points > member.points:
+        raise LoyaltyError(
+            _("The member has only %(points)d points.") % {"points": max(member.points, 0)},
+            code=Code.NOT_ENOUGH_POINTS,
+        )
+    value = points_value(rule, pay_points, currency)
+    limit = quantize(amount * rule.bill_max_percent / 100, currency)
+    if value > limit:
+        raise LoyaltyError(
+            _("Points may pay at most %(percent)d%% of a bill (%(limit)s here).")
+            % {"percent": rule.bill_max_percent, "limit": format_money(limit, currency)},
+            code=Code.TOO_MUCH,
+        )
+    return value
+
+
+def _discount(member: Member, reward_id, amount: Decimal, payable: Decimal, *, staff, group, now):
+    """Redeem a money-off or percent-off reward with the purchase: (its ledger row, the money off),
+    never more than what is left to pay."""
+    if reward_id is None:
+        return None, Decimal(0)
+    entry, reward = catalogue.redeem_locked(
+        member, reward_id=reward_id, staff=staff, group=group, now=now,
+        kinds=(CatalogueReward.Kind.AMOUNT_OFF, CatalogueReward.Kind.PERCENT_OFF),
+    )  # fmt: skip
+    off = reward.value if reward.kind == CatalogueReward.Kind.AMOUNT_OFF else amount * reward.value / 100
+    return entry, min(quantize(off, member.shop.currency), payable)
+
+
+def _stamp_for_purchase(result: ActionResult, program, member: Member, *, staff, now) -> None:
+    """The card's stamp when the shop counts a purchase as a visit, in a savepoint: a refused stamp
+    (too soon, say) leaves the purchase standing and tells staff why."""
+    if program is None or not program.is_active:
+        return
+    try:
+        with transaction.atomic():
+            stamped, vouchers = stamp_locked(
+                member=member, program=program, count=1, staff=staff, override=False, now=now, group=result.group,
+                idempotency_key=None,
+            )  # fmt: skip
+    except LoyaltyError as error:
+        result.notes.append(_("No stamp: %(reason)s") % {"reason": error.message})
+        return
+    result.entries += stamped
+    result.vouchers_issued = vouchers
 
 
 @idempotent
