@@ -80,7 +80,7 @@ def test_twenty_redemptions_of_one_voucher_exactly_one_wins(setup):
             shop=shop, voucher_id=voucher.pk, staff=staff, idempotency_key=uuid.uuid4().hex
         ),
     )
-    wins = [r for r in results if isinstance(r, services.ActionResult)]
+    wins = [r for r in results if isinstance(r, ledger.ActionResult)]
     refusals = [r for r in results if isinstance(r, LoyaltyError)]
     assert len(wins) == 1, results
     assert len(refusals) == 19 and {r.code for r in refusals} == {"redeemed"}
@@ -98,7 +98,7 @@ def test_twenty_stamps_at_once_on_a_card_one_short_issue_exactly_one_voucher(set
             member=member, program=program, count=1, staff=staff, idempotency_key=uuid.uuid4().hex
         ),
     )
-    assert all(isinstance(r, services.ActionResult) for r in results), results
+    assert all(isinstance(r, ledger.ActionResult) for r in results), results
     assert Voucher.objects.filter(member=member).count() == 1
     # 24 + 20 = 44: one card of 25 completed, 19 carried over, nothing lost.
     assert MemberCard.objects.get(member=member).stamps == 19
@@ -115,7 +115,7 @@ def test_the_visit_limit_holds_under_a_race(setup):
             member=member, program=program, count=1, staff=staff, idempotency_key=uuid.uuid4().hex
         ),
     )
-    assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
+    assert sum(isinstance(r, ledger.ActionResult) for r in results) == 1, results
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"too_soon"}
     assert MemberCard.objects.get(member=member).stamps == 1
 
@@ -126,7 +126,7 @@ def test_the_same_key_ten_times_at_once_writes_one_row(setup):
     results = race(
         10, lambda i: services.stamp_add(member=member, program=program, count=1, staff=staff, idempotency_key=key)
     )
-    assert all(isinstance(r, services.ActionResult) for r in results), results
+    assert all(isinstance(r, ledger.ActionResult) for r in results), results
     assert len({r.group for r in results}) == 1
     assert LedgerEntry.objects.filter(idempotency_key=key).count() == 1
     assert MemberCard.objects.get(member=member).stamps == 1
@@ -178,7 +178,7 @@ def test_ten_bills_paid_with_the_same_points_at_once_only_one_is_paid(setup):
             member=member, amount=Decimal(100), staff=staff, idempotency_key=f"pay-{i}", pay_points=100
         ),
     )
-    paid = [r for r in results if isinstance(r, services.ActionResult)]
+    paid = [r for r in results if isinstance(r, ledger.ActionResult)]
     assert len(paid) == 1, results
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_enough_points"}
     # 100 earned, 100 spent, 9 earned on the NT$90 paid in money.
@@ -199,7 +199,7 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
     results = race(
         10, lambda i: services.reward_redeem(member=member, reward_id=cookie.pk, staff=staff, idempotency_key=f"c{i}")
     )
-    assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
+    assert sum(isinstance(r, ledger.ActionResult) for r in results) == 1, results
     assert Member.objects.get(pk=member.pk).points == 0
 
     # Ten members, one last cake.
@@ -211,7 +211,7 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
         10,
         lambda i: services.reward_redeem(member=members[i], reward_id=cake.pk, staff=staff, idempotency_key=f"k{i}"),
     )
-    assert sum(isinstance(r, services.ActionResult) for r in results) == 1, results
+    assert sum(isinstance(r, ledger.ActionResult) for r in results) == 1, results
     assert {r.code for r in results if isinstance(r, LoyaltyError)} == {"not_available"}
     cake.refresh_from_db()
     assert cake.stock == 0
@@ -240,13 +240,13 @@ def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setu
             )
 
         results = race(2, act)
-        wins = [r for r in results if isinstance(r, services.ActionResult)]
+        wins = [r for r in results if isinstance(r, ledger.ActionResult)]
         assert len(wins) == 1, results
         assert {r.code for r in results if isinstance(r, LoyaltyError)} <= {"already_spent", "not_enough_points"}
         member.refresh_from_db()
         assert member.points == 0
         assert ledger.drift() == []
-        if isinstance(results[0], services.ActionResult):
+        if isinstance(results[0], ledger.ActionResult):
             break
         # The spend won: undo the spend and race again.
         services.action_undo(shop=shop, group=results[1].group, staff=staff, idempotency_key=uuid.uuid4().hex)
