@@ -1,0 +1,52 @@
+"""The benchmark shop generator: realistic, drift-free and the same for the same seed."""
+
+from collections import Counter
+
+import pytest
+
+from campaigns.models import Campaign, Reach
+from loyalty_site.generate import code_for, generate
+from members.models import Member, Shop
+from rewards import ledger
+from rewards.models import LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def fingerprint(shop):
+    members = sorted(Member.objects.filter(shop=shop).values_list("public_id", "code", "points", "tier__name"))
+    rows = sorted(
+        LedgerEntry.objects.filter(shop=shop).values_list(
+            "member__public_id", "reason", "stamps", "points", "created_at"
+        )
+    )
+    return members, rows
+
+
+def test_a_generated_shop_has_every_kind_of_history_and_no_drift():
+    shop = generate(slug="bench-test", members=300, seed=7)
+    assert ledger.drift() == []
+    assert shop.members.count() == 300
+    rows = shop.ledger.count()
+    assert 12 * 300 <= rows <= 30 * 300
+    reasons = Counter(shop.ledger.values_list("reason", flat=True))
+    Reason = LedgerEntry.Reason
+    assert {Reason.VISIT, Reason.PURCHASE, Reason.CARD_COMPLETE, Reason.REDEEM, Reason.REFUND, Reason.CAMPAIGN} <= set(
+        reasons
+    )
+    assert shop.members.filter(tier__isnull=False).exists() and shop.members.filter(tier__isnull=True).exists()
+    kinds = set(Campaign.objects.filter(shop=shop).values_list("kind", flat=True))
+    assert kinds == set(Campaign.Kind.values)
+    assert Reach.objects.filter(shop=shop, held_out=True).exists()
+    assert Reach.objects.filter(shop=shop, message__isnull=False).exists()
+
+
+def test_the_same_seed_makes_the_same_shop():
+    first = fingerprint(generate(slug="same", members=60, seed=3))
+    Shop.objects.filter(slug="same").delete()
+    assert fingerprint(generate(slug="same", members=60, seed=3)) == first
+
+
+def test_codes_never_collide():
+    codes = {code_for(n, salt=7) for n in range(200_000)}
+    assert len(codes) == 200_000
