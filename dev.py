@@ -3,6 +3,7 @@
 
     python3 dev.py start   # the portal with a demo café: web, Celery worker and beat
     python3 dev.py test    # lint, migration check and the whole test suite
+    python3 dev.py bench   # the benchmark (by hand, on PostgreSQL): see docs/benchmarks.md
 
 Both create .venv/ and install requirements.txt on first use (and again when
 the file changes). Everything else is read from the environment: see README.
@@ -73,11 +74,13 @@ def test(args: list[str]) -> int:
 
 def main() -> int:
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"start", "test"}:
+    if command not in {"start", "test", "bench"}:
         print(__doc__)
         return 2
     ensure_environment()
     try:
+        if command == "bench":
+            return subprocess.run([str(PYTHON), "tests/bench/run.py", *sys.argv[2:]], cwd=ROOT).returncode
         return start() if command == "start" else test(sys.argv[2:])
     except subprocess.CalledProcessError as error:
         return error.returncode or 1

@@ -341,3 +341,7 @@ VISIT_MINUTES = env.int("VISIT_MINUTES", default=60)
 # A member QR code older than this is refused at the counter, so a screenshot
 # passed around cannot collect stamps; the card page refreshes it sooner.
 MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=180)
+# Sign-ups on the join page per client address and per shop in an hour; a shop whose customers
+# share one address (a market stall's Wi-Fi) raises the first.
+JOINS_PER_IP_PER_HOUR = env.int("JOINS_PER_IP_PER_HOUR", default=20)
+JOINS_PER_SHOP_PER_HOUR = env.int("JOINS_PER_SHOP_PER_HOUR", default=300)

@@ -3,7 +3,9 @@ from importlib import import_module
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 
 # Everything a shop owns lives under /s/<shop_slug>/, behind members.tenancy.shop_view;
 # tests/members/test_tenancy.py walks every URL under it.
@@ -18,7 +20,14 @@ def app_urls(module: str):
     return path("", include((patterns, urls.app_name)))
 
 
+@require_GET
+def health(request):
+    """For a load balancer, and the benchmark's bare view: no session, no database."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
+    path("health/", health, name="health"),
     app_urls("members.urls"),
     app_urls("rewards.urls"),
     app_urls("campaigns.urls"),

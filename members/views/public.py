@@ -1,6 +1,7 @@
 """Pages customers see without an account: joining a shop, and leaving its news."""
 
 from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,9 +18,6 @@ from ..models import Shop
 from ..ratelimit import allow, client_ip
 from ..tokens import card_token, member_from_unsubscribe_token, referrer_from_token
 
-JOINS_PER_IP_PER_HOUR = 20
-JOINS_PER_SHOP_PER_HOUR = 300
-
 
 @require_http_methods(["GET", "POST"])
 def join(request, shop_slug):
@@ -32,8 +30,8 @@ def join(request, shop_slug):
         messages.info(request, _("This invitation link is not valid any more, but you can still join."))
     if request.method == "POST":
         if not (
-            allow(f"join:ip:{client_ip(request)}", limit=JOINS_PER_IP_PER_HOUR, period=3600)
-            and allow(f"join:shop:{shop.pk}", limit=JOINS_PER_SHOP_PER_HOUR, period=3600)
+            allow(f"join:ip:{client_ip(request)}", limit=settings.JOINS_PER_IP_PER_HOUR, period=3600)
+            and allow(f"join:shop:{shop.pk}", limit=settings.JOINS_PER_SHOP_PER_HOUR, period=3600)
         ):
             form.add_error(None, _("Too many sign-ups from here just now. Please try again in a while."))
             return render(request, "members/join.html", {"form": form, "public_shop": shop}, status=429)
