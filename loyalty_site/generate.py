@@ -131,6 +131,8 @@ class Writer:
         with connection.cursor() as cursor:
             for model in models:
                 table = model._meta.db_table
+                # Fresh statistics, as autovacuum would gather by itself some time after a bulk load.
+                cursor.execute(f"ANALYZE {table}")
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))",  # noqa: S608
                     [table],

@@ -495,7 +495,8 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("Adjustment")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger")
+    # Indexed with the time below (ledger_member_time), which serves look-ups by member too.
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="ledger", db_index=False)
     card = models.ForeignKey(MemberCard, on_delete=models.CASCADE, null=True, blank=True, related_name="entries")
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     stamps = models.IntegerField(_("stamps"), default=0)
@@ -538,7 +539,12 @@ class LedgerEntry(models.Model):
                 name="ledger_idempotency_key_unique_per_shop",
             ),
         ]
-        indexes = [models.Index(fields=["card", "reason", "-created_at"], name="ledger_card_reason_time")]
+        indexes = [
+            models.Index(fields=["card", "reason", "-created_at"], name="ledger_card_reason_time"),
+            # A member's history, newest first, and their rows in a time window (visits after a
+            # campaign reached them): one range of one index, whatever the size of the shop.
+            models.Index(fields=["member", "-created_at", "-id"], name="ledger_member_time"),
+        ]
 
     def __str__(self):
         return f"{self.get_reason_display()} {self.stamps:+d} stamps, {self.points:+d} points"
