@@ -229,7 +229,15 @@ class Member(models.Model):
                 fields=["shop", "phone"], condition=~models.Q(phone=""), name="member_phone_unique_per_shop"
             ),
         ]
-        indexes = [models.Index(fields=["shop", "-last_visit_at"], name="member_shop_last_visit")]
+        indexes = [
+            # The members list by last visit (on PostgreSQL migration 0010 adds the NULLS LAST order
+            # the list sorts by; SQLite puts missing visits last by itself), by joining, by name.
+            models.Index(fields=["shop", "-last_visit_at"], name="member_shop_last_visit"),
+            models.Index(fields=["shop", "-joined_at"], name="member_shop_joined"),
+            models.Index(fields=["shop", "name"], name="member_shop_name"),
+            # On PostgreSQL, migration 0010 adds trigram indexes for searching by part of a name,
+            # address or phone (SQLite has none and scans).
+        ]
 
     def __str__(self):
         return self.name
