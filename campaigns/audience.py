@@ -4,7 +4,9 @@ and in Python (for one member at the counter or at joining, with no query)."""
 import hashlib
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import CharField, Count, F, Func, IntegerField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 
 from members.models import Member
 
@@ -70,3 +72,42 @@ def next_birthday(born: date, today: date) -> date:
         if day >= today:
             return day
     raise AssertionError("unreachable: a birthday comes round within a year")
+
+
+class _HoldoutBucket(Func):
+    """is_held_out's number in SQL (PostgreSQL): the first four bytes of the SHA-256 of
+    "campaign:member" as an unsigned integer, modulo 100."""
+
+    template = (
+        "MOD((('x' || SUBSTR(ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex'), 1, 8))::bit(32)::bigint), 100)"
+    )
+    output_field = IntegerField()
+
+
+def held_out_count(campaign: Campaign, members: QuerySet[Member]) -> int:
+    """How many of ``members`` the campaign holds back: counted in the database on PostgreSQL, member
+    by member elsewhere (SQLite has no SHA-256)."""
+    if not campaign.has_holdout or not campaign.holdout_percent:
+        return 0
+    if connection.vendor != "postgresql":
+        return sum(is_held_out(campaign, member) for member in members.only("public_id"))
+    pair = Concat(Value(f"{campaign.public_id}:"), Cast(F("public_id"), CharField()))
+    bucket = members.order_by().annotate(bucket=_HoldoutBucket(pair))
+    return bucket.filter(bucket__lt=campaign.holdout_percent).aggregate(n=Count("pk"))["n"]
+
+
+def birthday_within(today: date, horizon: date) -> Q:
+    """Members whose next birthday falls from ``today`` to ``horizon`` (a few weeks at most), as a
+    query: the (month, day) pairs of those dates, with 29 February on 28 February in other years."""
+    q = Q(pk__in=[])
+    day = today
+    while day <= horizon:
+        q |= Q(birthday__month=day.month, birthday__day=day.day)
+        if (day.month, day.day) == (2, 28) and not _leap(day.year):
+            q |= Q(birthday__month=2, birthday__day=29)
+        day += timedelta(days=1)
+    return q
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

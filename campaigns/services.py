@@ -21,7 +21,7 @@ from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Voucher
 from rewards.services import gift_grant_locked
 
-from .audience import audience, in_audience, is_held_out, next_birthday
+from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
 from .models import Campaign, Reach, ReferralRefusal
 
 logger = logging.getLogger(__name__)
@@ -186,8 +186,7 @@ def birthdays_run(*, now=None) -> int:
         tz = campaign.shop.tz
         today = timezone.localtime(now, tz).date()
         horizon = today + timedelta(days=campaign.days_before)
-        months = {(today + timedelta(days=n)).month for n in range(campaign.days_before + 1)}
-        candidates = audience(campaign).filter(birthday__isnull=False, birthday__month__in=months)
+        candidates = audience(campaign).filter(birthday_within(today, horizon))
         due = {}
         for member_id, born in candidates.values_list("pk", "birthday"):
             day = next_birthday(born, today)
@@ -316,19 +315,14 @@ def preview(campaign: Campaign, now=None) -> dict:
     if campaign.kind == Kind.BIRTHDAY:
         today = timezone.localtime(now, campaign.shop.tz).date()
         horizon = today + timedelta(days=campaign.days_before)
-        ids = [
-            pk
-            for pk, born in members.filter(birthday__isnull=False).values_list("pk", "birthday")
-            if next_birthday(born, today) <= horizon
-        ]
-        members = members.filter(pk__in=ids)
+        members = members.filter(birthday_within(today, horizon))
     elif campaign.kind == Kind.WINBACK:
         members = _lapsed(campaign, now) if campaign.days_away else members.none()
     elif campaign.kind == Kind.ANNOUNCEMENT:
         members = announcement_audience(campaign)
     count = members.count()
     sample = list(members.order_by("name")[:8])
-    held = sum(is_held_out(campaign, member) for member in members.only("public_id")) if campaign.holdout_percent else 0
+    held = held_out_count(campaign, members)
     return {"count": count, "sample": sample, "held_out": held, "now": now}
 
 
