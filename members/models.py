@@ -294,7 +294,12 @@ class Message(models.Model):
                 fields=["shop", "member", "campaign", "occasion"], name="one_message_per_campaign_member_occasion"
             )
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="message_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="message_due"),
+            # The owner's message list: the latest, and the failed ones by their next try.
+            models.Index(fields=["shop", "-created_at"], name="message_shop_latest"),
+            models.Index(fields=["shop", "status", "-next_attempt_at"], name="message_shop_status"),
+        ]
 
     def __str__(self):
         return f"{self.campaign}/{self.occasion} to {self.to_email}: {self.status}"
