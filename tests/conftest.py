@@ -4,6 +4,7 @@ Alice owns "Alice's Café", Bob manages it and Carol works its counter. Dave
 owns another shop and is the outsider who must never see Alice's things.
 """
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -11,8 +12,9 @@ from django.test import Client
 
 from members.models import Shop, User
 from members.roles import Role
+from rewards import ledger
 
-from .factories import ShopFactory, StaffFactory, UserFactory
+from .factories import MemberFactory, ShopFactory, StaffFactory, StampProgramFactory, UserFactory
 
 
 @dataclass
@@ -45,6 +47,40 @@ def world(db) -> World:
 @pytest.fixture
 def alice_client(world) -> Client:
     return world.client(world.alice)
+
+
+@pytest.fixture
+def program(world):
+    """Alice's coffee card: ten stamps for a free latte, with no wait between visits."""
+    return StampProgramFactory(
+        shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=10, min_minutes_between_visits=0
+    )
+
+
+@pytest.fixture
+def member(world):
+    """Mia Chen, a member of Alice's café."""
+    return MemberFactory(shop=world.shop, name="Mia Chen")
+
+
+def key() -> str:
+    """A fresh idempotency key for a counter action."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def ledger_reconciles(request):
+    """After the test, each cached balance equals the sum of its ledger.
+
+    Every test of the rewards and campaigns packages uses it (their conftest); elsewhere a module
+    asks for it with ``pytestmark = pytest.mark.usefixtures("ledger_reconciles")``.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
+    # Set up the database first so that this check runs before it is torn down.
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    assert ledger.drift() == []
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,20 @@ Add a line here with every new shop-scoped view.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from members.models import Invitation, Shop
+from members.models import Shop
 from members.roles import Role
 
-from .factories import MemberFactory, StaffFactory
+from .factories import (
+    CampaignFactory,
+    CatalogueRewardFactory,
+    InvitationFactory,
+    MemberFactory,
+    MessageFactory,
+    StaffFactory,
+    StampProgramFactory,
+    TierFactory,
+    VoucherFactory,
+)
 
 
 def walk_urls(patterns=None, prefix="", namespace=""):
@@ -45,7 +55,7 @@ def _invitation(shop: Shop) -> dict:
 
     from django.utils import timezone
 
-    invitation = Invitation.objects.create(
+    invitation = InvitationFactory(
         shop=shop, email=f"new-{shop.slug}@example.com", expires_at=timezone.now() + timedelta(days=1)
     )
     return {"invitation_id": invitation.id}
@@ -63,9 +73,7 @@ def _member(shop: Shop) -> dict:
 def _program(shop: Shop):
     from rewards.models import StampProgram
 
-    return StampProgram.objects.for_shop(shop).first() or StampProgram.objects.create(
-        shop=shop, name="Card", reward="Gift"
-    )
+    return StampProgram.objects.for_shop(shop).first() or StampProgramFactory(shop=shop, name="Card", reward="Gift")
 
 
 def _adjust_data(shop: Shop) -> dict:
@@ -77,10 +85,9 @@ def _stamp_data(shop: Shop) -> dict:
 
 
 def _voucher(shop: Shop) -> dict:
-    from rewards.models import Voucher
 
     member = MemberFactory(shop=shop)
-    voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
+    voucher = VoucherFactory(shop=shop, member=member, title="Free latte")
     return {
         "member_id": member.public_id,
         "_data": {"voucher": str(voucher.public_id), "key": "r-" + shop.slug, "confirmed": "1"},
@@ -128,15 +135,13 @@ def _purchase(shop: Shop) -> dict:
 
 
 def _tier(shop: Shop):
-    from rewards.models import Tier
 
-    return Tier.objects.create(shop=shop, name="Gold", threshold=10)
+    return TierFactory(shop=shop, name="Gold", threshold=10)
 
 
 def _reward(shop: Shop):
-    from rewards.models import CatalogueReward
 
-    return CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=1)
+    return CatalogueRewardFactory(shop=shop, name="Cookie", cost_points=1)
 
 
 def _reward_redeem(shop: Shop) -> dict:
@@ -150,7 +155,7 @@ def _reward_redeem(shop: Shop) -> dict:
 def _campaign(shop: Shop) -> dict:
     from campaigns.models import Campaign
 
-    campaign = Campaign.objects.create(
+    campaign = CampaignFactory(
         shop=shop, kind=Campaign.Kind.ANNOUNCEMENT, name="News", subject="New cakes", body="Come and try them."
     )
     return {"campaign_id": campaign.public_id}
@@ -160,7 +165,7 @@ def _failed_message(shop: Shop) -> dict:
     from members.models import Message
 
     member = MemberFactory(shop=shop, email=f"m-{shop.slug}@example.com")
-    message = Message.objects.create(
+    message = MessageFactory(
         shop=shop, member=member, campaign="news", occasion="1", kind=Message.Kind.MARKETING,
         template="campaigns/email/campaign", to_email=member.email, status=Message.Status.FAILED, attempts=5,
     )  # fmt: skip

@@ -8,7 +8,7 @@ from django.utils import timezone
 from members.models import Invitation
 from members.tasks import purge_expired_invitations
 
-from .factories import ShopFactory
+from .factories import InvitationFactory, ShopFactory
 from .worker import celery_worker, wait_for
 
 
@@ -16,8 +16,8 @@ from .worker import celery_worker, wait_for
 def test_worker_process_runs_the_daily_purge():
     shop = ShopFactory()
     now = timezone.now()
-    Invitation.objects.create(shop=shop, email="late@example.com", expires_at=now - timedelta(minutes=1))
-    Invitation.objects.create(shop=shop, email="fresh@example.com", expires_at=now + timedelta(days=1))
+    InvitationFactory(shop=shop, email="late@example.com", expires_at=now - timedelta(minutes=1))
+    InvitationFactory(shop=shop, email="fresh@example.com", expires_at=now + timedelta(days=1))
 
     with celery_worker() as queue:
         purge_expired_invitations.apply_async(queue=queue)
@@ -36,7 +36,7 @@ def test_the_purge_is_in_the_beat_schedule(settings):
 @pytest.mark.django_db
 def test_running_the_purge_twice_is_harmless():
     shop = ShopFactory()
-    Invitation.objects.create(shop=shop, email="late@example.com", expires_at=timezone.now() - timedelta(days=1))
+    InvitationFactory(shop=shop, email="late@example.com", expires_at=timezone.now() - timedelta(days=1))
     assert purge_expired_invitations.delay().get() == 1
     assert purge_expired_invitations.delay().get() == 0
 

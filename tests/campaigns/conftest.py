@@ -5,8 +5,7 @@ import pytest
 
 from campaigns.models import Campaign
 
-# The rewards suite's fixtures: the ledger reconciles after every test here too.
-from ..rewards.conftest import _ledger_reconciles, member, program  # noqa: F401
+from ..factories import CampaignFactory
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 
@@ -16,10 +15,15 @@ def at(text: str, tz=TAIPEI) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=tz)
 
 
+@pytest.fixture(autouse=True)
+def _ledger_reconciles(ledger_reconciles):
+    """As in the rewards suite: the ledger reconciles after every campaigns test (tests/conftest.py)."""
+
+
 @pytest.fixture
 def make(world):
     def make(kind, shop=None, **fields):
         defaults = {"name": Campaign.Kind(kind).label, "audience": Campaign.Audience.ALL}
-        return Campaign.objects.create(shop=shop or world.shop, kind=kind, **{**defaults, **fields})
+        return CampaignFactory(shop=shop or world.shop, kind=kind, **{**defaults, **fields})
 
     return make

@@ -9,7 +9,7 @@ from campaigns.audience import birthday_within, held_out_count, is_held_out, nex
 from campaigns.models import Campaign
 from members.models import Member
 
-from ..factories import MemberFactory, ShopFactory
+from ..factories import CampaignFactory, MemberFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,7 @@ def test_the_birthday_window_in_sql_is_next_birthday_in_python():
 def test_the_holdout_count_in_the_database_is_the_python_hash():
     shop = ShopFactory()
     members = [MemberFactory(shop=shop, email=f"h{n}@example.com") for n in range(300)]
-    campaign = Campaign.objects.create(
-        shop=shop, kind=Campaign.Kind.WINBACK, name="Back", days_away=30, holdout_percent=20
-    )
+    campaign = CampaignFactory(shop=shop, kind=Campaign.Kind.WINBACK, name="Back", days_away=30, holdout_percent=20)
     expected = sum(is_held_out(campaign, member) for member in members)
     assert 30 < expected < 90
     assert held_out_count(campaign, Member.objects.filter(shop=shop)) == expected

@@ -16,7 +16,7 @@ from django.urls import reverse
 from loyalty_site.celery import app
 from members.models import Member, Message
 from members.outbox import outbox_flush
-from rewards.models import LedgerEntry, MemberCard, StampProgram
+from rewards.models import LedgerEntry, MemberCard
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"
 
@@ -43,13 +43,6 @@ def broker_down(monkeypatch):
         if app._pool is not None:
             app._pool.force_close_all()
         app.conf.update(saved)
-
-
-@pytest.fixture
-def program(world):
-    return StampProgram.objects.create(
-        shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=10, min_minutes_between_visits=0
-    )
 
 
 def test_join_and_stamp_work_while_the_broker_is_down_and_the_flush_sends_once(

@@ -10,9 +10,9 @@ from campaigns import services
 from campaigns.models import Campaign, Reach
 from rewards import ledger
 from rewards import services as rewards_services
-from rewards.models import LedgerEntry, StampProgram, Voucher
+from rewards.models import LedgerEntry, Voucher
 
-from ..factories import MemberFactory, ShopFactory, StaffFactory
+from ..factories import CampaignFactory, MemberFactory, ShopFactory, StaffFactory, StampProgramFactory
 from ..rewards.test_concurrency import race
 from .conftest import at
 
@@ -24,7 +24,7 @@ pytestmark = [
 
 def test_two_birthday_runs_at_once_give_one_gift():
     shop = ShopFactory()
-    Campaign.objects.create(
+    CampaignFactory(
         shop=shop, kind=Campaign.Kind.BIRTHDAY, name="Cake", gift="voucher", voucher_title="Cake", days_before=0
     )
     members = [MemberFactory(shop=shop, birthday=date(1990, 3, 10), marketing_consent=True) for _ in range(5)]
@@ -37,8 +37,8 @@ def test_two_birthday_runs_at_once_give_one_gift():
 def test_a_friends_two_first_visits_at_once_reward_the_referral_once():
     shop = ShopFactory()
     staff = StaffFactory(shop=shop).user
-    program = StampProgram.objects.create(shop=shop, name="Card", reward="Free", min_minutes_between_visits=0)
-    Campaign.objects.create(
+    program = StampProgramFactory(shop=shop, name="Card", reward="Free", min_minutes_between_visits=0)
+    CampaignFactory(
         shop=shop, kind=Campaign.Kind.REFERRAL, name="Friends", gift="points", gift_points=100,
         starts_at=timezone.now() - timedelta(days=1),
     )  # fmt: skip

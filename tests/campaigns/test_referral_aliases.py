@@ -11,8 +11,8 @@ from members.models import Member
 from members.tokens import referral_token
 from rewards import services as rewards_services
 
-from ..factories import MemberFactory, UserFactory
-from ..rewards.conftest import key
+from ..conftest import key
+from ..factories import CampaignFactory, MemberFactory, UserFactory
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def referral(world):
 
     from django.utils import timezone
 
-    return Campaign.objects.create(
+    return CampaignFactory(
         shop=world.shop, kind=Campaign.Kind.REFERRAL, name="Bring a friend", gift="stamps", gift_stamps=2,
         referral_limit=10, starts_at=timezone.now() - timedelta(days=1),
     )  # fmt: skip

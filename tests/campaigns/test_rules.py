@@ -14,11 +14,11 @@ from campaigns.models import Campaign, Reach
 from members import services as member_services
 from members.models import Member, Message
 from rewards import services as rewards_services
-from rewards.models import LedgerEntry, MemberCard, PointsRule, Voucher
+from rewards.models import LedgerEntry, MemberCard, Voucher
 from rewards.services.purchases import purchase_record, purchase_refund
 
-from ..factories import MemberFactory, ShopFactory
-from ..rewards.conftest import key
+from ..conftest import key
+from ..factories import MemberFactory, PointsRuleFactory, ShopFactory, TierFactory, VoucherFactory
 from .conftest import at
 
 Kind = Campaign.Kind
@@ -209,7 +209,7 @@ def test_happy_hour_across_midnight_and_rounding_down(world, program, member, ma
 
 
 def test_points_multiplier_is_refunded_in_proportion_and_undone_with_the_visit(world, member, make):
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     make(Kind.BOOST, multiplier=Decimal(2), multiplies="points")
     result = purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     member.refresh_from_db()
@@ -226,9 +226,8 @@ def test_points_multiplier_is_refunded_in_proportion_and_undone_with_the_visit(w
 
 
 def test_multiplier_only_for_its_audience(world, program, make):
-    from rewards.models import Tier
 
-    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
+    gold = TierFactory(shop=world.shop, name="Gold", threshold=10)
     make(Kind.BOOST, multiplier=Decimal(3), audience=Campaign.Audience.TIER, audience_tier=gold)
     regular = MemberFactory(shop=world.shop)
     vip = MemberFactory(shop=world.shop, tier=gold)
@@ -393,8 +392,8 @@ def test_audience_of_members_who_joined_between_two_days_in_shop_time(world, mak
 
 def test_voucher_reminder_once_before_it_expires(world, member):
     Member.objects.filter(pk=member.pk).update(marketing_consent=True)
-    Voucher.objects.create(shop=world.shop, member=member, title="Cake", expires_at=timezone.now() + timedelta(days=2))
-    Voucher.objects.create(shop=world.shop, member=member, title="Later", expires_at=timezone.now() + timedelta(days=9))
+    VoucherFactory(shop=world.shop, member=member, title="Cake", expires_at=timezone.now() + timedelta(days=2))
+    VoucherFactory(shop=world.shop, member=member, title="Later", expires_at=timezone.now() + timedelta(days=9))
     assert services.voucher_reminders_run() == 1
     assert services.voucher_reminders_run() == 0
     assert Message.objects.get().context["voucher"] == "Cake"

@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Reach
 from members.models import Message
-from rewards.models import Tier
 
-from ..factories import MemberFactory
+from ..factories import MemberFactory, MessageFactory, TierFactory
 
 Kind = Campaign.Kind
 COMMON = {"is_active": "on", "audience": "all", "holdout_percent": "0", "voucher_valid_days": "14"}
@@ -86,7 +85,7 @@ def test_bad_input_is_refused_with_a_message_and_saves_nothing(world, program, k
 
 
 def test_another_shops_tier_cannot_be_the_audience(world):
-    theirs = Tier.objects.create(shop=world.other_shop, name="Gold", threshold=5)
+    theirs = TierFactory(shop=world.other_shop, name="Gold", threshold=5)
     data = {**COMMON, "name": "X", "gift": "points", "gift_points": "5", "audience": "tier"}
     response = world.client(world.alice).post(create_url(world, Kind.WELCOME), {**data, "audience_tier": theirs.pk})
     assert response.status_code == 400 and "audience_tier" in response.context["form"].errors
@@ -98,7 +97,7 @@ def test_unknown_kind_is_404(world):
 
 def test_preview_follows_the_unsaved_form_as_a_fragment(world, make):
     campaign = make(Kind.ANNOUNCEMENT, subject="Hi", body="News")
-    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=5)
+    gold = TierFactory(shop=world.shop, name="Gold", threshold=5)
     MemberFactory(shop=world.shop, name="Ann", marketing_consent=True)
     MemberFactory(shop=world.shop, name="Ben", marketing_consent=True, tier=gold)
     MemberFactory(shop=world.shop, name="Cat", marketing_consent=False, tier=gold)
@@ -153,7 +152,7 @@ def test_campaign_list_query_count(world, make, django_assert_num_queries):
 
 def failed_message(world, error="SMTP 550 mailbox unavailable"):
     member = MemberFactory(shop=world.shop, email="gone@example.com", marketing_consent=True)
-    return Message.objects.create(
+    return MessageFactory(
         shop=world.shop, member=member, campaign="news", occasion="1", kind=Message.Kind.MARKETING,
         template="campaigns/email/campaign", to_email=member.email, status=Message.Status.FAILED, attempts=5,
         last_error=error, context={"kind": "announcement", "subject": "News", "body": "Hello"},
@@ -164,7 +163,7 @@ def test_owner_sees_failed_messages_with_their_error_and_sends_again(
     world, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     message = failed_message(world)
-    failed_message_other = Message.objects.create(
+    failed_message_other = MessageFactory(
         shop=world.other_shop, member=MemberFactory(shop=world.other_shop), campaign="news", occasion="1",
         kind=Message.Kind.MARKETING, template="x", to_email="x@example.com", status=Message.Status.FAILED,
         last_error="Dave's secret error",

@@ -28,7 +28,7 @@ from members.models import Invitation, Message
 from members.outbox import message_queue, outbox_flush
 from members.tasks import flush_outbox, purge_expired_invitations, send_message
 
-from ..factories import MemberFactory, ShopFactory
+from ..factories import InvitationFactory, MemberFactory, ShopFactory
 from ..worker import ROOT, celery_worker, wait_for
 from ..worker import test_database_url as shared_database_url  # not named test_*: no test to collect
 
@@ -150,7 +150,7 @@ def test_each_message_sent_twice_to_a_worker_is_delivered_once(monkeypatch):
     shop = ShopFactory()
     messages = queue_messages(shop, 5)
     # Run last by the same one-at-a-time worker: once it is done, every send before it is too.
-    Invitation.objects.create(shop=shop, email="sentinel@example.com", expires_at=timezone.now() - timedelta(days=1))
+    InvitationFactory(shop=shop, email="sentinel@example.com", expires_at=timezone.now() - timedelta(days=1))
 
     with smtp_server(monkeypatch) as smtp, celery_worker() as queue:
         for _ in range(2):

@@ -6,21 +6,20 @@ from django.core import signing
 from django.urls import reverse
 
 from members.tokens import member_qr_payload
-from rewards import ledger
-from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
+from rewards.models import LedgerEntry, MemberCard, Voucher
 
-from ..factories import MemberFactory
+from ..factories import MemberFactory, StampProgramFactory, TierFactory, TierPolicyFactory
 
 
 @pytest.fixture
-def program(world):
-    return StampProgram.objects.create(
+def short_program(world):
+    return StampProgramFactory(
         shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=3, min_minutes_between_visits=0
     )
 
 
 @pytest.fixture
-def member(world):
+def findable_member(world):
     return MemberFactory(shop=world.shop, name="Mia Chen", phone="+886912345678", email="mia@example.com")
 
 
@@ -30,9 +29,8 @@ def carol(world):
 
 
 @pytest.fixture(autouse=True)
-def _reconciled(db):
-    yield
-    assert ledger.drift() == []
+def _reconciled(ledger_reconciles):
+    """After every counter test, each cached balance equals the sum of its ledger (tests/conftest.py)."""
 
 
 def counter_url(world, **params):
@@ -52,8 +50,8 @@ def stamp(client, world, member, program, key="k1", count=1, **extra):
     ["MEMBERCODE", "0912 345 678", "+886 912 345 678", "MIA@example.com", "mia ch"],
     ids=["code", "local-phone", "intl-phone", "email", "name"],
 )
-def test_lookup_finds_the_member_by_what_staff_type(world, member, program, carol, query):
-    query = member.code if query == "MEMBERCODE" else query
+def test_lookup_finds_the_member_by_what_staff_type(world, findable_member, short_program, carol, query):
+    query = findable_member.code if query == "MEMBERCODE" else query
     response = carol.get(counter_url(world), {"q": query})
     body = response.content.decode()
     assert response.status_code == 200
@@ -61,13 +59,13 @@ def test_lookup_finds_the_member_by_what_staff_type(world, member, program, caro
     assert "+1 stamp" in body
 
 
-def test_a_fresh_member_qr_opens_the_panel(world, member, program, carol):
-    response = carol.get(counter_url(world), {"q": member_qr_payload(member)})
+def test_a_fresh_member_qr_opens_the_panel(world, findable_member, short_program, carol):
+    response = carol.get(counter_url(world), {"q": member_qr_payload(findable_member)})
     assert 'id="member-name">Mia Chen<' in response.content.decode()
 
 
-def test_an_old_member_qr_is_refused(world, member, program, carol, settings):
-    payload = member_qr_payload(member)
+def test_an_old_member_qr_is_refused(world, findable_member, short_program, carol, settings):
+    payload = member_qr_payload(findable_member)
     settings.MEMBER_QR_MAX_AGE_SECONDS = 0
     time.sleep(1.1)
     response = carol.get(counter_url(world), {"q": payload})
@@ -76,15 +74,15 @@ def test_an_old_member_qr_is_refused(world, member, program, carol, settings):
 
 
 @pytest.mark.parametrize("tamper", ["other-shop", "altered", "forged"])
-def test_a_foreign_or_altered_qr_is_refused(world, member, program, carol, tamper):
+def test_a_foreign_or_altered_qr_is_refused(world, findable_member, short_program, carol, tamper):
     if tamper == "other-shop":
         outsider = MemberFactory(shop=world.other_shop)
         payload = member_qr_payload(outsider)
     elif tamper == "altered":
-        payload = member_qr_payload(member)
+        payload = member_qr_payload(findable_member)
         payload = payload[:-2] + ("AA" if not payload.endswith("AA") else "BB")
     else:
-        payload = signing.TimestampSigner(salt="something").sign(member.code)
+        payload = signing.TimestampSigner(salt="something").sign(findable_member.code)
     body = carol.get(counter_url(world), {"q": payload}).content.decode()
     assert "not one of this shop" in body and "Mia Chen" not in body
 
@@ -95,29 +93,31 @@ def test_another_shops_member_is_not_found(world, carol):
     assert "Olga" not in body.replace("olga@example.com", "")
 
 
-def test_stamp_fragment_then_double_tap_counts_once(world, member, program, carol):
-    response = stamp(carol, world, member, program, key="same")
+def test_stamp_fragment_then_double_tap_counts_once(world, findable_member, short_program, carol):
+    response = stamp(carol, world, findable_member, short_program, key="same")
     assert response.status_code == 200
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="result">')
     assert "+1 stamp added" in body
-    stamp(carol, world, member, program, key="same")
-    assert MemberCard.objects.get(member=member).stamps == 1
+    stamp(carol, world, findable_member, short_program, key="same")
+    assert MemberCard.objects.get(member=findable_member).stamps == 1
     assert LedgerEntry.objects.count() == 1
 
 
-def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_code(world, member, program, carol):
+def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_code(
+    world, findable_member, short_program, carol
+):
     for i in range(3):
-        response = stamp(carol, world, member, program, key=f"k{i}")
+        response = stamp(carol, world, findable_member, short_program, key=f"k{i}")
     body = response.content.decode()
     assert "Card complete!" in body
-    voucher = Voucher.objects.get(member=member)
+    voucher = Voucher.objects.get(member=findable_member)
     assert voucher.code in body
 
     body = carol.get(counter_url(world), {"q": voucher.code.lower()}).content.decode()
     assert 'class="highlight"' in body
     response = carol.post(
-        reverse("rewards:counter_redeem", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_redeem", args=[world.shop.slug, findable_member.public_id]),
         {"voucher": voucher.public_id, "key": "r1", "confirmed": "1"},
     )
     assert "Redeemed: Free latte" in response.content.decode()
@@ -125,90 +125,90 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     assert voucher.status == Voucher.Status.REDEEMED
     # A second redemption with a new key is refused, clearly.
     response = carol.post(
-        reverse("rewards:counter_redeem", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_redeem", args=[world.shop.slug, findable_member.public_id]),
         {"voucher": voucher.public_id, "key": "r2", "confirmed": "1"},
     )
     assert response.status_code == 409
     assert "already redeemed" in response.content.decode()
 
 
-def test_undo_from_the_confirmation(world, member, program, carol):
-    body = stamp(carol, world, member, program).content.decode()
+def test_undo_from_the_confirmation(world, findable_member, short_program, carol):
+    body = stamp(carol, world, findable_member, short_program).content.decode()
     group = re.search(r'name="group" value="([0-9a-f-]+)"', body).group(1)
     response = carol.post(
-        reverse("rewards:counter_undo", args=[world.shop.slug, member.public_id]), {"group": group, "key": "u1"}
+        reverse("rewards:counter_undo", args=[world.shop.slug, findable_member.public_id]),
+        {"group": group, "key": "u1"},
     )
     assert "Undone." in response.content.decode()
-    assert MemberCard.objects.get(member=member).stamps == 0
+    assert MemberCard.objects.get(member=findable_member).stamps == 0
     assert LedgerEntry.objects.filter(reason="void", staff=world.carol).count() == 1
 
 
-def test_too_soon_is_a_clear_error_and_only_a_manager_may_override(world, member, program, carol):
-    program.min_minutes_between_visits = 30
-    program.save()
-    stamp(carol, world, member, program, key="a")
-    response = stamp(carol, world, member, program, key="b")
+def test_too_soon_is_a_clear_error_and_only_a_manager_may_override(world, findable_member, short_program, carol):
+    short_program.min_minutes_between_visits = 30
+    short_program.save()
+    stamp(carol, world, findable_member, short_program, key="a")
+    response = stamp(carol, world, findable_member, short_program, key="b")
     assert response.status_code == 409
     assert "Next stamp in" in response.content.decode()
     assert "Manager override" not in response.content.decode()
-    response = stamp(carol, world, member, program, key="c", override="1")
+    response = stamp(carol, world, findable_member, short_program, key="c", override="1")
     assert response.status_code == 409
     bob = world.client(world.bob)
-    response = stamp(bob, world, member, program, key="d", override="1", override_reason="correction")
+    response = stamp(bob, world, findable_member, short_program, key="d", override="1", override_reason="correction")
     assert response.status_code == 200
     assert LedgerEntry.objects.get(idempotency_key="d").override
 
 
 @pytest.mark.parametrize("data", [{"count": "x"}, {"count": "0"}, {"program": "not-a-uuid"}])
-def test_bad_stamp_input_changes_nothing(world, member, program, carol, data):
+def test_bad_stamp_input_changes_nothing(world, findable_member, short_program, carol, data):
     response = carol.post(
-        reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id]),
-        {"program": program.public_id, "count": 1, "key": "k", **data},
+        reverse("rewards:counter_stamp", args=[world.shop.slug, findable_member.public_id]),
+        {"program": short_program.public_id, "count": 1, "key": "k", **data},
     )
     assert response.status_code == 422
     assert "Not done:" in response.content.decode()
     assert not LedgerEntry.objects.exists()
 
 
-def test_an_unknown_undo_group_is_404(world, member, carol):
+def test_an_unknown_undo_group_is_404(world, findable_member, carol):
     response = carol.post(
-        reverse("rewards:counter_undo", args=[world.shop.slug, member.public_id]),
+        reverse("rewards:counter_undo", args=[world.shop.slug, findable_member.public_id]),
         {"group": "8d0f8ac4-4a4e-4b0e-9a57-3e7a1b2c3d4e", "key": "u"},
     )
     assert response.status_code == 404
 
 
-def test_wrong_methods(world, member, carol):
+def test_wrong_methods(world, findable_member, carol):
     assert carol.post(counter_url(world)).status_code == 405
-    url = reverse("rewards:counter_stamp", args=[world.shop.slug, member.public_id])
+    url = reverse("rewards:counter_stamp", args=[world.shop.slug, findable_member.public_id])
     assert carol.get(url).status_code == 405
 
 
-def test_lookup_and_panel_query_counts(world, member, program, carol, django_assert_num_queries):
+def test_lookup_and_panel_query_counts(world, findable_member, short_program, carol, django_assert_num_queries):
     for i in range(3):
-        stamp(carol, world, member, program, key=f"q{i}")
+        stamp(carol, world, findable_member, short_program, key=f"q{i}")
     url = counter_url(world)
-    carol.get(url, {"q": member.code})
+    carol.get(url, {"q": findable_member.code})
     # user, shop and role, the member, and 8 for the panel:
     # cards, programs, points rule, rewards, tier policy, running multipliers, vouchers, history
     with django_assert_num_queries(11):
-        carol.get(url, {"q": member.code}, headers={"HX-Request": "true"})
-    panel = reverse("rewards:counter_member", args=[world.shop.slug, member.public_id])
+        carol.get(url, {"q": findable_member.code}, headers={"HX-Request": "true"})
+    panel = reverse("rewards:counter_member", args=[world.shop.slug, findable_member.public_id])
     carol.get(panel)
     # the full page adds the shop switcher
     with django_assert_num_queries(12):
         carol.get(panel)
     # With tiers: the tiers and the member's progress, however much history there is.
-    from rewards.models import Tier, TierPolicy
 
-    TierPolicy.objects.create(shop=world.shop)
-    Tier.objects.create(shop=world.shop, name="Gold", threshold=5)
+    TierPolicyFactory(shop=world.shop)
+    TierFactory(shop=world.shop, name="Gold", threshold=5)
     with django_assert_num_queries(14):
         carol.get(panel)
 
 
-def test_times_are_the_shops_local_time(world, member, program, carol):
+def test_times_are_the_shops_local_time(world, findable_member, short_program, carol):
     world.shop.time_zone = "Asia/Taipei"
     world.shop.save()
-    body = stamp(carol, world, member, program).content.decode()
+    body = stamp(carol, world, findable_member, short_program).content.decode()
     assert re.search(r'<time datetime="[^"]+\+08:00">', body)

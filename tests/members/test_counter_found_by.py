@@ -8,13 +8,13 @@ from django.urls import reverse
 from members.tokens import member_qr_payload
 from rewards.models import LedgerEntry, Voucher
 
-from ..factories import MemberFactory
+from ..factories import MemberFactory, StampProgramFactory, VoucherFactory
 
 
 @pytest.fixture
 def mia(world):
     member = MemberFactory(shop=world.shop, name="Mia Chen", phone="+886912345678")
-    voucher = Voucher.objects.create(shop=world.shop, member=member, title="Free latte")
+    voucher = VoucherFactory(shop=world.shop, member=member, title="Free latte")
     return member, voucher
 
 
@@ -77,10 +77,9 @@ def test_a_forged_or_borrowed_found_token_proves_nothing(world, mia):
 
 
 def test_earning_needs_no_confirmation_and_records_the_look_up(world, mia):
-    from rewards.models import StampProgram
 
     member, _voucher = mia
-    program = StampProgram.objects.create(shop=world.shop, name="Card", reward="Gift", min_minutes_between_visits=0)
+    program = StampProgramFactory(shop=world.shop, name="Card", reward="Gift", min_minutes_between_visits=0)
     carol = world.client(world.carol)
     body = panel(carol, world, "0912345678").content.decode()
     response = carol.post(

@@ -7,9 +7,8 @@ from django.urls import resolve, reverse
 from members.models import Member, User
 from members.tokens import card_token, member_from_card_token
 from rewards import services
-from rewards.models import StampProgram
 
-from ..factories import MemberFactory
+from ..factories import MemberFactory, StampProgramFactory
 
 
 def card_holder(url: str):
@@ -20,8 +19,8 @@ def card_holder(url: str):
 
 
 @pytest.fixture
-def program(world):
-    return StampProgram.objects.create(shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=10)
+def join_program(world):
+    return StampProgramFactory(shop=world.shop, name="Coffee card", reward="Free latte", stamps_needed=10)
 
 
 def join_url(world):
@@ -34,7 +33,7 @@ def join(client, world, on_commit, **data):
         return client.post(join_url(world), form)
 
 
-def test_join_lands_on_the_card_and_emails_the_link(world, program, client, django_capture_on_commit_callbacks):
+def test_join_lands_on_the_card_and_emails_the_link(world, join_program, client, django_capture_on_commit_callbacks):
     response = join(
         client, world, django_capture_on_commit_callbacks, phone="0912 345 678", birthday="1990-02-28",
         marketing_consent="on",
@@ -53,7 +52,7 @@ def test_join_lands_on_the_card_and_emails_the_link(world, program, client, djan
     assert "Hello, Mia Chen" in body and member.code in body and "<svg" in body
 
 
-def test_consent_is_never_assumed(world, program, client, django_capture_on_commit_callbacks):
+def test_consent_is_never_assumed(world, join_program, client, django_capture_on_commit_callbacks):
     join(client, world, django_capture_on_commit_callbacks)
     member = Member.objects.get()
     assert not member.marketing_consent and member.consent_at is None
@@ -63,7 +62,7 @@ def test_consent_is_never_assumed(world, program, client, django_capture_on_comm
 
 
 def test_joining_twice_makes_no_second_member_and_sends_a_code(
-    world, program, client, django_capture_on_commit_callbacks
+    world, join_program, client, django_capture_on_commit_callbacks
 ):
     join(client, world, django_capture_on_commit_callbacks)
     sent = len(mail.outbox)
@@ -79,7 +78,7 @@ def test_joining_twice_makes_no_second_member_and_sends_a_code(
     assert card_holder(response["Location"]) == member
 
 
-def test_joining_twice_by_phone(world, program, client, django_capture_on_commit_callbacks):
+def test_joining_twice_by_phone(world, join_program, client, django_capture_on_commit_callbacks):
     join(client, world, django_capture_on_commit_callbacks, email="", phone="0912345678")
     response = join(client, world, django_capture_on_commit_callbacks, email="", phone="+886 912 345 678")
     assert Member.objects.count() == 1
@@ -104,7 +103,7 @@ def test_the_same_person_may_join_two_shops(world, client, django_capture_on_com
     ],
 )
 def test_bad_input_gets_a_clear_error_and_creates_nothing(
-    world, program, client, django_capture_on_commit_callbacks, data, message
+    world, join_program, client, django_capture_on_commit_callbacks, data, message
 ):
     response = join(client, world, django_capture_on_commit_callbacks, **data)
     assert response.status_code == 400
@@ -112,7 +111,7 @@ def test_bad_input_gets_a_clear_error_and_creates_nothing(
     assert not Member.objects.exists() and not mail.outbox
 
 
-def test_join_is_rate_limited_per_ip(world, program, client, django_capture_on_commit_callbacks, settings):
+def test_join_is_rate_limited_per_ip(world, join_program, client, django_capture_on_commit_callbacks, settings):
     settings.JOINS_PER_IP_PER_HOUR = 5
     for i in range(settings.JOINS_PER_IP_PER_HOUR):
         join(client, world, django_capture_on_commit_callbacks, email=f"p{i}@example.com")
@@ -140,12 +139,12 @@ def test_forged_or_altered_card_links_are_404(world, client, token):
     assert client.get(reverse("rewards:card", args=[token])).status_code == 404
 
 
-def test_card_shows_slots_progress_vouchers_and_history(world, program, client, django_assert_num_queries):
+def test_card_shows_slots_progress_vouchers_and_history(world, join_program, client, django_assert_num_queries):
     member = MemberFactory(shop=world.shop)
     for i in range(3):
         services.stamp_add(
             member=member,
-            program=program,
+            program=join_program,
             count=1,
             staff=world.bob,
             idempotency_key=f"c{i}",

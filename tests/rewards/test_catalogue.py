@@ -7,20 +7,21 @@ from django.utils import timezone
 from members.models import Member
 from rewards import reads, services
 from rewards.ledger import LoyaltyError
-from rewards.models import CatalogueReward, MemberCard, PointsRule
+from rewards.models import MemberCard
 
-from .conftest import key
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, PointsRuleFactory, TierFactory
 
 
 @pytest.fixture
 def rich_member(world, member):
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     services.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())  # 100
     return member
 
 
 def reward(world, **fields):
-    return CatalogueReward.objects.create(shop=world.shop, **{"name": "Free cookie", "cost_points": 40, **fields})
+    return CatalogueRewardFactory(shop=world.shop, **{"name": "Free cookie", "cost_points": 40, **fields})
 
 
 def redeem(member, item, staff):
@@ -80,7 +81,7 @@ def test_per_member_limit(world, rich_member):
 
 
 def test_a_negative_balance_cannot_redeem(world, member):
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     bought = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     redeem(member, reward(world, cost_points=10), world.carol)
     services.purchase_refund(
@@ -100,7 +101,7 @@ def test_undo_gives_back_points_and_stock(world, rich_member):
 
 
 def test_another_shops_reward_is_not_found(world, rich_member):
-    item = CatalogueReward.objects.create(shop=world.other_shop, name="x", cost_points=1)
+    item = CatalogueRewardFactory(shop=world.other_shop, name="x", cost_points=1)
     with pytest.raises(LoyaltyError) as error:
         redeem(rich_member, item, world.carol)
     assert error.value.code == "not_found"
@@ -117,10 +118,9 @@ def test_what_a_member_can_afford_and_what_is_next(world, rich_member, django_as
 
 
 def test_a_reward_for_a_tier_and_above(world, rich_member):
-    from rewards.models import Tier
 
-    silver = Tier.objects.create(shop=world.shop, name="Silver", threshold=5)
-    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
+    silver = TierFactory(shop=world.shop, name="Silver", threshold=5)
+    gold = TierFactory(shop=world.shop, name="Gold", threshold=10)
     item = reward(world, name="Gold lounge", cost_points=10, min_tier=gold)
     assert reads.catalogue_for(Member.objects.get(pk=rich_member.pk), {}) == []
     with pytest.raises(LoyaltyError) as error:

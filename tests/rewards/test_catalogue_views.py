@@ -8,10 +8,11 @@ from PIL import Image
 from members.models import Member
 from members.tokens import card_token
 from rewards import services
-from rewards.models import CatalogueReward, PointsRule
+from rewards.models import CatalogueReward
 
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, PointsRuleFactory
 from ..images import bomb_upload, image_upload
-from .conftest import key
 
 
 def reward_data(**overrides):
@@ -22,7 +23,7 @@ def reward_data(**overrides):
 
 @pytest.fixture
 def rich_member(world, member):
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     services.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())
     return member
 
@@ -64,8 +65,8 @@ def test_bad_reward_input_changes_nothing(world, data, message):
 
 
 def test_staff_redeem_a_reward_in_one_tap(world, rich_member):
-    reward = CatalogueReward.objects.create(shop=world.shop, name="Free cookie", cost_points=40)
-    CatalogueReward.objects.create(shop=world.shop, name="Cake", cost_points=500)
+    reward = CatalogueRewardFactory(shop=world.shop, name="Free cookie", cost_points=40)
+    CatalogueRewardFactory(shop=world.shop, name="Cake", cost_points=500)
     carol = world.client(world.carol)
     panel = carol.get(reverse("rewards:counter_member", args=[world.shop.slug, rich_member.public_id])).content.decode()
     assert "Free cookie" in panel and "400 points short" in panel
@@ -79,7 +80,7 @@ def test_staff_redeem_a_reward_in_one_tap(world, rich_member):
 
 
 def test_another_shops_reward_is_404_at_the_counter(world, rich_member):
-    other = CatalogueReward.objects.create(shop=world.other_shop, name="x", cost_points=1)
+    other = CatalogueRewardFactory(shop=world.other_shop, name="x", cost_points=1)
     response = world.client(world.carol).post(
         reverse("rewards:counter_reward", args=[world.shop.slug, rich_member.public_id]),
         {"reward": other.public_id, "key": key()},
@@ -89,8 +90,8 @@ def test_another_shops_reward_is_404_at_the_counter(world, rich_member):
 
 
 def test_the_card_shows_what_a_member_can_have_and_what_is_next(world, rich_member, client):
-    CatalogueReward.objects.create(shop=world.shop, name="Free cookie", cost_points=40)
-    CatalogueReward.objects.create(shop=world.shop, name="Cake", cost_points=160)
+    CatalogueRewardFactory(shop=world.shop, name="Free cookie", cost_points=40)
+    CatalogueRewardFactory(shop=world.shop, name="Cake", cost_points=160)
     body = client.get(reverse("rewards:card", args=[card_token(rich_member)])).content.decode()
     assert "You can have this now" in body
     assert "60 more points to go" in body

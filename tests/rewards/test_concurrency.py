@@ -12,9 +12,18 @@ from django.db import connection, connections
 
 from rewards import ledger, services
 from rewards.ledger import LoyaltyError
-from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
+from rewards.models import LedgerEntry, MemberCard, Voucher
 
-from ..factories import MemberFactory, ShopFactory, StaffFactory
+from ..factories import (
+    CatalogueRewardFactory,
+    MemberCardFactory,
+    MemberFactory,
+    PointsRuleFactory,
+    ShopFactory,
+    StaffFactory,
+    StampProgramFactory,
+    VoucherFactory,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -49,14 +58,14 @@ def setup():
     shop = ShopFactory()
     staff = StaffFactory(shop=shop).user
     member = MemberFactory(shop=shop)
-    program = StampProgram.objects.create(
+    program = StampProgramFactory(
         shop=shop, name="Card", reward="Free", stamps_needed=25, max_stamps_per_visit=1, min_minutes_between_visits=0
     )
     return shop, staff, member, program
 
 
 def fill(member, program, staff, stamps):
-    MemberCard.objects.create(member=member, program=program)
+    MemberCardFactory(member=member, program=program)
     services.stamps_adjust(
         member=member,
         program=program,
@@ -73,7 +82,7 @@ def _manager(shop):
 
 def test_twenty_redemptions_of_one_voucher_exactly_one_wins(setup):
     shop, staff, member, _program = setup
-    voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
+    voucher = VoucherFactory(shop=shop, member=member, title="Free latte")
     results = race(
         20,
         lambda i: services.voucher_redeem(
@@ -147,7 +156,7 @@ def test_twenty_redeem_requests_through_the_counter_view_one_wins(setup):
     from django.urls import reverse
 
     shop, staff, member, _program = setup
-    voucher = Voucher.objects.create(shop=shop, member=member, title="Free latte")
+    voucher = VoucherFactory(shop=shop, member=member, title="Free latte")
     url = reverse("rewards:counter_redeem", args=[shop.slug, member.public_id])
     clients = []
     for _ in range(20):
@@ -167,10 +176,9 @@ def test_ten_bills_paid_with_the_same_points_at_once_only_one_is_paid(setup):
 
     from members.models import Member
     from rewards import services
-    from rewards.models import PointsRule
 
     shop, staff, member, _program = setup
-    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
+    PointsRuleFactory(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
     services.purchase_record(member=member, amount=Decimal(1000), staff=staff, idempotency_key="earn")  # 100 points
     results = race(
         10,
@@ -190,12 +198,11 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
 
     from members.models import Member
     from rewards import services
-    from rewards.models import CatalogueReward, PointsRule
 
     shop, staff, member, _program = setup
-    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=shop, is_active=True, step_amount=10)
     services.purchase_record(member=member, amount=Decimal(500), staff=staff, idempotency_key="earn")  # 50 points
-    cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=50)
+    cookie = CatalogueRewardFactory(shop=shop, name="Cookie", cost_points=50)
     results = race(
         10, lambda i: services.reward_redeem(member=member, reward_id=cookie.pk, staff=staff, idempotency_key=f"c{i}")
     )
@@ -203,7 +210,7 @@ def test_catalogue_races_balance_for_one_and_stock_of_one(setup):
     assert Member.objects.get(pk=member.pk).points == 0
 
     # Ten members, one last cake.
-    cake = CatalogueReward.objects.create(shop=shop, name="Cake", cost_points=1, stock=1)
+    cake = CatalogueRewardFactory(shop=shop, name="Cake", cost_points=1, stock=1)
     members = [MemberFactory(shop=shop) for _ in range(10)]
     for i, m in enumerate(members):
         services.purchase_record(member=m, amount=Decimal(10), staff=staff, idempotency_key=f"e{i}")
@@ -222,11 +229,10 @@ def test_undo_of_a_purchase_races_a_spend_of_its_points_and_never_overdraws(setu
     from decimal import Decimal
 
     from rewards import services
-    from rewards.models import CatalogueReward, PointsRule
 
     shop, staff, member, _program = setup
-    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10)
-    cookie = CatalogueReward.objects.create(shop=shop, name="Cookie", cost_points=10)
+    PointsRuleFactory(shop=shop, is_active=True, step_amount=10)
+    cookie = CatalogueRewardFactory(shop=shop, name="Cookie", cost_points=10)
     bought = services.purchase_record(member=member, amount=Decimal(100), staff=staff, idempotency_key="buy")
     for _round in range(5):
 

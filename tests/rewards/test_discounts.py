@@ -9,14 +9,15 @@ from django.urls import reverse
 from members.models import Member
 from rewards import ledger, services
 from rewards.ledger import LoyaltyError
-from rewards.models import CatalogueReward, PointsRule, Purchase
+from rewards.models import CatalogueReward, Purchase
 
-from .conftest import key
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, PointsRuleFactory
 
 
 @pytest.fixture
 def rule(world, program):
-    return PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    return PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def buy(world, member, **data):
 @pytest.mark.parametrize(("kind", "value", "off", "due"), [("amount_off", 30, "NT$30", "NT$170"),
                                                            ("percent_off", 10, "NT$20", "NT$180")])  # fmt: skip
 def test_a_discount_reward_comes_off_the_purchase(world, rich, kind, value, off, due):
-    reward = CatalogueReward.objects.create(shop=world.shop, name="Treat", kind=kind, value=value, cost_points=100)
+    reward = CatalogueRewardFactory(shop=world.shop, name="Treat", kind=kind, value=value, cost_points=100)
     panel = world.client(world.carol).get(reverse("rewards:counter_member", args=[world.shop.slug, rich.public_id]))
     assert "Take a reward off this purchase" in panel.content.decode()
     body = buy(world, rich, amount="200", reward=str(reward.public_id)).content.decode()
@@ -53,8 +54,8 @@ def test_a_discount_reward_comes_off_the_purchase(world, rich, kind, value, off,
 
 
 def test_a_discount_alone_changes_nothing_and_says_where_it_belongs(world, rich):
-    reward = CatalogueReward.objects.create(shop=world.shop, name="NT$30 off", kind="amount_off", value=30,
-                                            cost_points=100)  # fmt: skip
+    reward = CatalogueRewardFactory(shop=world.shop, name="NT$30 off", kind="amount_off", value=30,
+                                    cost_points=100)  # fmt: skip
     with pytest.raises(LoyaltyError) as error:
         services.reward_redeem(member=rich, reward_id=reward.pk, staff=world.carol, idempotency_key=key())
     assert error.value.code == "wrong_kind" and "comes off a purchase" in error.value.message
@@ -62,8 +63,8 @@ def test_a_discount_alone_changes_nothing_and_says_where_it_belongs(world, rich)
 
 
 def test_undoing_the_purchase_gives_the_rewards_points_back(world, rich):
-    reward = CatalogueReward.objects.create(shop=world.shop, name="Treat", kind="amount_off", value=30, cost_points=100,
-                                            stock=3)  # fmt: skip
+    reward = CatalogueRewardFactory(shop=world.shop, name="Treat", kind="amount_off", value=30, cost_points=100,
+                                    stock=3)  # fmt: skip
     buy(world, rich, amount="200", reward=str(reward.public_id))
     purchase = Purchase.objects.order_by("created_at").last()
     services.action_undo(shop=world.shop, group=purchase.group, staff=world.carol, idempotency_key=key())

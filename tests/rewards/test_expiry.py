@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 from members.models import Member
 from rewards import ledger, services
-from rewards.models import LedgerEntry, PointsRule
+from rewards.models import LedgerEntry
 from rewards.services.expiry import next_expiry, points_expire
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory
 
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
@@ -24,7 +25,7 @@ def local(*args):
 def rule(world):
     world.shop.time_zone = "Asia/Taipei"
     world.shop.save()
-    return PointsRule.objects.create(
+    return PointsRuleFactory(
         shop=world.shop, is_active=True, step_amount=1, bill_points=1, bill_value=1, bill_max_percent=100,
         expiry="earned", expiry_months=6, expiry_since=local(2026, 1, 1),
     )  # fmt: skip

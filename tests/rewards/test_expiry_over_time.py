@@ -7,7 +7,6 @@ the ledger's, that nothing expires twice, and that nothing expires before its da
 """
 
 import contextlib
-import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -21,17 +20,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from members.models import Member
 from rewards import services
 from rewards.ledger import LoyaltyError
-from rewards.models import CatalogueReward, LedgerEntry, PointsRule, Purchase
+from rewards.models import LedgerEntry, PointsRule, Purchase
 from rewards.services.expiry import _add_months, points_expire
 
-from ..factories import MemberFactory, ShopFactory, StaffFactory
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, MemberFactory, ShopFactory, StaffFactory
 from .test_expiry import balance, earn, local
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-
-
-def key() -> str:
-    return uuid.uuid4().hex
 
 
 def test_old_points_survive_a_shorter_rule_and_daily_runs(world, member):
@@ -75,7 +71,7 @@ class Expiry(RuleBasedStateMachine):
         self.rule = PointsRule(shop=self.shop, is_active=True, step_amount=1, bill_points=1, bill_value=1,
                                bill_max_percent=100)  # fmt: skip
         services.points_rule_save(rule=self.rule)
-        self.cookie = CatalogueReward.objects.create(shop=self.shop, name="Cookie", cost_points=15)
+        self.cookie = CatalogueRewardFactory(shop=self.shop, name="Cookie", cost_points=15)
         # The oracle: every earning with the months it expires after (None: never).
         self.earned: list[tuple[datetime, int, int | None]] = []
         self.last_action = None

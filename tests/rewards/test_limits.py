@@ -9,14 +9,15 @@ from django.urls import reverse
 from members.models import Member
 from rewards import services
 from rewards.ledger import LoyaltyError
-from rewards.models import LedgerEntry, PointsRule, Purchase
+from rewards.models import LedgerEntry, Purchase
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory
 
 
 @pytest.fixture
 def rule(world, program):
-    return PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10, max_purchase=Decimal(5000))
+    return PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10, max_purchase=Decimal(5000))
 
 
 def buy(client, world, member, **data):

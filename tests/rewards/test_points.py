@@ -11,12 +11,13 @@ from rewards.ledger import LoyaltyError
 from rewards.models import LedgerEntry, MemberCard, PointsRule, Purchase
 from rewards.services import purchases
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory
 
 
 @pytest.fixture
 def rule(world, program):
-    return PointsRule.objects.create(
+    return PointsRuleFactory(
         shop=world.shop, is_active=True, points_per_step=1, step_amount=10, bill_points=100, bill_value=10
     )
 

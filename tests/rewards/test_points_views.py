@@ -7,12 +7,13 @@ from members.models import Member
 from members.tokens import card_token
 from rewards.models import PointsRule, Purchase
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory, StampProgramFactory
 
 
 @pytest.fixture
 def rule(world, program):
-    return PointsRule.objects.create(
+    return PointsRuleFactory(
         shop=world.shop, is_active=True, step_amount=10, bill_points=100, bill_value=10, purchase_stamps=program
     )
 
@@ -57,7 +58,7 @@ def test_the_panel_offers_points_only_when_the_shop_gives_them(world, member, pr
     carol = world.client(world.carol)
     url = reverse("rewards:counter_member", args=[world.shop.slug, member.public_id])
     assert "Record purchase" not in carol.get(url).content.decode()
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     assert "Record purchase" in carol.get(url).content.decode()
 
 
@@ -104,9 +105,8 @@ def test_points_settings_with_preview_and_validation(world, program):
 
 
 def test_another_shops_card_cannot_be_chosen_for_purchase_stamps(world):
-    from rewards.models import StampProgram
 
-    other = StampProgram.objects.create(shop=world.other_shop, name="x", reward="y")
+    other = StampProgramFactory(shop=world.other_shop, name="x", reward="y")
     response = world.client(world.bob).post(
         reverse("rewards:points_settings", args=[world.shop.slug]),
         {"is_active": "on", "points_per_step": "1", "step_amount": "10", "rounding": "down", "min_purchase": "0",

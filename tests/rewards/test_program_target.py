@@ -6,8 +6,8 @@ from django.urls import reverse
 from rewards import ledger, services
 from rewards.models import LedgerEntry, MemberCard, Voucher
 
+from ..conftest import key
 from ..factories import MemberFactory
-from .conftest import key
 
 
 def test_a_lower_target_completes_full_cards_once(world, member, program):

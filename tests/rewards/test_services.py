@@ -10,8 +10,8 @@ from rewards import services
 from rewards.ledger import LoyaltyError
 from rewards.models import LedgerEntry, MemberCard, StampProgram, Voucher
 
-from ..factories import MemberFactory
-from .conftest import key
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, MemberFactory, PointsRuleFactory, StampProgramFactory, VoucherFactory
 
 Reason = LedgerEntry.Reason
 
@@ -117,7 +117,7 @@ def test_a_paused_program_stamps_nothing(world, member, program):
 
 
 def test_another_shops_program_is_refused(world, member):
-    other = StampProgram.objects.create(shop=world.other_shop, name="x", reward="y")
+    other = StampProgramFactory(shop=world.other_shop, name="x", reward="y")
     with pytest.raises(LoyaltyError) as error:
         stamp(member, other, world.carol)
     assert error.value.code == "wrong_shop"
@@ -143,7 +143,7 @@ def test_redeem_once_only(world, member, program):
 
 
 def test_an_expired_voucher_cannot_be_redeemed(world, member):
-    voucher = Voucher.objects.create(
+    voucher = VoucherFactory(
         shop=world.shop, member=member, title="x", expires_at=timezone.now() - timedelta(seconds=1)
     )
     with pytest.raises(LoyaltyError) as error:
@@ -153,7 +153,7 @@ def test_an_expired_voucher_cannot_be_redeemed(world, member):
 
 def test_another_shops_voucher_is_not_found(world):
     outsider = MemberFactory(shop=world.other_shop)
-    voucher = Voucher.objects.create(shop=world.other_shop, member=outsider, title="x")
+    voucher = VoucherFactory(shop=world.other_shop, member=outsider, title="x")
     with pytest.raises(LoyaltyError) as error:
         services.voucher_redeem(shop=world.shop, voucher_id=voucher.pk, staff=world.carol, idempotency_key=key())
     assert error.value.code == "not_found"
@@ -193,7 +193,7 @@ def test_undo_is_refused_once_the_reward_was_used(world, member, program):
 
 
 def test_undo_a_redemption_makes_the_voucher_usable_again(world, member):
-    voucher = Voucher.objects.create(shop=world.shop, member=member, title="x")
+    voucher = VoucherFactory(shop=world.shop, member=member, title="x")
     result = services.voucher_redeem(shop=world.shop, voucher_id=voucher.pk, staff=world.carol, idempotency_key=key())
     services.action_undo(shop=world.shop, group=result.group, staff=world.carol, idempotency_key=key())
     voucher.refresh_from_db()
@@ -281,12 +281,8 @@ def test_verify_command_reports_drift(world, member, program, capsys):
 def test_vouchers_past_their_date_expire_once(world, member):
     from rewards.tasks import expire_vouchers
 
-    old = Voucher.objects.create(
-        shop=world.shop, member=member, title="x", expires_at=timezone.now() - timedelta(days=1)
-    )
-    fresh = Voucher.objects.create(
-        shop=world.shop, member=member, title="y", expires_at=timezone.now() + timedelta(days=1)
-    )
+    old = VoucherFactory(shop=world.shop, member=member, title="x", expires_at=timezone.now() - timedelta(days=1))
+    fresh = VoucherFactory(shop=world.shop, member=member, title="y", expires_at=timezone.now() + timedelta(days=1))
     assert expire_vouchers.delay().get() == 1
     assert expire_vouchers.delay().get() == 0
     old.refresh_from_db()
@@ -310,10 +306,9 @@ def test_undoing_a_purchase_whose_points_were_spent_is_refused(world, member, pr
     from decimal import Decimal
 
     from rewards import services
-    from rewards.models import CatalogueReward, PointsRule
 
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
-    cookie = CatalogueReward.objects.create(shop=world.shop, name="Cookie", cost_points=10)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
+    cookie = CatalogueRewardFactory(shop=world.shop, name="Cookie", cost_points=10)
     bought = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     services.reward_redeem(member=member, reward_id=cookie.pk, staff=world.carol, idempotency_key=key())
     with pytest.raises(LoyaltyError) as error:

@@ -4,7 +4,8 @@ from members.tokens import card_token
 from rewards import services
 from rewards.models import Tier, TierPolicy
 
-from .conftest import key
+from ..conftest import key
+from ..factories import CatalogueRewardFactory, TierFactory, TierPolicyFactory
 
 
 def test_manager_sets_up_tiers(world):
@@ -29,9 +30,9 @@ def test_manager_sets_up_tiers(world):
 def test_card_and_counter_show_tier_and_progress(world, member, program, client):
     program.min_minutes_between_visits = 0
     program.save()
-    TierPolicy.objects.create(shop=world.shop, basis="visits")
-    Tier.objects.create(shop=world.shop, name="Silver", threshold=1, benefits="Birthday cake")
-    Tier.objects.create(shop=world.shop, name="Gold", threshold=4)
+    TierPolicyFactory(shop=world.shop, basis="visits")
+    TierFactory(shop=world.shop, name="Silver", threshold=1, benefits="Birthday cake")
+    TierFactory(shop=world.shop, name="Gold", threshold=4)
     services.stamp_add(member=member, program=program, count=1, staff=world.carol, idempotency_key=key())
     card = client.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     assert "Silver" in card and "3 visits to Gold" in card and "Birthday cake" in card
@@ -43,9 +44,8 @@ def test_card_and_counter_show_tier_and_progress(world, member, program, client)
 
 
 def test_the_tier_page_says_what_each_tier_unlocks(world):
-    from rewards.models import CatalogueReward
 
-    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=10)
-    CatalogueReward.objects.create(shop=world.shop, name="Secret menu", cost_points=5, min_tier=gold)
+    gold = TierFactory(shop=world.shop, name="Gold", threshold=10)
+    CatalogueRewardFactory(shop=world.shop, name="Secret menu", cost_points=5, min_tier=gold)
     body = world.client(world.bob).get(reverse("rewards:tier_settings", args=[world.shop.slug])).content.decode()
     assert "Secret menu" in body

@@ -8,11 +8,12 @@ from django.urls import reverse
 from members.models import Member
 from rewards import services
 from rewards.ledger import LoyaltyError
-from rewards.models import PointsRule, Tier, TierChange, TierPolicy
+from rewards.models import TierChange
 from rewards.services.tiers import months_before, standing, tiers_review
 from rewards.tasks import review_tiers
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory, TierFactory, TierPolicyFactory
 
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
@@ -25,10 +26,10 @@ def local(*args):
 def tiers(world, program):
     world.shop.time_zone = "Asia/Taipei"
     world.shop.save()
-    TierPolicy.objects.create(shop=world.shop, basis="visits", window_months=12, grace_days=30)
+    TierPolicyFactory(shop=world.shop, basis="visits", window_months=12, grace_days=30)
     return (
-        Tier.objects.create(shop=world.shop, name="Silver", threshold=3, multiplier=Decimal("1.5")),
-        Tier.objects.create(shop=world.shop, name="Gold", threshold=5, multiplier=2),
+        TierFactory(shop=world.shop, name="Silver", threshold=3, multiplier=Decimal("1.5")),
+        TierFactory(shop=world.shop, name="Gold", threshold=5, multiplier=2),
     )
 
 
@@ -101,9 +102,9 @@ def test_a_visit_during_grace_keeps_the_tier(world, member, program, tiers):
 
 
 def test_points_basis_with_multiplier_and_refunds_taking_progress_back(world, member, program):
-    TierPolicy.objects.create(shop=world.shop, basis="points", window_months=None, grace_days=0)
-    gold = Tier.objects.create(shop=world.shop, name="Gold", threshold=100, multiplier=2)
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10)
+    TierPolicyFactory(shop=world.shop, basis="points", window_months=None, grace_days=0)
+    gold = TierFactory(shop=world.shop, name="Gold", threshold=100, multiplier=2)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10)
     bought = services.purchase_record(member=member, amount=Decimal(1000), staff=world.carol, idempotency_key=key())
     assert fresh(member).tier == gold
     doubled = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())

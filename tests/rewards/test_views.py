@@ -2,8 +2,8 @@ from django.urls import reverse
 
 from rewards.models import MemberCard, StampProgram
 
-from ..factories import MemberFactory
-from .conftest import key
+from ..conftest import key
+from ..factories import MemberFactory, StampProgramFactory
 
 
 def program_data(**overrides):
@@ -51,7 +51,7 @@ def test_editing_a_program_keeps_stamps_earned(world, program, member):
 
 
 def test_program_list_query_count(world, program, django_assert_num_queries):
-    StampProgram.objects.create(shop=world.shop, name="Tea card", reward="Free tea")
+    StampProgramFactory(shop=world.shop, name="Tea card", reward="Free tea")
     client = world.client(world.bob)
     url = reverse("rewards:program_list", args=[world.shop.slug])
     client.get(url)
@@ -87,7 +87,7 @@ def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member,
 
 
 def test_adjusting_with_another_shops_program_is_refused(world, member):
-    other = StampProgram.objects.create(shop=world.other_shop, name="x", reward="y")
+    other = StampProgramFactory(shop=world.other_shop, name="x", reward="y")
     client = world.client(world.bob)
     adjust = reverse("rewards:member_adjust", args=[world.shop.slug, member.public_id])
     response = client.post(adjust, {"program": other.public_id, "stamps": "3", "note": "x", "key": key()})

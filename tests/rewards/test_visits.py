@@ -8,15 +8,16 @@ import pytest
 from django.utils import timezone
 
 from rewards import services
-from rewards.models import LedgerEntry, PointsRule, Tier, TierPolicy
+from rewards.models import LedgerEntry, TierPolicy
 from rewards.services.tiers import progress
 
-from .conftest import key
+from ..conftest import key
+from ..factories import PointsRuleFactory, TierFactory, TierPolicyFactory
 
 
 @pytest.fixture
 def policy(world):
-    return TierPolicy.objects.create(shop=world.shop, basis=TierPolicy.Basis.VISITS, window_months=12)
+    return TierPolicyFactory(shop=world.shop, basis=TierPolicy.Basis.VISITS, window_months=12)
 
 
 def test_stamps_given_together_are_one_visit(world, member, program, policy):
@@ -34,7 +35,7 @@ def test_stamps_given_together_are_one_visit(world, member, program, policy):
 
 
 def test_a_purchase_that_stamps_is_one_visit_and_an_undone_one_is_none(world, member, program, policy):
-    PointsRule.objects.create(shop=world.shop, is_active=True, step_amount=10, purchase_stamps=program)
+    PointsRuleFactory(shop=world.shop, is_active=True, step_amount=10, purchase_stamps=program)
     result = services.purchase_record(member=member, amount=Decimal(100), staff=world.carol, idempotency_key=key())
     assert LedgerEntry.objects.filter(member=member).visits().count() == 1
     services.action_undo(shop=world.shop, group=result.group, staff=world.carol, idempotency_key=key())
@@ -45,7 +46,7 @@ def test_a_purchase_that_stamps_is_one_visit_and_an_undone_one_is_none(world, me
 
 
 def test_tiers_count_visits_by_the_same_rule(world, member, program, policy):
-    Tier.objects.create(shop=world.shop, name="Silver", threshold=2)
+    TierFactory(shop=world.shop, name="Silver", threshold=2)
     start = timezone.now() - timedelta(hours=2)
     for minute in (0, 1, 2):
         services.stamp_add(member=member, program=program, count=1, staff=world.bob, override=True,

@@ -4,7 +4,7 @@ import pytest
 
 from members.models import Member
 
-from ..factories import MemberFactory
+from ..factories import MemberFactory, StampProgramFactory
 
 
 @pytest.mark.parametrize(
@@ -32,9 +32,9 @@ def test_the_refusal_is_in_the_visitors_language(world):
 
 
 def test_a_forged_idempotency_key_is_refused_at_the_counter_and_changes_nothing(world):
-    from rewards.models import LedgerEntry, StampProgram
+    from rewards.models import LedgerEntry
 
-    program = StampProgram.objects.create(shop=world.shop, name="Card", reward="Gift")
+    program = StampProgramFactory(shop=world.shop, name="Card", reward="Gift")
     member = MemberFactory(shop=world.shop)
     url = f"/s/alices-cafe/counter/m/{member.public_id}/stamp/"
     response = world.client(world.carol).post(
