@@ -6,14 +6,15 @@ their news (a member day running now, a referral offer) through ``signals.extras
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Member, Shop
 
 from . import signals
 from .ledger import Reason
-from .models import CatalogueReward, PointsRule, StampProgram, Tier, Voucher
+from .models import CatalogueReward, LedgerEntry, PointsRule, StampProgram, Tier, Voucher
 from .services.expiry import next_expiry
 from .services.purchases import points_value
 from .services.tiers import standing
@@ -76,17 +77,21 @@ class RewardView:
 def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[RewardView]:
     """The rewards a member could choose now, each saying whether they can afford it: two queries."""
     now = timezone.now()
+    used = (
+        LedgerEntry.objects.filter(member=member, reward=OuterRef("pk"), reason=Reason.REDEEM, voided_by__isnull=True)
+        .order_by()
+        .values("reward")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     rewards = (
         CatalogueReward.objects.for_shop(member.shop_id)
         .filter(is_active=True)
         .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .exclude(stock=0)
-        .annotate(
-            used=Count(
-                "entries",
-                filter=Q(entries__member=member, entries__reason=Reason.REDEEM, entries__voided_by__isnull=True),
-            )
-        )
+        # The member's own redemptions of each reward, read through the member's rows (a few)
+        # rather than every redemption of the reward in the shop (many, in a big shop).
+        .annotate(used=Coalesce(Subquery(used), 0))
         .select_related("stamp_program", "min_tier")
     )
     rank = member.tier.threshold if member.tier_id and member.tier else -1
