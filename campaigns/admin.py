@@ -1,12 +1,12 @@
-"""Campaigns save through their service; who was reached and refused referrals are records:
-read-only."""
+"""Campaigns save through their service; who was reached, refused referrals and the figures the
+worker keeps are records: read-only."""
 
 from django.contrib import admin
 
 from members.admin_base import RecordAdmin
 
 from . import services
-from .models import Campaign, Reach, ReferralRefusal
+from .models import Campaign, CampaignFigures, Reach, ReferralRefusal
 
 
 @admin.register(Campaign)
@@ -29,3 +29,9 @@ class ReachAdmin(RecordAdmin):
 class ReferralRefusalAdmin(RecordAdmin):
     list_display = ["created_at", "campaign", "friend", "referrer", "reason"]
     list_select_related = ["campaign", "friend", "referrer"]
+
+
+@admin.register(CampaignFigures)
+class CampaignFiguresAdmin(RecordAdmin):
+    list_display = ["campaign", "computed_at"]
+    list_select_related = ["campaign"]

@@ -205,3 +205,19 @@ class ReferralRefusal(models.Model):
 
     def __str__(self):
         return f"{self.friend} referred by {self.referrer}: {self.reason}"
+
+
+class CampaignFigures(models.Model):
+    """What a campaign did, as ``services.results`` last counted it. Counting means reading every
+    reach (a welcome campaign of a big shop has one per member), so the worker keeps these figures
+    fresh and the owner's pages read one row."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="figures")
+    figures = models.JSONField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "campaign figures"
+
+    def __str__(self):
+        return f"{self.campaign} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -22,7 +22,7 @@ from rewards.models import LedgerEntry, Voucher
 from rewards.services import gift_grant_locked
 
 from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
-from .models import Campaign, Reach, ReferralRefusal
+from .models import Campaign, CampaignFigures, Reach, ReferralRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -365,10 +365,45 @@ def results(campaign: Campaign) -> dict:
     lift = reached["rate"] - held["rate"] if reached["rate"] is not None and held["rate"] is not None else None
     # Referrals that paid nobody, by reason (one query, empty for other kinds).
     refused = [
-        (ReferralRefusal.Reason(reason).label, count)
+        (reason, count)
         for reason, count in campaign.referral_refusals.values_list("reason").annotate(n=Count("id")).order_by("reason")
     ] if campaign.kind == Kind.REFERRAL else []  # fmt: skip
     return {
         "reached": reached, "held_out": held, "lift": lift, "days": RESULTS_DAYS, "refused": refused,
         **messages, **vouchers,
     }  # fmt: skip
+
+
+# The figures the owner's pages show, kept by the worker.
+
+FIGURES_EVERY = timedelta(minutes=15)
+
+
+def figures_refresh(*, campaign: Campaign, now=None) -> CampaignFigures:
+    """Count what a campaign did now and keep the figures."""
+    figures = results(campaign)
+    with transaction.atomic():
+        kept, _created = CampaignFigures.objects.update_or_create(
+            campaign=campaign, defaults={"figures": figures, "computed_at": now or timezone.now()}
+        )
+    return kept
+
+
+def figures_refresh_due(*, now=None) -> int:
+    """Beat: refresh the figures of campaigns that can still change (running, or ended less than the
+    results window ago) once they are FIGURES_EVERY old. Idempotent; one campaign at a time."""
+    now = now or timezone.now()
+    due = Campaign.objects.exclude(ends_at__lt=now - timedelta(days=RESULTS_DAYS + 1)).exclude(
+        figures__computed_at__gt=now - FIGURES_EVERY
+    )
+    return sum(1 for campaign in due.select_related("shop") if figures_refresh(campaign=campaign, now=now))
+
+
+def figures(campaign: Campaign) -> dict:
+    """The figures for the campaign's page: those the worker kept (counted the first time if none
+    were), with when they were counted and the refusal reasons in words."""
+    kept = CampaignFigures.objects.filter(campaign=campaign).first() or figures_refresh(campaign=campaign)
+    data = dict(kept.figures)
+    data["refused"] = [(ReferralRefusal.Reason(reason).label, count) for reason, count in data.get("refused", [])]
+    data["as_of"] = kept.computed_at
+    return data

@@ -24,3 +24,9 @@ def send_announcements() -> int:
 @shared_task(acks_late=True)
 def remind_expiring_vouchers() -> int:
     return services.voucher_reminders_run()
+
+
+@shared_task(acks_late=True)
+def refresh_figures() -> int:
+    """Every 15 minutes: the figures of campaigns that can still change."""
+    return services.figures_refresh_due()

@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -41,9 +41,9 @@ def _campaign_or_404(request, campaign_id) -> Campaign:
 @shop_view("programs.edit")
 @require_GET
 def campaign_list(request):
-    campaigns = Campaign.objects.for_shop(request.shop).annotate(
-        reached=Count("reaches", filter=Q(reaches__held_out=False))
-    )
+    # How many each reached, from the figures the worker keeps (counting every reach of every
+    # campaign here would grow with the shop).
+    campaigns = Campaign.objects.for_shop(request.shop).annotate(reached=F("figures__figures__reached__members"))
     failed = Message.objects.for_shop(request.shop).filter(status=Message.Status.FAILED).count()
     kinds = [(kind, label, KIND_HELP[kind]) for kind, label in Campaign.Kind.choices]
     context = {"campaigns": campaigns, "kinds": kinds, "failed": failed, "now": timezone.now()}
@@ -84,7 +84,7 @@ def _edit(request, campaign: Campaign):
         "kind_label": Campaign.Kind(campaign.kind).label,
         "kind_help": KIND_HELP[campaign.kind],
         "preview": services.preview(shown) if shown is not None else None,
-        "results": services.results(campaign) if campaign.pk else None,
+        "results": services.figures(campaign) if campaign.pk else None,
     }
     template = "campaigns/campaign_form.html"
     if request.htmx and previewing:

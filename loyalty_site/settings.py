@@ -273,6 +273,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.remind_expiring_vouchers",
         "schedule": 60 * 60,
     },
+    "campaign-figures": {
+        "task": "campaigns.tasks.refresh_figures",
+        "schedule": 15 * 60,
+    },
 }
 
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)

@@ -29,6 +29,7 @@ STATE = {
     "rewards.tiertrial": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
+    "campaigns.campaignfigures": None,
     "members.message": None,
 }  # fmt: skip
 
