@@ -52,9 +52,11 @@ def terms_history(rule: PointsRule | None) -> list[Terms]:
 
 
 def _terms_at(history: list[Terms], at: datetime) -> Terms | None:
+    """The terms points earned at ``at`` keep: those in force before that moment. A change at the
+    very same instant (a clock that stood still) is not applied to them: never retroactive."""
     current = None
     for terms in history:
-        if terms.valid_from <= at:
+        if terms.valid_from < at:
             current = terms
     if current is None or current.expiry == PointsRule.Expiry.NEVER or not current.months:
         return None
