@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,15 +43,28 @@ def window_start(policy: TierPolicy, tz: zoneinfo.ZoneInfo, now: datetime) -> da
     return datetime.combine(months_before(today, policy.window_months), time.min, tzinfo=tz)
 
 
-def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
-    """Points earned (less what refunds took back) or visits, within the window: one query."""
-    entries = LedgerEntry.objects.filter(member=member, created_at__lte=now, voided_by__isnull=True)
+def _counted(entries, policy: TierPolicy, tz, now: datetime):
+    """The rows that count towards a tier, and how they count: (rows, aggregate)."""
+    entries = entries.filter(created_at__lte=now, voided_by__isnull=True)
     if start := window_start(policy, tz, now):
         entries = entries.filter(created_at__gte=start)
     if policy.basis == TierPolicy.Basis.POINTS:
         earned = entries.filter(Q(reason__in=EARNING, points__gt=0) | Q(reason=LedgerEntry.Reason.REFUND, points__lt=0))
-        return earned.aggregate(total=Sum("points"))["total"] or 0
-    return entries.visits().count()
+        return earned, Sum("points")
+    return entries.visits(), Count("pk")
+
+
+def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
+    """Points earned (less what refunds took back) or visits, within the window: one query."""
+    rows, total = _counted(LedgerEntry.objects.filter(member=member), policy, tz, now)
+    return rows.aggregate(total=total)["total"] or 0
+
+
+def with_progress(members, policy: TierPolicy, tz, now: datetime):
+    """``members`` annotated with their ``progress``, each counted through its own rows: one query."""
+    rows, total = _counted(LedgerEntry.objects.filter(member=OuterRef("pk")), policy, tz, now)
+    counted = rows.order_by().values("member").annotate(total=total).values("total")
+    return members.annotate(progress=Coalesce(Subquery(counted), 0))
 
 
 @dataclass
@@ -120,9 +134,17 @@ def tiers_review(*, now=None) -> int:
     for policy in TierPolicy.objects.select_related("shop"):
         shop = policy.shop
         today = timezone.localtime(now, shop.tz).date()
-        for member in Member.objects.filter(shop=shop, tier__isnull=False).exclude(pk__in=on_trial):
+        tiers = list(Tier.objects.for_shop(shop))
+        held = Member.objects.filter(shop=shop, tier__isnull=False).exclude(pk__in=on_trial)
+        # Counted for all at once; only a member whose tier may move (or whose grace may end) is
+        # then locked and looked at again, so a big shop costs one query per member who changes.
+        rows = with_progress(held, policy, shop.tz, now).values_list("pk", "tier_id", "tier_short_since", "progress")
+        for member_id, tier_id, short_since, value in rows.iterator(chunk_size=2_000):
+            qualified = next((t for t in reversed(tiers) if t.threshold <= value), None)
+            if qualified is not None and qualified.pk == tier_id and short_since is None:
+                continue
             with transaction.atomic():
-                member = Member.objects.select_for_update(of=("self",)).select_related("tier", "shop").get(pk=member.pk)
+                member = Member.objects.select_for_update(of=("self",)).select_related("tier", "shop").get(pk=member_id)
                 current = standing(member, now)
                 if current is None:
                     continue
