@@ -164,6 +164,8 @@ class Cafe:
         self.today_at_the_counter()
         self.daily_tasks()
         self.messages()
+        # The campaigns' figures, as the worker keeps them (the list shows what each reached).
+        campaign_services.figures_refresh_due(now=self.now)
 
     # Programs and campaigns, as an owner sets them up.
     def setup(self) -> None:

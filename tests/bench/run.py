@@ -262,6 +262,7 @@ def beat_tasks() -> list[tuple[str, float, float]]:
         ("birthdays", campaigns.birthdays_run),
         ("win-back", campaigns.winback_run),
         ("voucher reminders", campaigns.voucher_reminders_run),
+        ("campaign figures", campaigns.figures_refresh_due),
     ]
     results = []
     for name, task in tasks:
