@@ -30,6 +30,7 @@ Kind = Campaign.Kind
 CAMPAIGN_TEMPLATE = "campaigns/email/campaign"
 RESULTS_DAYS = 30
 REMINDER_DAYS = 3
+BATCH = 1_000
 # Birthday and win-back messages go out in the shop's daytime, never at midnight.
 DAYTIME = (time(9), time(21))
 
@@ -279,29 +280,37 @@ def announcements_run(*, now=None) -> int:
 
 
 def voucher_reminders_run(*, now=None) -> int:
-    """A reminder a few days before a voucher expires, once per voucher, to members who want news."""
+    """A reminder a few days before a voucher expires, once per voucher, to members who want news.
+    In batches by id, so a big shop's run holds one batch in memory at a time."""
     now = now or timezone.now()
-    soon = list(
+    # Only members who can get news: the outbox would refuse the others anyway.
+    due = (
         Voucher.objects.filter(
-            status=Voucher.Status.ISSUED, expires_at__gt=now, expires_at__lte=now + timedelta(days=REMINDER_DAYS)
-        ).select_related("member__shop")
-    )
-    reminded = set(
-        Message.objects.filter(
-            campaign="voucher_reminder", occasion__in=[str(voucher.public_id) for voucher in soon]
-        ).values_list("occasion", flat=True)
-    )
-    sent = 0
-    for voucher in (v for v in soon if str(v.public_id) not in reminded):
-        with transaction.atomic():
-            message = outbox.message_queue(
-                member=voucher.member, campaign="voucher_reminder", occasion=str(voucher.public_id),
-                template="campaigns/email/voucher_reminder", kind=Message.Kind.MARKETING,
-                context={"voucher": voucher.title, "voucher_code": voucher.code,
-                         "voucher_until": (timezone.localtime(voucher.expires_at, voucher.member.shop.tz)
-                                           - timedelta(microseconds=1)).date().isoformat()},
-            )  # fmt: skip
-        sent += message is not None
+            status=Voucher.Status.ISSUED, expires_at__gt=now, expires_at__lte=now + timedelta(days=REMINDER_DAYS),
+            member__marketing_consent=True,
+        )
+        .exclude(member__email="")
+        .select_related("member__shop")
+        .order_by("pk")
+    )  # fmt: skip
+    sent, after = 0, 0
+    while batch := list(due.filter(pk__gt=after)[:BATCH]):
+        after = batch[-1].pk
+        reminded = set(
+            Message.objects.filter(
+                campaign="voucher_reminder", occasion__in=[str(voucher.public_id) for voucher in batch]
+            ).values_list("occasion", flat=True)
+        )
+        for voucher in (v for v in batch if str(v.public_id) not in reminded):
+            with transaction.atomic():
+                message = outbox.message_queue(
+                    member=voucher.member, campaign="voucher_reminder", occasion=str(voucher.public_id),
+                    template="campaigns/email/voucher_reminder", kind=Message.Kind.MARKETING,
+                    context={"voucher": voucher.title, "voucher_code": voucher.code,
+                             "voucher_until": (timezone.localtime(voucher.expires_at, voucher.member.shop.tz)
+                                               - timedelta(microseconds=1)).date().isoformat()},
+                )  # fmt: skip
+            sent += message is not None
     return sent
 
 

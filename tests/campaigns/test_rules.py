@@ -430,3 +430,15 @@ def test_results_compare_reached_members_with_those_held_back(world, program, ma
     assert result["held_out"]["members"] == len(held) and result["held_out"]["returned"] == 1
     assert result["lift"] == round(200 / len(reached)) - round(100 / len(held))
     assert (result["issued"], result["redeemed"]) == (len(reached), 1)
+
+
+def test_voucher_reminders_go_in_batches_once_each_and_only_to_members_who_want_news(world, monkeypatch):
+    monkeypatch.setattr(services, "BATCH", 2)
+    soon = timezone.now() + timedelta(days=2)
+    readers = [MemberFactory(shop=world.shop, marketing_consent=True) for _ in range(5)]
+    for reader in readers:
+        VoucherFactory(shop=world.shop, member=reader, title="Cake", expires_at=soon)
+    VoucherFactory(shop=world.shop, member=MemberFactory(shop=world.shop), title="Cake", expires_at=soon)
+    assert services.voucher_reminders_run() == 5
+    assert services.voucher_reminders_run() == 0
+    assert set(Message.objects.values_list("member", flat=True)) == {reader.pk for reader in readers}
