@@ -123,11 +123,12 @@ def card_for(member: Member, program: StampProgram) -> MemberCard:
 
 def post(
     member: Member, reason: str, *, group: uuid.UUID, now, card: MemberCard | None = None, stamps: int = 0,
-    points: int = 0, **fields,
+    points: int = 0, seen: bool = False, **fields,
 ) -> LedgerEntry:  # fmt: skip
     """Write one ledger row and move the balance it changes: the card's stamps and the member's
-    points, in the database with F() and on the instances the caller holds. The caller holds the
-    member lock and the transaction."""
+    points, in the database with F() and on the instances the caller holds. ``seen``: the row is
+    the member at the counter, so their last visit moves to ``now`` in the same UPDATE. The caller
+    holds the member lock and the transaction."""
     entry = LedgerEntry.objects.create(
         shop_id=member.shop_id, member=member, card=card, reason=reason, stamps=stamps, points=points, group=group,
         created_at=now, **fields,
@@ -135,8 +136,9 @@ def post(
     if stamps:
         MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + stamps)
         card.stamps += stamps
-    if points:
-        Member.objects.filter(pk=member.pk).update(points=F("points") + points)
+    if points or seen:
+        changes = {"points": F("points") + points} if points else {}
+        Member.objects.filter(pk=member.pk).update(**changes, **({"last_visit_at": now} if seen else {}))
         member.points += points
     return entry
 

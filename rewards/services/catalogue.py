@@ -87,8 +87,8 @@ def redeem_locked(
     entry = post(
         locked, Reason.REDEEM, card=card, points=-(reward.cost_points or 0), stamps=-(reward.cost_stamps or 0),
         reward=reward, group=group, idempotency_key=idempotency_key, staff=staff, now=now, note=reward.name,
+        seen=True,
     )  # fmt: skip
-    Member.objects.filter(pk=locked.pk).update(last_visit_at=now)
     if reward.stock is not None:
         CatalogueReward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
     return entry, reward

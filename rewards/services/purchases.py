@@ -103,7 +103,8 @@ def purchase_record(
         entries = [
             post(
                 locked, Reason.PURCHASE, points=earned, opens_visit=opens_visit(member.pk, now), money_amount=amount,
-                idempotency_key=idempotency_key, override=override, override_reason=override_reason if override else "",
+                seen=True, idempotency_key=idempotency_key, override=override,
+                override_reason=override_reason if override else "",
                 note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
                 **posted,
             ),

@@ -55,8 +55,8 @@ def complete_cards(*, member: Member, card: MemberCard, program: StampProgram, g
 
 
 def visit_recorded(member: Member, now) -> None:
-    """A stamp or a purchase: the member was here. Tiers move up at once; the apps above hear of it."""
-    Member.objects.filter(pk=member.pk).update(last_visit_at=now)
+    """A stamp or a purchase (whose row moved the last visit): tiers move up at once; the apps above
+    hear of it."""
     tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
     signals.visit_recorded.send(sender=Member, member=member, now=now)
 
@@ -89,16 +89,17 @@ def stamp_add(
         group = uuid.uuid4()
         entries, vouchers = stamp_locked(
             member=locked, program=program, count=count, staff=staff, override=override, now=now, group=group,
-            idempotency_key=idempotency_key, override_reason=override_reason, note=note,
+            idempotency_key=idempotency_key, override_reason=override_reason, note=note, seen=True,
         )  # fmt: skip
         visit_recorded(locked, now)
     return ActionResult(group, entries, vouchers)
 
 
 def stamp_locked(
-    *, member, program, count, staff, override, now, group, idempotency_key, override_reason="", note=""
+    *, member, program, count, staff, override, now, group, idempotency_key, override_reason="", note="", seen=False
 ) -> tuple[list[LedgerEntry], list[Voucher]]:
-    """Stamp a card, its caller holding the member lock; every rule is checked here."""
+    """Stamp a card, its caller holding the member lock; every rule is checked here. ``seen``: the
+    stamp is the visit's own row (a purchase's stamp is not: the purchase's row is)."""
     card = card_for(member, program)
     program.refresh_from_db()
     if not program.is_active:
@@ -138,7 +139,7 @@ def stamp_locked(
     entries = [
         post(
             member, Reason.VISIT, card=card, stamps=count, group=group, staff=staff, now=now,
-            opens_visit=opens_visit(member.pk, now), idempotency_key=idempotency_key, override=override,
+            opens_visit=opens_visit(member.pk, now), idempotency_key=idempotency_key, override=override, seen=seen,
             override_reason=override_reason if override else "", note=note.strip()[:200] if override else "",
         )
     ]  # fmt: skip
@@ -181,9 +182,9 @@ def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key:
         voucher.refresh_from_db()
         group = uuid.uuid4()
         entry = post(
-            locked, Reason.REDEEM, voucher=voucher, group=group, idempotency_key=idempotency_key, staff=staff, now=now
-        )
-        Member.objects.filter(pk=voucher.member_id).update(last_visit_at=now)
+            locked, Reason.REDEEM, voucher=voucher, group=group, idempotency_key=idempotency_key, staff=staff, now=now,
+            seen=True,
+        )  # fmt: skip
     return ActionResult(group, [entry], voucher_redeemed=voucher)
 
 

@@ -55,6 +55,20 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
     return render(request, template, context, status=status)
 
 
+def _key(request) -> str:
+    """The form's idempotency key (a request without one acts once, as itself)."""
+    return request.POST.get("key") or uuid.uuid4().hex
+
+
+def _posted_reward(request, *, required: bool):
+    """The catalogue reward the form names, of this shop; a name of no such reward is a 404."""
+    reward_id = uuid_or_none(request.POST.get("reward"))
+    reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
+    if (required or reward_id) and not reward:
+        raise Http404
+    return reward or None
+
+
 @shop_view("counter.use")
 @require_GET
 def counter(request):
@@ -118,7 +132,7 @@ def counter_stamp(request, member_id):
             program=program,
             count=count,
             staff=request.user,
-            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            idempotency_key=_key(request),
             override=request.POST.get("override") == "1",
             override_reason=request.POST.get("override_reason", ""),
             note=request.POST.get("override_note", "")[:200],
@@ -142,7 +156,7 @@ def counter_redeem(request, member_id):
             shop=request.shop,
             voucher_id=voucher.pk,
             staff=request.user,
-            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            idempotency_key=_key(request),
         ),
     )
 
@@ -163,7 +177,7 @@ def counter_undo(request, member_id):
             shop=request.shop,
             group=group,
             staff=request.user,
-            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            idempotency_key=_key(request),
         ),
     )
 
@@ -173,10 +187,7 @@ def counter_undo(request, member_id):
 def counter_purchase(request, member_id):
     member = shop_member_or_404(request, member_id)
     form = PurchaseForm(request.POST)
-    reward_id = uuid_or_none(request.POST.get("reward"))
-    reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
-    if reward_id and not reward:
-        raise Http404
+    reward = _posted_reward(request, required=False)
     if not form.is_valid():
         error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
         return _render(request, member=member, outcome={"error": error}, status=UNREADABLE)
@@ -194,7 +205,7 @@ def counter_purchase(request, member_id):
             override_reason=form.cleaned_data["override_reason"],
             note=form.cleaned_data["override_note"],
             staff=request.user,
-            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            idempotency_key=_key(request),
         ),
     )
 
@@ -203,10 +214,7 @@ def counter_purchase(request, member_id):
 @require_POST
 def counter_reward(request, member_id):
     member = shop_member_or_404(request, member_id)
-    reward_id = uuid_or_none(request.POST.get("reward"))
-    reward = reward_id and CatalogueReward.objects.for_shop(request.shop).filter(public_id=reward_id).first()
-    if not reward:
-        raise Http404
+    reward = _posted_reward(request, required=True)
     return _act(
         request,
         member,
@@ -215,6 +223,6 @@ def counter_reward(request, member_id):
             member=member,
             reward_id=reward.pk,
             staff=request.user,
-            idempotency_key=request.POST.get("key") or uuid.uuid4().hex,
+            idempotency_key=_key(request),
         ),
     )
