@@ -6,10 +6,14 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self):
+        from members.config import watch
         from members.signals import member_joined
         from rewards import signals
 
         from . import receivers
+        from .models import Campaign
+
+        watch(Campaign)
 
         member_joined.connect(receivers.on_member_joined, dispatch_uid="campaigns.welcome")
         signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")

@@ -10,15 +10,22 @@ from decimal import ROUND_FLOOR, Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from members.config import shop_cached
 from members.models import Member
 
 from .audience import in_audience
 from .models import Campaign, Reach
 
 
-def running(shop_id: int, now: datetime):
-    boosts = Campaign.objects.running(shop_id, Campaign.Kind.BOOST, now)
-    return boosts.filter(multiplier__isnull=False).select_related("shop")
+def _load(shop) -> tuple[Campaign, ...]:
+    kind = Campaign.Kind.BOOST
+    return tuple(Campaign.objects.filter(shop=shop, kind=kind, is_active=True, multiplier__isnull=False))
+
+
+def running(shop, now: datetime) -> list[Campaign]:
+    """The shop's multipliers on at ``now``, from its settings held in this process (``members.config``):
+    the counter asks on every look-up and stamp, and the answer changes only when a campaign does."""
+    return [campaign for campaign in shop_cached(shop, "boosts", _load) if campaign.is_running(now)]
 
 
 def is_on(campaign: Campaign, local: datetime) -> bool:
@@ -39,8 +46,9 @@ def is_on(campaign: Campaign, local: datetime) -> bool:
 
 def boosts_for(member: Member, now: datetime, campaigns=None) -> list[Campaign]:
     """Multipliers that apply to this member now, highest first."""
-    campaigns = running(member.shop_id, now) if campaigns is None else campaigns
-    found = [c for c in campaigns if is_on(c, timezone.localtime(now, c.shop.tz)) and in_audience(c, member)]
+    campaigns = running(member.shop, now) if campaigns is None else campaigns
+    local = timezone.localtime(now, member.shop.tz)
+    found = [c for c in campaigns if is_on(c, local) and in_audience(c, member)]
     return sorted(found, key=lambda c: c.multiplier, reverse=True)
 
 
@@ -58,7 +66,7 @@ def boost_locked(*, member: Member, what: str, now: datetime) -> Campaign | None
     The caller holds the member lock."""
     best = next((c for c in boosts_for(member, now) if applies_to(c, what)), None)
     if best is not None:
-        local_day = timezone.localtime(now, best.shop.tz).date().isoformat()
+        local_day = timezone.localtime(now, member.shop.tz).date().isoformat()
         try:
             with transaction.atomic():
                 Reach.objects.create(

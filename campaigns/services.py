@@ -7,6 +7,7 @@ beat tasks below can run any number of times a day, in any time zone: what
 was done is found, not done again.
 """
 
+import hashlib
 import logging
 from datetime import datetime, time, timedelta
 
@@ -388,9 +389,23 @@ def results(campaign: Campaign) -> dict:
 FIGURES_EVERY = timedelta(minutes=15)
 
 
+def _settings_of(campaign: Campaign) -> str:
+    """A fingerprint of what the owner set, so a kept preview of other settings is never shown."""
+    values = [str(getattr(campaign, field.attname)) for field in Campaign._meta.concrete_fields if field.editable]
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:16]
+
+
+def audience_figures(campaign: Campaign, now=None) -> dict:
+    """``preview`` in the form the worker keeps: counts and the sample's names."""
+    shown = preview(campaign, now)
+    sample = [member.name for member in shown["sample"]]
+    return {"count": shown["count"], "held_out": shown["held_out"], "sample": sample, "for": _settings_of(campaign)}
+
+
 def figures_refresh(*, campaign: Campaign, now=None) -> CampaignFigures:
-    """Count what a campaign did now and keep the figures."""
+    """Count what a campaign did now, and who it would reach now, and keep the figures."""
     figures = results(campaign)
+    figures["audience"] = audience_figures(campaign, now)
     with transaction.atomic():
         kept, _created = CampaignFigures.objects.update_or_create(
             campaign=campaign, defaults={"figures": figures, "computed_at": now or timezone.now()}
@@ -412,7 +427,14 @@ def figures(campaign: Campaign) -> dict:
     """The figures for the campaign's page: those the worker kept (counted the first time if none
     were), with when they were counted and the refusal reasons in words."""
     kept = CampaignFigures.objects.filter(campaign=campaign).first() or figures_refresh(campaign=campaign)
+    audience = kept.figures.get("audience")
+    if audience is None or audience["for"] != _settings_of(campaign):
+        # The owner changed the campaign since it was counted: its audience is counted again now.
+        kept.figures["audience"] = audience_figures(campaign)
+        CampaignFigures.objects.filter(pk=kept.pk).update(figures=kept.figures)
     data = dict(kept.figures)
+    audience = data["audience"]
+    data["audience"] = {**audience, "sample": [{"name": name} for name in audience["sample"]]}
     data["refused"] = [(ReferralRefusal.Reason(reason).label, count) for reason, count in data.get("refused", [])]
     data["as_of"] = kept.computed_at
     return data

@@ -77,14 +77,21 @@ def _edit(request, campaign: Campaign):
         return redirect("campaigns:campaign_edit", shop_slug=request.shop.slug, campaign_id=campaign.public_id)
     # The preview follows what is in the form, saved or not; an invalid form shows the saved campaign's.
     shown = form.instance if not form.errors else (Campaign.objects.filter(pk=campaign.pk).first() or None)
+    results = services.figures(campaign) if campaign.pk else None
+    if request.method == "GET" and results is not None:
+        # The saved campaign: who it would reach as the worker counted it (a big shop's audience
+        # takes longer to count than the page may); a preview of the form's values counts now.
+        shown_preview = {**results["audience"], "now": results["as_of"]}
+    else:
+        shown_preview = services.preview(shown) if shown is not None else None
     context = {
         "form": form,
         "campaign": campaign if campaign.pk else None,
         "kind": campaign.kind,
         "kind_label": Campaign.Kind(campaign.kind).label,
         "kind_help": KIND_HELP[campaign.kind],
-        "preview": services.preview(shown) if shown is not None else None,
-        "results": services.figures(campaign) if campaign.pk else None,
+        "preview": shown_preview,
+        "results": results,
     }
     template = "campaigns/campaign_form.html"
     if request.htmx and previewing:

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Reach
 from members import services as member_services
+from members.config import config_changed
 from members.models import CODE_ALPHABET, Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role
 from rewards import services as rewards_services
@@ -175,6 +176,7 @@ class Cafe:
             name="Coffee card", reward="A free coffee", voucher_valid_days=60, public_id=self.uuid()
         )
         self.program.refresh_from_db()
+        config_changed(shop.pk)
         self.pastry = StampProgram.objects.create(
             shop=shop, public_id=self.uuid(), name="Pastry card", stamps_needed=6, reward="A free croissant",
             voucher_valid_days=30,
@@ -324,6 +326,7 @@ class Cafe:
             self.visit(m["paused"], self.at(days), pastry=True)
         self.visits(m["paused"], self.spread(90, 30, 3))
         StampProgram.objects.filter(pk=self.pastry.pk).update(is_active=False)
+        config_changed(self.shop.pk)
         # The crowd: regulars, occasional visitors and some who stopped coming two to four months ago.
         for i, member in enumerate(self.crowd):
             kind = i % 4

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Reach
 from members import services as member_services
+from members.config import config_changed
 from members.models import CODE_ALPHABET, Member, Message, Shop, StaffMember, User
 from members.roles import Role
 from rewards.models import (
@@ -181,6 +182,7 @@ class Generator:
             name="Coffee card", reward="A free coffee", voucher_valid_days=VOUCHER_DAYS, stamps_needed=STAMPS_NEEDED
         )
         self.program.refresh_from_db()
+        config_changed(self.shop.pk)
         PointsRule.objects.create(
             shop=self.shop, is_active=True, step_amount=10, bill_points=100, bill_value=10, purchase_stamps=self.program
         )

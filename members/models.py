@@ -100,6 +100,8 @@ class Shop(models.Model):
         help_text=_("The language customers see first on your shop's public pages."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Changes whenever the shop's cards, points rule, tiers, catalogue or campaigns do: see config.py.
+    config_key = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -8,6 +8,9 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from members.signals import shop_created
 
+        from . import config
         from .services import setup
+
+        config.watch_settings()
 
         shop_created.connect(setup.on_shop_created, dispatch_uid="rewards.first_card")

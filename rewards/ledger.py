@@ -50,6 +50,9 @@ class ActionResult:
     reward_redeemed: CatalogueReward | None = None
     # Things staff should know that did not stop the action (e.g. no stamp: too soon).
     notes: list[str] = field(default_factory=list)
+    # Where the member stands on the tier ladder after the action (rewards.services.tiers.Standing),
+    # when the action counted towards it: the counter shows it without counting again.
+    standing: object = None
 
     @property
     def points(self) -> int:
@@ -69,32 +72,41 @@ class ActionResult:
         return sum(entry.stamps for entry in self.entries if entry.reason != Reason.CARD_COMPLETE)
 
 
-def lock_member(member_id: int) -> Member:
-    """Lock a member's row (and so all their balances) until the transaction ends."""
-    return Member.objects.select_for_update(of=("self",)).select_related("tier").get(pk=member_id)
+def lock_member(member_id: int, idempotency_key: str | None = None) -> Member:
+    """Lock a member's row (and so all their balances) until the transaction ends.
+
+    With the action's idempotency key, the same query also finds whether an action already used
+    it, for ``replay`` to answer without asking again."""
+    members = Member.objects.select_for_update(of=("self",)).select_related("tier", "shop")
+    if idempotency_key and IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        used = LedgerEntry.objects.filter(shop_id=OuterRef("shop_id"), idempotency_key=idempotency_key)
+        members = members.annotate(replay_group=Subquery(used.values("group")[:1]))
+    return members.get(pk=member_id)
 
 
-def replay(shop: Shop, key: str | None) -> ActionResult | None:
-    """The result of the action that already used this key, if any; a key no form of ours sends is refused."""
+def replay(shop: Shop, key: str | None, locked: Member | None = None) -> ActionResult | None:
+    """The result of the action that already used this key, if any; a key no form of ours sends is
+    refused. ``locked``: the member as ``lock_member`` returned it with this key, which knows."""
     if not key:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise LoyaltyError(
             _("This form is out of date. Open the member again and repeat the action."), code=Code.BAD_KEY
         )
-    first = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).first()
-    if first is None:
+    if locked is not None and hasattr(locked, "replay_group"):
+        group = locked.replay_group
+    else:
+        group = LedgerEntry.objects.filter(shop=shop, idempotency_key=key).values_list("group", flat=True).first()
+    if group is None:
         return None
     entries = list(
-        LedgerEntry.objects.filter(shop=shop, group=first.group).select_related("voucher", "reward").order_by("id")
+        LedgerEntry.objects.filter(shop=shop, group=group).select_related("voucher", "reward").order_by("id")
     )
     issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
     redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM and e.voucher), None)
-    purchase = Purchase.objects.filter(group=first.group).first()
+    purchase = Purchase.objects.filter(group=group).first()
     reward = next((e.reward for e in entries if e.reason == Reason.REDEEM and e.reward_id), None)
-    return ActionResult(
-        first.group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward
-    )
+    return ActionResult(group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward)
 
 
 def idempotent(function):

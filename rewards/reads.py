@@ -6,15 +6,15 @@ their news (a member day running now, a referral offer) through ``signals.extras
 
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from members.models import Member, Shop
 
 from . import signals
+from .config import shop_rewards
 from .ledger import Reason
-from .models import CatalogueReward, LedgerEntry, PointsRule, StampProgram, Tier, Voucher
+from .models import CatalogueReward, LedgerEntry, StampProgram, Voucher
 from .services.expiry import next_expiry
 from .services.purchases import points_value
 from .services.tiers import standing
@@ -46,7 +46,8 @@ def stamps_by_program(member: Member) -> dict[int, int]:
 
 def cards(shop: Shop, stamps: dict[int, int], *, active_only: bool = True) -> list[CardView]:
     """Every card of the shop with the member's stamps on it, empty cards too."""
-    programs = shop.stamp_programs.filter(is_active=True) if active_only else shop.stamp_programs.all()
+    settings = shop_rewards(shop)
+    programs = settings.active_programs if active_only else settings.programs
     return [CardView(program, stamps.get(program.pk, 0)) for program in programs]
 
 
@@ -75,29 +76,20 @@ class RewardView:
 
 
 def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[RewardView]:
-    """The rewards a member could choose now, each saying whether they can afford it: two queries."""
-    now = timezone.now()
-    used = (
-        LedgerEntry.objects.filter(member=member, reward=OuterRef("pk"), reason=Reason.REDEEM, voided_by__isnull=True)
-        .order_by()
-        .values("reward")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    rewards = (
-        CatalogueReward.objects.for_shop(member.shop_id)
-        .filter(is_active=True)
-        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now), Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .exclude(stock=0)
-        # The member's own redemptions of each reward, read through the member's rows (a few)
-        # rather than every redemption of the reward in the shop (many, in a big shop).
-        .annotate(used=Coalesce(Subquery(used), 0))
-        .select_related("stamp_program", "min_tier")
-    )
+    """The rewards a member could choose now, each saying whether they can afford it: the shop's
+    catalogue is held (``config``); one query counts the member's own redemptions, and only when a
+    reward has a limit per member."""
+    rewards = shop_rewards(member.shop).rewards_on(timezone.now())
+    used = {}
+    if limited := [reward.pk for reward in rewards if reward.per_member_limit]:
+        mine = LedgerEntry.objects.filter(
+            member=member, reward__in=limited, reason=Reason.REDEEM, voided_by__isnull=True
+        )  # The member's own rows (a few), never every redemption of the reward in the shop.
+        used = dict(mine.order_by().values("reward").annotate(n=Count("pk")).values_list("reward", "n"))
     rank = member.tier.threshold if member.tier_id and member.tier else -1
     views = []
     for reward in rewards:
-        if reward.per_member_limit and reward.used >= reward.per_member_limit:
+        if reward.per_member_limit and used.get(reward.pk, 0) >= reward.per_member_limit:
             continue
         if reward.min_tier_id and reward.min_tier.threshold > rank:
             # Locked rewards are not offered; the tier page tells members what a tier unlocks.
@@ -109,9 +101,9 @@ def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[Rew
 
 
 def counter_panel(shop: Shop, member: Member) -> dict:
-    """Cards, points, tier, rewards, vouchers and recent history of one member, for staff."""
+    """Cards, points, tier, rewards and vouchers of one member, for staff (history opens on demand)."""
     stamps = stamps_by_program(member)
-    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
+    rule = shop_rewards(shop).active_rule
     return {
         "member": member,
         "points_rule": rule,
@@ -121,7 +113,6 @@ def counter_panel(shop: Shop, member: Member) -> dict:
         "expiring": next_expiry(member, rule, shop.tz),
         "cards": cards(shop, stamps),
         "vouchers": usable_vouchers(member),
-        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]),
     }
 
 
@@ -129,7 +120,7 @@ def card_panel(member: Member) -> dict:
     """What a member sees on their own card."""
     shop = member.shop
     stamps = stamps_by_program(member)
-    rule = PointsRule.objects.filter(shop=shop, is_active=True).first()
+    rule = shop_rewards(shop).active_rule
     return {
         "points_rule": rule,
         "catalogue": catalogue_for(member, stamps),
@@ -153,5 +144,5 @@ def member_page(shop: Shop, member: Member) -> dict:
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
         "purchases": list(member.purchases.all()[:50]),
         "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
-        "tiers": list(Tier.objects.for_shop(shop)),
+        "tiers": shop_rewards(shop).tiers,
     }

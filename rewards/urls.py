@@ -11,6 +11,7 @@ public_patterns = [
 shop_patterns = [
     path("counter/", counter.counter, name="counter"),
     path("counter/m/<uuid:member_id>/", counter.counter_member, name="counter_member"),
+    path("counter/m/<uuid:member_id>/history/", counter.counter_history, name="counter_history"),
     path("counter/m/<uuid:member_id>/stamp/", counter.counter_stamp, name="counter_stamp"),
     path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),
     path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),

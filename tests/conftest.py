@@ -95,7 +95,10 @@ def user(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters and cached sessions must not leak between tests."""
+    """Rate-limit counters, cached sessions and shops' held settings must not leak between tests."""
     from django.core.cache import cache
 
+    from members.config import forget
+
     cache.clear()
+    forget()

@@ -1,9 +1,13 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.db.models import F, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -23,12 +27,32 @@ MEMBER_SORTS = {
 @require_GET
 def shop_home(request):
     shop = request.shop
+    members, counted_at = member_count(shop)
     context = {
-        "member_count": shop.members.count(),
+        "member_count": members,
+        "counted_at": counted_at,
         "staff_count": shop.staff.count(),
         "join_url": settings.SITE_URL + reverse("members:join", args=[shop.slug]),
     }
     return render(request, "members/shop_home.html", context)
+
+
+# Up to this many members are counted on every visit of the shop's home; a bigger shop's count is
+# kept for a few minutes (counting a million members takes longer than the page may).
+EXACT_UP_TO = 10_000
+KEPT_FOR = 10 * 60
+
+
+def member_count(shop) -> tuple[int, datetime | None]:
+    """The shop's members: exact and live for a small shop (the count stops at EXACT_UP_TO + 1);
+    for a big one, counted at most every KEPT_FOR seconds, with the time it was counted."""
+    if (count := shop.members.values("pk")[: EXACT_UP_TO + 1].count()) <= EXACT_UP_TO:
+        return count, None
+    key = f"shop-member-count:{shop.pk}"
+    if (kept := cache.get(key)) is None:
+        kept = (shop.members.count(), timezone.now())
+        cache.set(key, kept, KEPT_FOR)
+    return kept
 
 
 @shop_view("shop.edit")

@@ -12,8 +12,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.config import config_changed
 from members.models import Member, User
 
+from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, card_for, idempotent, lock_member, post, replay
 from ..models import CatalogueReward, LedgerEntry
 
@@ -22,8 +24,8 @@ from ..models import CatalogueReward, LedgerEntry
 def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_key: str) -> ActionResult:
     shop = member.shop
     with transaction.atomic():
-        locked = lock_member(member.pk)
-        if replayed := replay(shop, idempotency_key):
+        locked = lock_member(member.pk, idempotency_key)
+        if replayed := replay(shop, idempotency_key, locked):
             return replayed
         group = uuid.uuid4()
         entry, reward = redeem_locked(
@@ -39,12 +41,15 @@ def redeem_locked(
     """Spend a member's points or stamps on a reward, the caller holding the member lock and the
     transaction (alone at the counter, or as part of a purchase for a discount)."""
     shop = locked.shop
-    reward = (
-        CatalogueReward.objects.select_for_update(of=("self",))
-        .select_related("min_tier", "stamp_program")
-        .filter(shop=shop, pk=reward_id)
-        .first()
-    )
+    reward = next((r for r in shop_rewards(shop).catalogue if r.pk == reward_id), None)
+    if reward is None or reward.stock is not None:
+        # Only a reward in limited stock is locked: others can go to many members at once.
+        reward = (
+            CatalogueReward.objects.select_for_update(of=("self",))
+            .select_related("min_tier", "stamp_program")
+            .filter(shop=shop, pk=reward_id)
+            .first()
+        )
     if reward is None:
         raise LoyaltyError(_("No such reward."), code=Code.NOT_FOUND)
     if kinds is not None and reward.kind not in kinds:
@@ -91,4 +96,5 @@ def redeem_locked(
     )  # fmt: skip
     if reward.stock is not None:
         CatalogueReward.objects.filter(pk=reward.pk).update(stock=F("stock") - 1)
+        config_changed(shop.pk)  # the catalogue shows what is left
     return entry, reward

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from members.models import Member
 
+from ..config import shop_rewards
 from ..ledger import Reason, lock_member, post, replay
 from ..models import LedgerEntry, PointsExpiryTerms, PointsRule
 from .tiers import months_before
@@ -40,11 +41,13 @@ class Terms:
     valid_from: datetime
 
 
-def terms_history(rule: PointsRule | None) -> list[Terms]:
-    """The expiry terms of a shop over time, oldest first (one query)."""
+def terms_history(rule: PointsRule | None, held=None) -> list[Terms]:
+    """The expiry terms of a shop over time, oldest first: one query, or none with the shop's ``held``
+    terms (``rewards.config``)."""
     if rule is None:
         return []
-    rows = [Terms(t.expiry, t.months, t.valid_from) for t in PointsExpiryTerms.objects.filter(shop_id=rule.shop_id)]
+    held = PointsExpiryTerms.objects.filter(shop_id=rule.shop_id) if held is None else held
+    rows = [Terms(t.expiry, t.months, t.valid_from) for t in held]
     if not rows and rule.expiry_since is not None:
         # A rule from before terms were kept: it has applied since it was set.
         rows = [Terms(rule.expiry, rule.expiry_months, rule.expiry_since)]
@@ -93,9 +96,12 @@ class Standing:
         ]
 
 
-def standing(member: Member, rule: PointsRule | None, tz, until: datetime | None = None) -> Standing:
-    """Replay the member's points rows (up to ``until``) into lots. Two queries."""
-    history = terms_history(rule)
+def standing(
+    member: Member, rule: PointsRule | None, tz, until: datetime | None = None, history: list[Terms] | None = None
+) -> Standing:
+    """Replay the member's points rows (up to ``until``) into lots. Two queries (three without the
+    terms' ``history``)."""
+    history = terms_history(rule) if history is None else history
     rows = LedgerEntry.objects.filter(member=member).exclude(points=0)
     if until is not None:
         rows = rows.filter(created_at__lte=until)
@@ -150,9 +156,11 @@ def due(member: Member, rule: PointsRule, tz, now: datetime) -> int:
 def next_expiry(member: Member, rule: PointsRule | None, tz, now=None) -> tuple[int, datetime] | None:
     """The next points to expire and when, for the card: (120, 1 March 2027) or None."""
     now = now or timezone.now()
-    if rule is None or member.points <= 0 or not terms_history(rule):
+    if rule is None or member.points <= 0:
         return None
-    state = standing(member, rule, tz)
+    if not (history := terms_history(rule, shop_rewards(member.shop).terms)):
+        return None
+    state = standing(member, rule, tz, history=history)
     upcoming = sorted(
         (when, lot.remaining)
         for lot in state.lots

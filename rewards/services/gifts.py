@@ -49,7 +49,7 @@ def gift_grant_locked(*, member: Member, campaign, now, group=None, staff=None, 
     elif kind == "points" and campaign.gift_points:
         post(member, Reason.CAMPAIGN, points=campaign.gift_points, group=group, staff=staff, note=note, now=now)
         gift.points = campaign.gift_points
-        tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
+        tiers.tier_refresh(member=member, now=now)
     elif kind == "voucher":
         if voucher_expires is None:
             # Valid to the end of the shop's day, N days on: what "valid for 14 days" means to a customer.

@@ -15,6 +15,7 @@ from members.models import Member, Shop, User
 from members.tenancy import staff_may
 
 from .. import signals
+from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
 from . import catalogue
@@ -44,7 +45,7 @@ def points_value(rule: PointsRule, points: int, currency: str) -> Decimal:
 
 
 def rule_for(shop: Shop) -> PointsRule | None:
-    return PointsRule.objects.filter(shop=shop).first()
+    return shop_rewards(shop).points_rule
 
 
 @idempotent
@@ -73,8 +74,8 @@ def purchase_record(
     if pay_points < 0:
         raise LoyaltyError(_("Points to pay with cannot be negative."), code=Code.BAD_POINTS)
     with transaction.atomic():
-        locked = lock_member(member.pk)
-        if replayed := replay(shop, idempotency_key):
+        locked = lock_member(member.pk, idempotency_key)
+        if replayed := replay(shop, idempotency_key, locked):
             return replayed
         rule = rule_for(shop)
         if rule is None or not rule.is_active:
@@ -115,8 +116,9 @@ def purchase_record(
         if pay_points:
             entries.append(post(locked, Reason.REDEEM, points=-pay_points, money_amount=value, **posted))
         result = ActionResult(group, entries, purchase=purchase)
-        visit_recorded(locked, now)
-        _stamp_for_purchase(result, rule.purchase_stamps, locked, staff=staff, now=now)
+        result.standing = visit_recorded(locked, now)
+        stamps_on = next((p for p in shop_rewards(shop).programs if p.pk == rule.purchase_stamps_id), None)
+        _stamp_for_purchase(result, stamps_on, locked, staff=staff, now=now)
     return result
 
 
@@ -201,8 +203,8 @@ def purchase_refund(
         member_id = Purchase.objects.filter(shop=shop, pk=purchase_id).values_list("member_id", flat=True).first()
         if member_id is None:
             raise LoyaltyError(_("No such purchase."), code=Code.NOT_FOUND)
-        locked = lock_member(member_id)
-        if replayed := replay(shop, idempotency_key):
+        locked = lock_member(member_id, idempotency_key)
+        if replayed := replay(shop, idempotency_key, locked):
             return replayed
         purchase = Purchase.objects.select_for_update().get(pk=purchase_id)
         if amount > purchase.refundable:

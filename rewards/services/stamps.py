@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -37,8 +38,11 @@ def opens_visit(member_id: int, now) -> bool:
     return not recent.visits().exists()
 
 
-def complete_cards(*, member: Member, card: MemberCard, program: StampProgram, group, staff, now) -> list[Voucher]:
-    """Turn every full card into a voucher, in the caller's transaction, under the member lock."""
+def complete_cards(
+    *, member: Member, card: MemberCard, program: StampProgram, group, staff, now, entries: list | None = None
+) -> list[Voucher]:
+    """Turn every full card into a voucher, in the caller's transaction, under the member lock; the
+    rows written are added to ``entries`` when given."""
     vouchers = []
     while card.stamps >= program.stamps_needed:
         expires = now + timedelta(days=program.voucher_valid_days) if program.voucher_valid_days else None
@@ -46,19 +50,22 @@ def complete_cards(*, member: Member, card: MemberCard, program: StampProgram, g
             shop_id=program.shop_id, member_id=card.member_id, program=program, title=program.reward, issued_at=now,
             expires_at=expires,
         )  # fmt: skip
-        post(
+        entry = post(
             member, Reason.CARD_COMPLETE, card=card, stamps=-program.stamps_needed, voucher=voucher, group=group,
             staff=staff, now=now,
         )  # fmt: skip
+        if entries is not None:
+            entries.append(entry)
         vouchers.append(voucher)
     return vouchers
 
 
-def visit_recorded(member: Member, now) -> None:
+def visit_recorded(member: Member, now):
     """A stamp or a purchase (whose row moved the last visit): tiers move up at once; the apps above
-    hear of it."""
-    tiers.tier_refresh(member_id=member.pk, shop_id=member.shop_id, now=now)
+    hear of it. Returns where the member now stands on the tier ladder (None without tiers)."""
+    current = tiers.tier_refresh(member=member, now=now)
     signals.visit_recorded.send(sender=Member, member=member, now=now)
+    return current
 
 
 @idempotent
@@ -81,9 +88,9 @@ def stamp_add(
     if program.shop_id != member.shop_id:
         raise LoyaltyError(_("This card belongs to another shop."), code=Code.WRONG_SHOP)
     with transaction.atomic():
-        locked = lock_member(member.pk)
+        locked = lock_member(member.pk, idempotency_key)
         # Checked under the lock: a twin request that won the lock has committed by now.
-        if replayed := replay(member.shop, idempotency_key):
+        if replayed := replay(member.shop, idempotency_key, locked):
             return replayed
         now = at or timezone.now()
         group = uuid.uuid4()
@@ -91,8 +98,38 @@ def stamp_add(
             member=locked, program=program, count=count, staff=staff, override=override, now=now, group=group,
             idempotency_key=idempotency_key, override_reason=override_reason, note=note, seen=True,
         )  # fmt: skip
-        visit_recorded(locked, now)
-    return ActionResult(group, entries, vouchers)
+        current = visit_recorded(locked, now)
+    return ActionResult(group, entries, vouchers, standing=current)
+
+
+def _card_and_visits(member: Member, program: StampProgram, now) -> tuple[StampProgram, MemberCard, object, bool]:
+    """In one query: the program as it is now (paused since the panel opened?), the member's card of
+    it (made if it is the first stamp), when that card last had a visit's stamp, and whether this
+    stamp opens a visit. The caller holds the member lock."""
+    card = MemberCard.objects.filter(member_id=member.pk, program=OuterRef("pk"))
+    last = LedgerEntry.objects.filter(
+        member_id=member.pk, card__program=OuterRef("pk"), reason=Reason.VISIT, voided_by__isnull=True
+    ).order_by("-created_at")
+    since = now - timedelta(minutes=settings.VISIT_MINUTES)
+    recent = LedgerEntry.objects.filter(member_id=member.pk, created_at__gt=since, created_at__lte=now).visits()
+    fresh = (
+        StampProgram.objects.filter(pk=program.pk)
+        .annotate(
+            card_id=Subquery(card.values("pk")[:1]),
+            card_stamps=Subquery(card.values("stamps")[:1]),
+            last_visit=Subquery(last.values("created_at")[:1]),
+            visit_open=Exists(recent),
+        )
+        .get()
+    )
+    if fresh.card_id is None:
+        held = MemberCard.objects.create(member=member, program=fresh)
+    else:
+        held = MemberCard.from_db(
+            None, ["id", "member_id", "program_id", "stamps"], [fresh.card_id, member.pk, fresh.pk, fresh.card_stamps]
+        )
+        held.program = fresh
+    return fresh, held, fresh.last_visit, not fresh.visit_open
 
 
 def stamp_locked(
@@ -100,8 +137,7 @@ def stamp_locked(
 ) -> tuple[list[LedgerEntry], list[Voucher]]:
     """Stamp a card, its caller holding the member lock; every rule is checked here. ``seen``: the
     stamp is the visit's own row (a purchase's stamp is not: the purchase's row is)."""
-    card = card_for(member, program)
-    program.refresh_from_db()
+    program, card, last, opens = _card_and_visits(member, program, now)
     if not program.is_active:
         raise LoyaltyError(_("The %(card)s is paused.") % {"card": program.name}, code=Code.PAUSED)
     if count < 1:
@@ -118,12 +154,6 @@ def stamp_locked(
             code=Code.TOO_MANY,
         )
     if program.min_minutes_between_visits and not override:
-        last = (
-            LedgerEntry.objects.filter(card=card, reason=Reason.VISIT, voided_by__isnull=True)
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)
-            .first()
-        )
         wait = program.min_minutes_between_visits
         if last and now - last < timedelta(minutes=wait):
             remaining = wait - int((now - last).total_seconds() // 60)
@@ -139,7 +169,7 @@ def stamp_locked(
     entries = [
         post(
             member, Reason.VISIT, card=card, stamps=count, group=group, staff=staff, now=now,
-            opens_visit=opens_visit(member.pk, now), idempotency_key=idempotency_key, override=override, seen=seen,
+            opens_visit=opens, idempotency_key=idempotency_key, override=override, seen=seen,
             override_reason=override_reason if override else "", note=note.strip()[:200] if override else "",
         )
     ]  # fmt: skip
@@ -152,8 +182,9 @@ def stamp_locked(
                 note=boost.name[:200],
             )
         )  # fmt: skip
-    vouchers = complete_cards(member=member, card=card, program=program, group=group, staff=staff, now=now)
-    entries += LedgerEntry.objects.filter(group=group, card=card, reason=Reason.CARD_COMPLETE).order_by("id")
+    vouchers = complete_cards(
+        member=member, card=card, program=program, group=group, staff=staff, now=now, entries=entries
+    )
     return entries, vouchers
 
 
@@ -161,25 +192,29 @@ def stamp_locked(
 def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
     """Redeem a voucher: a status change only one request can win."""
     with transaction.atomic():
-        member_id = Voucher.objects.filter(shop=shop, pk=voucher_id).values_list("member_id", flat=True).first()
-        if member_id is None:
+        # Read before the lock: the conditional UPDATE below is what decides, so a twin that
+        # redeemed it meanwhile makes this one fail rather than redeem it twice.
+        voucher = Voucher.objects.filter(shop=shop, pk=voucher_id).first()
+        if voucher is None:
             raise LoyaltyError(_("No such voucher."), code=Code.NOT_FOUND)
-        locked = lock_member(member_id)
-        voucher = Voucher.objects.select_for_update().get(pk=voucher_id)
-        if replayed := replay(shop, idempotency_key):
+        locked = lock_member(voucher.member_id, idempotency_key)
+        if replayed := replay(shop, idempotency_key, locked):
             return replayed
         now = at or timezone.now()
-        if voucher.status == Voucher.Status.REDEEMED:
-            when = timezone.localtime(voucher.redeemed_at, shop.tz).strftime("%Y-%m-%d %H:%M")
-            raise LoyaltyError(_("This voucher was already redeemed on %(when)s.") % {"when": when}, code=Code.REDEEMED)
-        if voucher.status != Voucher.Status.ISSUED or (voucher.expires_at and voucher.expires_at <= now):
+        changed = 0
+        if voucher.status == Voucher.Status.ISSUED and not (voucher.expires_at and voucher.expires_at <= now):
+            changed = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.ISSUED).update(
+                status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_by=staff
+            )
+        if changed != 1:
+            voucher.refresh_from_db()
+            if voucher.status == Voucher.Status.REDEEMED:
+                when = timezone.localtime(voucher.redeemed_at, shop.tz).strftime("%Y-%m-%d %H:%M")
+                raise LoyaltyError(
+                    _("This voucher was already redeemed on %(when)s.") % {"when": when}, code=Code.REDEEMED
+                )
             raise LoyaltyError(_("This voucher is expired or void and cannot be used."), code=Code.NOT_USABLE)
-        changed = Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.ISSUED).update(
-            status=Voucher.Status.REDEEMED, redeemed_at=now, redeemed_by=staff
-        )
-        if changed != 1:  # pragma: no cover - the row lock above already serialises this
-            raise LoyaltyError(_("This voucher was already redeemed."), code=Code.REDEEMED)
-        voucher.refresh_from_db()
+        voucher.status, voucher.redeemed_at, voucher.redeemed_by = Voucher.Status.REDEEMED, now, staff
         group = uuid.uuid4()
         entry = post(
             locked, Reason.REDEEM, voucher=voucher, group=group, idempotency_key=idempotency_key, staff=staff, now=now,
@@ -200,10 +235,10 @@ def stamps_adjust(
     if not staff_may(member.shop, staff, "balances.adjust"):
         raise LoyaltyError(_("Only a manager or owner can adjust balances."), code=Code.NOT_ALLOWED)
     with transaction.atomic():
-        locked = lock_member(member.pk)
-        card = card_for(locked, program)
-        if replayed := replay(member.shop, idempotency_key):
+        locked = lock_member(member.pk, idempotency_key)
+        if replayed := replay(member.shop, idempotency_key, locked):
             return replayed
+        card = card_for(locked, program)
         if card.stamps + stamps < 0:
             raise LoyaltyError(
                 _("The card has only %(stamps)d stamps; it cannot go below zero.") % {"stamps": card.stamps},

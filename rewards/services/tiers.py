@@ -22,6 +22,7 @@ from members.models import Member, Message
 from members.outbox import message_queue
 from members.tenancy import staff_may
 
+from ..config import shop_rewards
 from ..ledger import lock_member
 from ..models import LedgerEntry, Tier, TierChange, TierPolicy, TierTrial
 
@@ -84,11 +85,9 @@ def standing(member: Member, now=None) -> Standing | None:
     """The tier a member qualifies for now, how far they are, and what is next; None without tiers."""
     now = now or timezone.now()
     shop = member.shop
-    policy = TierPolicy.objects.filter(shop=shop).first()
-    if policy is None:
-        return None
-    tiers = list(Tier.objects.for_shop(shop))
-    if not tiers:
+    settings = shop_rewards(shop)
+    policy, tiers = settings.policy, settings.tiers
+    if policy is None or not tiers:
         return None
     value = progress(member, policy, shop.tz, now)
     qualified = next((t for t in reversed(tiers) if t.threshold <= value), None)
@@ -109,19 +108,20 @@ def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
 
 
-def tier_refresh(*, member_id: int, shop_id: int, now) -> None:
-    """After an action: move up at once if the member now qualifies higher. Never moves down."""
-    # One query on the counter's hot path for shops without tiers.
-    if not TierPolicy.objects.filter(shop_id=shop_id).exists():
-        return
-    member = Member.objects.select_related("tier", "shop").get(pk=member_id)
+def tier_refresh(*, member: Member, now) -> Standing | None:
+    """After an action: move up at once if the member now qualifies higher. Never moves down.
+    ``member`` is the locked row; one query (the progress) in a shop with tiers, none without.
+    Returns where the member stands now, for the counter to show."""
     current = standing(member, now)
     if current is None:
-        return
+        return None
     if _rank(current.tier) > _rank(member.tier):
         _move(member, current.tier, TierChange.Reason.QUALIFIED, now)
     elif _rank(current.tier) == _rank(member.tier) and member.tier_short_since:
         Member.objects.filter(pk=member.pk).update(tier_short_since=None)
+        member.tier_short_since = None
+    current.held = member.tier
+    return current
 
 
 def tiers_review(*, now=None) -> int:

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.config import config_changed
 from members.models import Member, Shop, User
 
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
@@ -44,10 +45,10 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         entries = list(LedgerEntry.objects.filter(shop=shop, group=group).exclude(reason=Reason.VOID).order_by("id"))
         if not entries:
             raise LoyaltyError(_("Nothing to undo."), code=Code.NOT_FOUND)
-        locked = lock_member(entries[0].member_id)
+        locked = lock_member(entries[0].member_id, idempotency_key)
         cards = MemberCard.objects.in_bulk({e.card_id for e in entries if e.card_id})
         vouchers = Voucher.objects.select_for_update().in_bulk([e.voucher_id for e in entries if e.voucher_id])
-        if replayed := replay(shop, idempotency_key):
+        if replayed := replay(shop, idempotency_key, locked):
             return replayed
         if LedgerEntry.objects.filter(voids__in=entries).exists():
             raise LoyaltyError(_("This was already undone."), code=Code.ALREADY_UNDONE)
@@ -89,9 +90,10 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                     idempotency_key=idempotency_key if index == 0 else None, staff=staff, now=now,
                 )
             )  # fmt: skip
-            if entry.reward_id and entry.reason == Reason.REDEEM:
-                # The reward goes back on the shelf.
-                CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False).update(stock=F("stock") + 1)
+            # The reward goes back on the shelf, and the catalogue shows what is left.
+            shelf = CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False)
+            if entry.reward_id and entry.reason == Reason.REDEEM and shelf.update(stock=F("stock") + 1):
+                config_changed(shop.pk)
         # An undone purchase counts as fully refunded, so it cannot be refunded again.
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")

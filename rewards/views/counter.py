@@ -8,6 +8,7 @@ import uuid
 
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,10 +16,13 @@ from members.errors import Code, LoyaltyError
 from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 from .. import services
+from ..config import shop_rewards
 from ..forms import PurchaseForm
 from ..lookup import counter_lookup, found_by, found_method, found_token
-from ..models import CatalogueReward, FoundBy, OverrideReason, StampProgram, Voucher
-from ..reads import counter_panel, masked_contact
+from ..models import CatalogueReward, FoundBy, OverrideReason, Voucher
+from ..reads import CardView, catalogue_for, counter_panel, masked_contact, stamps_by_program, usable_vouchers
+from ..services.expiry import next_expiry
+from ..services.tiers import standing
 
 # Refusals whose reason is that it already happened: staff see "already done", not "not done".
 ALREADY_DONE = {Code.REDEEMED, Code.ALREADY_UNDONE}
@@ -28,31 +32,108 @@ REFUSED = 409
 UNREADABLE = 422
 
 
-def _render(request, *, member=None, lookup=None, outcome=None, status=200, method=""):
+def _urls(shop, member) -> dict[str, str]:
+    args = (shop.slug, member.public_id)
+    return {
+        name: reverse(f"rewards:counter_{name}", args=args)
+        for name in ("stamp", "redeem", "undo", "purchase", "reward")
+    }
+
+
+def _member_context(request, member, method: str) -> dict:
+    """What every form of the panel carries: how the member was found, and the actions' addresses."""
+    return {
+        "member": member,
+        # Only a fresh QR code proves the customer is at the counter: after anything else, staff
+        # confirm the person before points or vouchers are spent.
+        "found": found_token(member.public_id, method),
+        "needs_confirm": method != FoundBy.QR,
+        "contact": masked_contact(member),
+        "override_reasons": OverrideReason.choices,
+        "urls": _urls(request.shop, member),
+    }
+
+
+def _discounts(catalogue) -> list:
+    """Money-off and percent-off rewards the member can have now: they apply to a purchase."""
+    return [item for item in catalogue if item.affordable and item.reward.kind in CatalogueReward.DISCOUNTS]
+
+
+def _outcome(**outcome) -> dict:
     # Every key the template reads is present, whatever the outcome.
-    outcome = {"error": "", "code": "", "result": None, "voucher": None, **(outcome or {})}
+    outcome = {"error": "", "code": "", "result": None, "voucher": None, **outcome}
     outcome["already_done"] = outcome["code"] in ALREADY_DONE
-    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": outcome}
+    return outcome
+
+
+def _render(request, *, member=None, lookup=None, outcome=None, status=200, method=""):
+    """The look-up: the member's whole panel (history opens on demand), or the members found."""
+    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {}))}
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
         context["found_links"] = [(m, found_token(m.public_id, lookup.method)) for m in lookup.members]
     if member is not None:
         context.update(counter_panel(request.shop, member))
-        context["key"] = uuid.uuid4().hex
-        # Only a fresh QR code proves the customer is at the counter: after anything else, staff
-        # confirm the person before points or vouchers are spent.
-        context["found"] = found_token(member.public_id, method)
-        context["needs_confirm"] = method != FoundBy.QR
-        context["contact"] = masked_contact(member)
-        context["override_reasons"] = OverrideReason.choices
-        # Money-off and percent-off rewards the member can have now: they apply to a purchase.
-        context["discounts"] = [
-            item for item in context["catalogue"] if item.affordable and item.reward.kind in CatalogueReward.DISCOUNTS
-        ]
+        context.update(_member_context(request, member, method))
+        context["discounts"] = _discounts(context["catalogue"])
     template = "rewards/counter.html"
     if request.htmx:
         template += "#result"
     return render(request, template, context, status=status)
+
+
+def _answer(request, member, method, *, result=None, outcome=None, status=200, refresh=False):
+    """A counter action's answer: its outcome, and each part of the panel it changed, swapped in place
+    (htmx out-of-band swaps): a stamp sends the card it stamped, not the member's whole history.
+    ``refresh``: the member's state is not known here (a refusal, a replay), so every balance is
+    read again and sent."""
+    shop = request.shop
+    settings = shop_rewards(shop)
+    context = {"outcome": _outcome(result=result, **(outcome or {}))}
+    changed = {}
+    locked = result.entries[0].member if result and result.entries and not result.replayed else None
+    if locked is not None and not refresh:
+        member = locked  # the row the action locked and moved: its balances are the new ones
+        cards = {entry.card.program_id: entry.card for entry in result.entries if entry.card_id}
+        programs = {program.pk: program for program in settings.active_programs}
+        changed["cards"] = [CardView(programs[pk], card.stamps) for pk, card in cards.items() if pk in programs]
+        moved_points = any(entry.points for entry in result.entries)
+        changed["points"] = moved_points
+        if moved_points or cards:
+            stamps = {pk: card.stamps for pk, card in cards.items()}
+            if any(r.cost_stamps and r.stamp_program_id not in stamps for r in settings.catalogue):
+                stamps = stamps_by_program(member)
+            changed["catalogue"] = True
+            context["catalogue"] = catalogue_for(member, stamps)
+        if result.standing is not None:
+            changed["standing"] = True
+            context["standing"] = result.standing
+        if result.is_undo:
+            refresh_vouchers = any(entry.voucher_id for entry in result.entries)
+            if refresh_vouchers:
+                changed["vouchers"] = True
+                context["vouchers"] = usable_vouchers(member)
+            if settings.policy is not None:
+                changed["standing"] = True
+                context["standing"] = standing(member)
+        else:
+            changed["vouchers_added"] = result.vouchers_issued
+            changed["vouchers_gone"] = [result.voucher_redeemed] if result.voucher_redeemed else []
+    elif refresh or result is not None:
+        member.refresh_from_db(fields=["points", "last_visit_at", "tier"])
+        panel = counter_panel(shop, member)
+        context.update(panel)
+        changed = {"standing": True, "points": True, "catalogue": True, "vouchers": True, "cards": panel["cards"]}
+        # A card paused since the panel opened leaves it.
+        context["paused"] = [program for program in settings.programs if not program.is_active]
+    context.update(_member_context(request, member, method))
+    context["changed"] = changed
+    context.setdefault("points_rule", settings.active_rule)
+    if "catalogue" in context:
+        context["discounts"] = _discounts(context["catalogue"])
+    if changed.get("points") and "expiring" not in context:
+        context["expiring"] = next_expiry(member, settings.active_rule, shop.tz)
+    return render(request, "rewards/counter.html#action", context, status=status)
 
 
 def _key(request) -> str:
@@ -97,33 +178,35 @@ def _act(request, member, action, *, spends=False):
             "name": member.name, "contact": masked_contact(member) or _("no phone or e-mail"),
         }  # fmt: skip
         outcome = {"error": message, "code": "confirm_person"}
-        return _render(request, member=member, outcome=outcome, status=REFUSED, method=method)
+        return _answer(request, member, method, outcome=outcome, status=REFUSED)
     try:
         with found_by(method):
             result = action()
     except LoyaltyError as error:
+        # Refused: the panel may be out of date (spent at another till, a card paused), so every
+        # balance comes back with the reason.
         outcome = {"error": error.message, "code": error.code}
-        return _render(request, member=member, outcome=outcome, status=REFUSED, method=method)
-    # The panel shows the balances the action just moved.
-    member.refresh_from_db(fields=["points", "last_visit_at"])
-    return _render(request, member=member, outcome={"result": result}, method=method)
+        return _answer(request, member, method, outcome=outcome, status=REFUSED, refresh=True)
+    return _answer(request, member, method, result=result, refresh=result.replayed)
+
+
+def _unreadable(request, member, message: str):
+    """A form that makes no sense (no card chosen, an amount that is no amount): nothing changed."""
+    method = found_method(request.POST.get("found"), member.public_id)
+    return _answer(request, member, method, outcome={"error": message}, status=UNREADABLE)
 
 
 @shop_view("counter.use")
 @require_POST
 def counter_stamp(request, member_id):
     member = shop_member_or_404(request, member_id)
-    program = (
-        StampProgram.objects.for_shop(request.shop).filter(public_id=uuid_or_none(request.POST.get("program"))).first()
-    )
+    program = shop_rewards(request.shop).program(uuid_or_none(request.POST.get("program")))
     try:
         count = int(request.POST.get("count", "1"))
     except ValueError:
         count = 0
     if program is None or not 1 <= count <= 50:
-        return _render(
-            request, member=member, outcome={"error": _("Choose a card and a number of stamps.")}, status=UNREADABLE
-        )
+        return _unreadable(request, member, _("Choose a card and a number of stamps."))
     return _act(
         request,
         member,
@@ -167,7 +250,7 @@ def counter_undo(request, member_id):
     member = shop_member_or_404(request, member_id)
     group = uuid_or_none(request.POST.get("group"))
     if group is None:
-        return _render(request, member=member, outcome={"error": _("Nothing to undo.")}, status=UNREADABLE)
+        return _unreadable(request, member, _("Nothing to undo."))
     if not member.ledger.filter(group=group).exists():
         raise Http404
     return _act(
@@ -190,7 +273,7 @@ def counter_purchase(request, member_id):
     reward = _posted_reward(request, required=False)
     if not form.is_valid():
         error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
-        return _render(request, member=member, outcome={"error": error}, status=UNREADABLE)
+        return _unreadable(request, member, error)
     return _act(
         request,
         member,
@@ -226,3 +309,12 @@ def counter_reward(request, member_id):
             idempotency_key=_key(request),
         ),
     )
+
+
+@shop_view("counter.use")
+@require_GET
+def counter_history(request, member_id):
+    """The member's recent activity, when staff open it below the panel."""
+    member = shop_member_or_404(request, member_id)
+    history = member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]
+    return render(request, "rewards/_history.html", {"history": history})

@@ -35,8 +35,12 @@
   });
 
   document.body.addEventListener("htmx:afterSwap", function (event) {
-    // After an action the panel stays; the cursor goes back to the scan field.
-    if (event.detail.target && event.detail.target.id === "result") ready();
+    // After a look-up or an action the panel stays; the cursor goes back to the scan field.
+    var target = event.detail.target && event.detail.target.id;
+    if (target === "result" || target === "outcome") ready();
+    // Recent activity, when staff have it open, shows the action just taken.
+    var history = document.querySelector("#result details.history");
+    if (target === "outcome" && history && history.open && window.htmx) window.htmx.trigger(history, "refresh");
   });
 
   if (!button || !video || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return;

@@ -103,6 +103,8 @@ def test_join_with_a_welcome_bonus_then_get_stamped(live_server, settings, page,
     expect(panel.locator(".panel-head")).not_to_contain_text("Last visit")
     counter_card = card_of(page, "#result div.stamp-card", program)
     expect_stamps(counter_card, 1, need)
+    # Recent activity opens below the panel on demand.
+    panel.locator("details.history summary").click()
     gift_row = panel.locator("table.history tbody tr", has_text=welcome.name)
     expect(gift_row).to_have_count(1)
     gift_cells = gift_row.locator("td")

@@ -88,3 +88,25 @@ def test_earning_needs_no_confirmation_and_records_the_look_up(world, mia):
     )
     assert response.status_code == 200
     assert LedgerEntry.objects.get(reason="visit").found_by == "phone"
+
+
+def test_a_part_of_a_name_finds_the_latest_visitors_first(world, monkeypatch):
+    """Looked for among the latest visitors first (a big shop's customer at the counter is most
+    likely one of them), then among everyone when fewer than ten match there."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rewards import lookup
+
+    now = timezone.now()
+    never = MemberFactory(shop=world.shop, name="Chen Never", last_visit_at=None)
+    old = MemberFactory(shop=world.shop, name="Chen Old", last_visit_at=now - timedelta(days=300))
+    recent = MemberFactory(shop=world.shop, name="Chen Recent", last_visit_at=now - timedelta(days=1))
+    MemberFactory(shop=world.shop, name="Lin Latest", last_visit_at=now)
+    MemberFactory(shop=world.other_shop, name="Chen Elsewhere", last_visit_at=now)
+    assert lookup.by_name(world.shop, "chen") == [recent, old, never]
+    # Only Lin and Chen Recent are among the two latest visitors: the rest come from everyone.
+    monkeypatch.setattr(lookup, "RECENT", 2)
+    assert lookup.by_name(world.shop, "chen") == [recent, old, never]
+    assert lookup.by_name(world.shop, "chen", limit=1) == [recent]

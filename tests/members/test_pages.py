@@ -77,3 +77,19 @@ def test_csp_header_allows_only_our_own_scripts(client, db):
 def test_language_switcher_changes_the_language(client, db):
     response = client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"}, follow=True)
     assert '<html lang="zh-hans">' in response.content.decode()
+
+
+def test_a_big_shops_member_count_is_kept_a_few_minutes(world, alice_client, monkeypatch):
+    """Counting a million members takes longer than the shop's home may: above a bound the count is
+    kept (and says when it was counted); below it, every visit counts exactly."""
+    from members.views import shop as shop_views
+
+    url = reverse("members:shop_home", args=[world.shop.slug])
+    MemberFactory.create_batch(3, shop=world.shop)
+    body = alice_client.get(url).content.decode()
+    assert "<dd>3</dd>" in body.replace("\n", "")
+    monkeypatch.setattr(shop_views, "EXACT_UP_TO", 2)
+    assert "counted at" in alice_client.get(url).content.decode()
+    MemberFactory(shop=world.shop)
+    body = alice_client.get(url).content.decode()
+    assert "<dd>3 <small" in body and "counted at" in body  # kept, not counted again

@@ -111,10 +111,17 @@ def test_what_a_member_can_afford_and_what_is_next(world, rich_member, django_as
     reward(world, name="Cookie", cost_points=40)
     reward(world, name="Cake", cost_points=150)
     reward(world, name="Gone", cost_points=1, stock=0)
-    fresh = Member.objects.get(pk=rich_member.pk)
-    with django_assert_num_queries(1):
+    fresh = Member.objects.select_related("shop").get(pk=rich_member.pk)
+    reads.catalogue_for(fresh, {})  # the shop's catalogue is read once, then held (rewards.config)
+    with django_assert_num_queries(0):
         views = reads.catalogue_for(fresh, {})
     assert [(v.reward.name, v.affordable, v.points_short) for v in views] == [("Cookie", True, 0), ("Cake", False, 50)]
+    # A limit per member costs one query: the member's own redemptions.
+    reward(world, name="Once", cost_points=1, per_member_limit=1)
+    fresh = Member.objects.select_related("shop").get(pk=rich_member.pk)
+    reads.catalogue_for(fresh, {})
+    with django_assert_num_queries(1):
+        assert "Once" in [v.reward.name for v in reads.catalogue_for(fresh, {})]
 
 
 def test_a_reward_for_a_tier_and_above(world, rich_member):

@@ -1,0 +1,73 @@
+"""A shop's reward settings, read once per change (``members.config``): its cards, points rule and
+expiry terms, tier policy and tiers, and the catalogue. The counter, the card and the services read
+them from here, so a look-up or a stamp spends its queries on the member, not on the shop.
+
+The rows held here are shared by every request of the process: read them, never change them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from members.config import shop_cached, watch
+from members.models import Shop
+
+from .models import CatalogueReward, PointsExpiryTerms, PointsRule, StampProgram, Tier, TierPolicy
+
+
+@dataclass(frozen=True)
+class ShopRewards:
+    programs: tuple[StampProgram, ...]  # every card, paused ones too, oldest first
+    points_rule: PointsRule | None  # the rule, on or off
+    terms: tuple[PointsExpiryTerms, ...]  # the expiry terms over time, oldest first
+    policy: TierPolicy | None
+    tiers: tuple[Tier, ...]  # lowest first
+    catalogue: tuple[CatalogueReward, ...]  # active rewards, whatever their dates and stock
+
+    @property
+    def active_programs(self) -> list[StampProgram]:
+        return [program for program in self.programs if program.is_active]
+
+    @property
+    def active_rule(self) -> PointsRule | None:
+        return self.points_rule if self.points_rule is not None and self.points_rule.is_active else None
+
+    def program(self, public_id) -> StampProgram | None:
+        return next((p for p in self.programs if p.public_id == public_id), None)
+
+    def rewards_on(self, now: datetime) -> list[CatalogueReward]:
+        """Rewards on offer at ``now``: within their dates and not sold out."""
+        return [
+            reward
+            for reward in self.catalogue
+            if (reward.starts_at is None or reward.starts_at <= now)
+            and (reward.ends_at is None or reward.ends_at > now)
+            and reward.stock != 0
+        ]
+
+
+def _load(shop: Shop) -> ShopRewards:
+    tiers = tuple(Tier.objects.filter(shop=shop))
+    programs = tuple(StampProgram.objects.filter(shop=shop))
+    program_by_id = {program.pk: program for program in programs}
+    tier_by_id = {tier.pk: tier for tier in tiers}
+    catalogue = tuple(CatalogueReward.objects.filter(shop=shop, is_active=True))
+    for reward in catalogue:
+        # The rows above, not a query each (and not another copy of them).
+        reward.stamp_program = program_by_id.get(reward.stamp_program_id) if reward.stamp_program_id else None
+        reward.min_tier = tier_by_id.get(reward.min_tier_id) if reward.min_tier_id else None
+    return ShopRewards(
+        programs=programs,
+        points_rule=PointsRule.objects.filter(shop=shop).first(),
+        terms=tuple(PointsExpiryTerms.objects.filter(shop=shop)),
+        policy=TierPolicy.objects.filter(shop=shop).first(),
+        tiers=tiers,
+        catalogue=catalogue,
+    )
+
+
+def shop_rewards(shop: Shop) -> ShopRewards:
+    return shop_cached(shop, "rewards", _load)
+
+
+def watch_settings() -> None:
+    for model in (StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward):
+        watch(model)
