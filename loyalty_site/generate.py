@@ -391,12 +391,16 @@ class Generator:
     def campaign_reach(self, member_id, public_id, email, joined, last_seen, birthday, consent, card_id, state) -> None:
         """Birthday, win-back and announcement: each reached once here, some held out, with a message to
         members who agreed to news."""
-        t, shop_id = self.tables, self.shop.pk
-        reaches = []
+        # Win-back as the daily run left it: every lapse before now reached, once. A member who came
+        # back to redeem the win-back voucher and stayed away again lapsed again.
         winback = self.campaigns[Kind.WINBACK]
-        lapse = last_seen + timedelta(days=winback.days_away + 1)
-        if lapse < self.now:
-            reaches.append((winback, f"lapse:{int(last_seen.timestamp())}", lapse))
+        while (lapse := last_seen + timedelta(days=winback.days_away + 1)) < self.now:
+            self.reach(member_id, public_id, email, consent, card_id, state, winback,
+                       f"lapse:{int(last_seen.timestamp())}", lapse)  # fmt: skip
+            if state["last"] is None or state["last"] <= last_seen:
+                break
+            last_seen = state["last"]
+        reaches = []
         if birthday is not None:
             this_year = timezone.localtime(self.now, self.tz).year - 1
             day = birthday.replace(year=this_year)
@@ -407,23 +411,27 @@ class Generator:
         if consent and joined < announcement.sent_at:
             reaches.append((announcement, "announcement", announcement.sent_at))
         for campaign, occasion, at in reaches:
-            held = self.held_out(campaign, public_id)
-            voucher_id = message_id = None
-            if not held and campaign.gift == "voucher":
-                expires = at + timedelta(days=14)
-                voucher_id = self.voucher(member_id, card_id, at, self.uid(), state, title=campaign.voucher_title,
-                                          expires=expires)  # fmt: skip
-                t[LedgerEntry].add(shop_id=shop_id, member_id=member_id, reason=Reason.CAMPAIGN, voucher_id=voucher_id,
-                                   group=self.uid(), note=campaign.name, created_at=at)  # fmt: skip
-            if not held and consent:
-                message_id = t[Message].add(
-                    public_id=self.uid(), shop_id=shop_id, member_id=member_id, campaign=str(campaign.public_id),
-                    occasion=occasion, kind=Message.Kind.MARKETING, template="campaigns/email/campaign",
-                    context={"kind": campaign.kind, "title": campaign.name}, to_email=email,
-                    status=Message.Status.SENT, attempts=1, created_at=at, next_attempt_at=at, sent_at=at,
-                )  # fmt: skip
-            t[Reach].add(shop_id=shop_id, campaign_id=campaign.pk, member_id=member_id, occasion=occasion,
-                         held_out=held, voucher_id=voucher_id, message_id=message_id, created_at=at)  # fmt: skip
+            self.reach(member_id, public_id, email, consent, card_id, state, campaign, occasion, at)
+
+    def reach(self, member_id, public_id, email, consent, card_id, state, campaign, occasion, at) -> None:
+        t, shop_id = self.tables, self.shop.pk
+        held = self.held_out(campaign, public_id)
+        voucher_id = message_id = None
+        if not held and campaign.gift == "voucher":
+            expires = at + timedelta(days=14)
+            voucher_id = self.voucher(member_id, card_id, at, self.uid(), state, title=campaign.voucher_title,
+                                      expires=expires)  # fmt: skip
+            t[LedgerEntry].add(shop_id=shop_id, member_id=member_id, reason=Reason.CAMPAIGN, voucher_id=voucher_id,
+                               group=self.uid(), note=campaign.name, created_at=at)  # fmt: skip
+        if not held and consent:
+            message_id = t[Message].add(
+                public_id=self.uid(), shop_id=shop_id, member_id=member_id, campaign=str(campaign.public_id),
+                occasion=occasion, kind=Message.Kind.MARKETING, template="campaigns/email/campaign",
+                context={"kind": campaign.kind, "title": campaign.name}, to_email=email,
+                status=Message.Status.SENT, attempts=1, created_at=at, next_attempt_at=at, sent_at=at,
+            )  # fmt: skip
+        t[Reach].add(shop_id=shop_id, campaign_id=campaign.pk, member_id=member_id, occasion=occasion,
+                     held_out=held, voucher_id=voucher_id, message_id=message_id, created_at=at)  # fmt: skip
 
 
 def generate(*, slug: str, members: int, seed: int = 2026, progress=None) -> Shop:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.core import signing
-from django.db.models import F, Subquery
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from members.emails import canonical_email
@@ -86,16 +86,19 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
 
 # A name is looked for first among this many of the shop's latest visitors (the customer at the
 # counter is most likely one of them), then, if fewer than ten match there, among all members.
-RECENT = 5_000
+RECENT = 2_000
 LATEST_FIRST = (F("last_visit_at").desc(nulls_last=True), "name")
 
 
 def by_name(shop: Shop, part: str, limit: int = 10) -> list[Member]:
     """Members whose name contains ``part``, latest visitors first. Ten matches among the latest
-    visitors are the ten latest matches of all, found without reading every member of a big shop."""
-    named = shop.members.filter(name__icontains=part).order_by(*LATEST_FIRST)
-    latest = shop.members.order_by(F("last_visit_at").desc(nulls_last=True)).values("pk")[:RECENT]
-    found = list(named.filter(pk__in=Subquery(latest))[:limit])
-    if len(found) < limit:
-        found = list(named[:limit])
-    return found
+    visitors are the ten latest matches of all: a big shop finds them by reading the names of its
+    latest visitors (one index scan), not every member whose name matches (a twelfth of a million
+    for a common surname)."""
+    latest = shop.members.order_by(*LATEST_FIRST).values_list("pk", "name")[:RECENT]
+    wanted = part.upper()
+    picked = [pk for pk, name in latest if wanted in name.upper()][:limit]
+    if len(picked) == limit:
+        found = shop.members.in_bulk(picked)
+        return [found[pk] for pk in picked]
+    return list(shop.members.filter(name__icontains=part).order_by(*LATEST_FIRST)[:limit])

@@ -116,7 +116,7 @@ def purchase_record(
         if pay_points:
             entries.append(post(locked, Reason.REDEEM, points=-pay_points, money_amount=value, **posted))
         result = ActionResult(group, entries, purchase=purchase)
-        result.standing = visit_recorded(locked, now)
+        result.standing = visit_recorded(locked, now, entries)
         stamps_on = next((p for p in shop_rewards(shop).programs if p.pk == rule.purchase_stamps_id), None)
         _stamp_for_purchase(result, stamps_on, locked, staff=staff, now=now)
     return result

@@ -60,10 +60,11 @@ def complete_cards(
     return vouchers
 
 
-def visit_recorded(member: Member, now):
-    """A stamp or a purchase (whose row moved the last visit): tiers move up at once; the apps above
-    hear of it. Returns where the member now stands on the tier ladder (None without tiers)."""
-    current = tiers.tier_refresh(member=member, now=now)
+def visit_recorded(member: Member, now, entries: list[LedgerEntry]):
+    """A stamp or a purchase (whose row moved the last visit), its rows ``entries``: tiers move up at
+    once; the apps above hear of it. Returns where the member now stands on the tier ladder (None
+    without tiers, or if the rows do not count towards one)."""
+    current = tiers.tier_refresh(member=member, now=now, entries=entries)
     signals.visit_recorded.send(sender=Member, member=member, now=now)
     return current
 
@@ -98,7 +99,7 @@ def stamp_add(
             member=locked, program=program, count=count, staff=staff, override=override, now=now, group=group,
             idempotency_key=idempotency_key, override_reason=override_reason, note=note, seen=True,
         )  # fmt: skip
-        current = visit_recorded(locked, now)
+        current = visit_recorded(locked, now, entries)
     return ActionResult(group, entries, vouchers, standing=current)
 
 

@@ -108,10 +108,22 @@ def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
 
 
-def tier_refresh(*, member: Member, now) -> Standing | None:
+def counted(entries, policy: TierPolicy) -> bool:
+    """Whether rows just written count towards a tier (as ``_counted`` counts them): if not, the
+    member's progress did not grow, and tiers only move up here."""
+    if policy.basis == TierPolicy.Basis.POINTS:
+        return any(entry.reason in EARNING and entry.points > 0 for entry in entries)
+    return any(entry.opens_visit for entry in entries)
+
+
+def tier_refresh(*, member: Member, now, entries=None) -> Standing | None:
     """After an action: move up at once if the member now qualifies higher. Never moves down.
-    ``member`` is the locked row; one query (the progress) in a shop with tiers, none without.
-    Returns where the member stands now, for the counter to show."""
+    ``member`` is the locked row; one query (the progress) in a shop with tiers, none without, and
+    none when the action's ``entries`` do not count towards a tier (a stamp where points count).
+    Returns where the member stands now, for the counter to show, or None if unchanged."""
+    policy = shop_rewards(member.shop).policy
+    if policy is None or (entries is not None and not counted(entries, policy)):
+        return None
     current = standing(member, now)
     if current is None:
         return None

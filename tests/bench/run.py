@@ -251,8 +251,8 @@ def server_time(client, path: str, repeat: int = 5) -> tuple[float, int, int]:
 
 
 def daytime(shop):
-    """A moment in the shop's daytime (birthdays and win-back send only from 9:00 to 21:00 there):
-    now, or the next 10:00."""
+    """The latest moment, not after now, in the shop's daytime (birthdays and win-back send only from
+    9:00 to 21:00 there): now, or 20:30 of the shop's day before."""
     from datetime import datetime, time, timedelta
 
     from django.utils import timezone
@@ -261,8 +261,8 @@ def daytime(shop):
     local = timezone.localtime(now, shop.tz)
     if 9 <= local.hour < 21:
         return now
-    day = local.date() + timedelta(days=1 if local.hour >= 21 else 0)
-    return datetime.combine(day, time(10), tzinfo=shop.tz)
+    day = local.date() - timedelta(days=1 if local.hour < 9 else 0)
+    return datetime.combine(day, time(20, 30), tzinfo=shop.tz)
 
 
 def beat_tasks(shop) -> list[tuple[str, float, float]]:

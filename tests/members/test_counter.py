@@ -204,17 +204,17 @@ def test_lookup_panel_and_action_query_counts(world, findable_member, short_prog
         stamp(carol, world, findable_member, short_program, key=f"q{i}")
     url = counter_url(world)
     carol.get(url, {"q": findable_member.code})
-    # user, shop and role, the member, their cards, their vouchers
-    with django_assert_num_queries(5):
+    # the user with their role at the shop, the member, their cards, their vouchers
+    with django_assert_num_queries(4):
         carol.get(url, {"q": findable_member.code}, headers={"HX-Request": "true"})
     panel = reverse("rewards:counter_member", args=[world.shop.slug, findable_member.public_id])
     carol.get(panel)
     # the full page adds the shop switcher
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         carol.get(panel)
-    # +1 stamp: user, shop and role, the member; BEGIN, the lock (with the key's replay), the card
-    # (with its last visit), the row, the card's and the member's balance, COMMIT.
-    with django_assert_num_queries(10):
+    # +1 stamp: the user with their role, the member; BEGIN, the lock (with the key's replay), the
+    # card (with its last visit), the row, the card's and the member's balance, COMMIT.
+    with django_assert_num_queries(9):
         response = stamp(carol, world, findable_member, short_program, key="q4")
     assert response.status_code == 200
 
@@ -222,7 +222,7 @@ def test_lookup_panel_and_action_query_counts(world, findable_member, short_prog
     TierPolicyFactory(shop=world.shop)
     TierFactory(shop=world.shop, name="Gold", threshold=5)
     carol.get(panel)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         carol.get(panel)
 
 

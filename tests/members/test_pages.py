@@ -26,7 +26,7 @@ def test_home_lists_my_shops(world, django_assert_num_queries):
 def test_shop_home(world, alice_client, django_assert_num_queries):
     url = reverse("members:shop_home", args=[world.shop.slug])
     alice_client.get(url)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = alice_client.get(url)
     assert response.status_code == 200
     # The shop's brand colour reaches the page through the nonce'd style.
@@ -41,8 +41,8 @@ def test_member_list_queries_do_not_grow_with_members(world, django_assert_num_q
     client = world.client(world.bob)
     url = reverse("members:member_list", args=[world.shop.slug])
     client.get(url)
-    # user, shop and role, the shop switcher, the members
-    with django_assert_num_queries(4):
+    # the user with their role, the shop switcher, the members
+    with django_assert_num_queries(3):
         response = client.get(url)
     assert response.content.decode().count("<tr>") == count + 1
     assert "Outsider Olga" not in response.content.decode()

@@ -206,7 +206,7 @@ def test_staff_page_lists_team_and_permissions(world, alice_client, django_asser
     services.staff_invite(shop=world.shop, invited_by=world.alice, email="erin@example.com", role="staff")
     url = reverse("members:staff_list", args=[world.shop.slug])
     alice_client.get(url)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = alice_client.get(url)
     body = response.content.decode()
     assert "erin@example.com" in body and "carol@example.com" in body

@@ -110,3 +110,28 @@ def test_anonymous_is_sent_to_log_in(world, name):
 def test_unknown_shop_is_the_same_404(world):
     response = world.client(world.alice).get("/s/no-such-shop/")
     assert response.status_code == 404
+
+
+def test_a_shop_page_loads_the_user_with_their_role_and_still_checks_the_session(world, django_assert_num_queries):
+    """The user and their role come in one query; the session is held to what Django's own check
+    asks: a password changed elsewhere, or an account switched off, logs the session out."""
+    url = reverse("members:shop_home", args=[world.shop.slug])
+    client = world.client(world.alice)
+    client.get(url)
+    with django_assert_num_queries(4):  # user and role, members (bounded count), staff, the shop switcher
+        assert client.get(url).status_code == 200
+
+    world.alice.set_password("a-new-password-2026")
+    world.alice.save()
+    response = client.get(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert client.get(url).status_code == 302  # the old session is gone, not just refused once
+
+    carol = world.client(world.carol)
+    assert carol.get(url).status_code == 200
+    world.carol.is_active = False
+    world.carol.save()
+    assert carol.get(url).status_code == 302
+
+    # A user with a role at another shop only: the same 404 as ever.
+    assert world.client(world.dave).get(url).status_code == 404

@@ -50,3 +50,22 @@ def test_the_same_seed_makes_the_same_shop():
 def test_codes_never_collide():
     codes = {code_for(n, salt=7) for n in range(200_000)}
     assert len(codes) == 200_000
+
+
+def test_the_win_back_campaign_is_as_its_daily_run_left_it():
+    """Every lapse before the shop's generated "now" was reached once, members who came back and
+    lapsed again included: the benchmark's win-back run measures one day's work, not years'."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.services import _lapsed
+
+    shop = generate(slug="winback", members=300, seed=11)
+    winback = Campaign.objects.get(shop=shop, kind=Campaign.Kind.WINBACK)
+    # The shop is generated up to 6:00 of its day: two days back is safely before that.
+    assert _lapsed(winback, timezone.now() - timedelta(days=2)).count() == 0
+    assert (
+        Reach.objects.filter(campaign=winback).values("member").distinct().count()
+        < Reach.objects.filter(campaign=winback).count()
+    ), "some members lapsed twice"
