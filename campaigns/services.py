@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -189,10 +189,18 @@ def birthdays_run(*, now=None) -> int:
         today = timezone.localtime(now, tz).date()
         horizon = today + timedelta(days=campaign.days_before)
         candidates = audience(campaign).filter(birthday_within(today, horizon))
+        # Those reached already this year (the days before a birthday are several runs): one query,
+        # not a locked transaction each that finds the reach and does nothing.
+        years = {str(today.year), str(horizon.year)}
+        reached = set(
+            campaign.reaches.filter(occasion__in=years, member__in=candidates.values("pk")).values_list(
+                "member_id", "occasion"
+            )
+        )
         due = {}
         for member_id, born in candidates.values_list("pk", "birthday"):
             day = next_birthday(born, today)
-            if day <= horizon:
+            if day <= horizon and (member_id, str(day.year)) not in reached:
                 due[member_id] = day
 
         def reach(member, campaign=campaign, due=due, tz=tz):
@@ -350,17 +358,18 @@ def results(campaign: Campaign) -> dict:
         .values("n")
     )
     window = timedelta(days=RESULTS_DAYS)
-    rows = (
-        campaign.reaches.annotate(window_end=ExpressionWrapper(F("created_at") + window, output_field=DateTimeField()))
-        .annotate(visits=Coalesce(Subquery(visits), 0))
-        .values_list("held_out", "visits")
+    reaches = campaign.reaches.annotate(
+        window_end=ExpressionWrapper(F("created_at") + window, output_field=DateTimeField())
+    ).annotate(visits=Coalesce(Subquery(visits), 0))
+    # Summed in the database, one row per group: a campaign of a big shop has a million reaches.
+    sums = (
+        reaches.order_by()
+        .values("held_out")
+        .annotate(members=Count("pk"), returned=Count("pk", filter=Q(visits__gt=0)), visits_sum=Sum("visits"))
     )
     groups = {False: {"members": 0, "returned": 0, "visits": 0}, True: {"members": 0, "returned": 0, "visits": 0}}
-    for held_out, count in rows:
-        group = groups[held_out]
-        group["members"] += 1
-        group["returned"] += count > 0
-        group["visits"] += count
+    for row in sums:
+        groups[row["held_out"]].update(members=row["members"], returned=row["returned"], visits=row["visits_sum"])
     for group in groups.values():
         group["rate"] = round(100 * group["returned"] / group["members"]) if group["members"] else None
     messages = Message.objects.filter(reach__campaign=campaign).aggregate(

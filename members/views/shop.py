@@ -45,13 +45,14 @@ KEPT_FOR = 10 * 60
 
 def member_count(shop) -> tuple[int, datetime | None]:
     """The shop's members: exact and live for a small shop (the count stops at EXACT_UP_TO + 1);
-    for a big one, counted at most every KEPT_FOR seconds, with the time it was counted."""
+    a big one's count is kept for KEPT_FOR seconds, with the time it was counted."""
+    key = f"shop-member-count:{shop.pk}"
+    if (kept := cache.get(key)) is not None:
+        return kept
     if (count := shop.members.values("pk")[: EXACT_UP_TO + 1].count()) <= EXACT_UP_TO:
         return count, None
-    key = f"shop-member-count:{shop.pk}"
-    if (kept := cache.get(key)) is None:
-        kept = (shop.members.count(), timezone.now())
-        cache.set(key, kept, KEPT_FOR)
+    kept = (shop.members.count(), timezone.now())
+    cache.set(key, kept, KEPT_FOR)
     return kept
 
 

@@ -135,6 +135,17 @@ def test_birthday_once_a_year_however_often_the_task_runs(world, make):
     assert Voucher.objects.filter(member=member).count() == 2
 
 
+def test_a_later_run_skips_the_members_already_given_their_birthday_gift(world, make, django_assert_max_num_queries):
+    """The hourly run in the days before birthdays finds those already reached in one query, instead
+    of locking each of them (a big shop has thousands of birthdays in the window)."""
+    birthday_campaign(make, days_before=7)
+    MemberFactory.create_batch(5, shop=world.shop, birthday=date(1990, 3, 10), marketing_consent=True)
+    assert services.birthdays_run(now=at("2027-03-05 10:00")) == 5
+    with django_assert_max_num_queries(4):  # the campaigns, those reached, the birthdays
+        assert services.birthdays_run(now=at("2027-03-05 11:00")) == 0
+    assert Voucher.objects.filter(shop=world.shop).count() == 5
+
+
 def test_birthday_in_each_shops_own_time_zone_and_daytime(world, make):
     la_shop = ShopFactory(time_zone="America/Los_Angeles")
     birthday_campaign(make)
