@@ -83,13 +83,13 @@ class Shops:
             self.clients[shop.slug] = client
             self.cookies[shop.slug] = client.cookies["sessionid"].value
 
-    def sample(self, shop, count: int = 2000):
-        """Members spread over the shop, by id, each with what the requests need."""
+    def sample(self, shop, count: int = 2000, offset: int = 0):
+        """Members spread over the shop, by id, each with what the requests need; another ``offset``
+        picks others (a run half an hour after the last must not stamp the same members too soon)."""
         from members.models import Member
 
-        ids = list(
-            Member.objects.filter(shop=shop).values_list("pk", flat=True)[:: max(shop.members.count() // count, 1)]
-        )
+        step = max(shop.members.count() // count, 1)
+        ids = list(Member.objects.filter(shop=shop).values_list("pk", flat=True)[offset % step :: step])
         return list(Member.objects.filter(pk__in=ids[:count]).order_by("pk"))
 
 
@@ -175,7 +175,7 @@ def counter_requests(shops: Shops) -> dict[str, list[tuple[str, str, str]]]:
 
     shop = shops.big
     base = f"/s/{shop.slug}"
-    members = shops.sample(shop)
+    members = shops.sample(shop, offset=int(RUN, 16) // 60)  # another set of members each minute
     program = StampProgram.objects.for_shop(shop).first()
     rule = PointsRule.objects.get(shop=shop)
     vouchers = list(
@@ -372,8 +372,10 @@ def main() -> int:
             for name, requests in counter_requests(shops).items():
                 # Counted first, on two requests wrk then leaves alone (a member stamped twice
                 # within the card's minimum time would count the refusal instead).
-                queries = queries_of(client, requests[0], requests[1])
-                script = lua(requests[2:], Path(directory), re.sub(r"\W+", "_", name))
+                # (A kind of one request, such as a join, makes a new one each time from {n}.)
+                counted, rest = (requests[:2], requests[2:]) if len(requests) > 2 else (requests * 2, requests)
+                queries = queries_of(client, *counted)
+                script = lua(rest, Path(directory), re.sub(r"\W+", "_", name))
                 result = wrk(url, seconds=options.seconds, connections=options.connections, cookie=cookie,
                              script=script, csrf=csrf)  # fmt: skip
                 rows.append((name, result, queries))
