@@ -190,12 +190,16 @@ def stamp_locked(
 
 
 @idempotent
-def voucher_redeem(*, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
-    """Redeem a voucher: a status change only one request can win."""
+def voucher_redeem(
+    *, shop: Shop, voucher_id: int, staff: User, idempotency_key: str, at=None, voucher: Voucher | None = None
+) -> ActionResult:
+    """Redeem a voucher: a status change only one request can win. ``voucher``: the row, when the
+    caller has just read it (the counter, to check it is the member's), so it is not read twice."""
     with transaction.atomic():
         # Read before the lock: the conditional UPDATE below is what decides, so a twin that
         # redeemed it meanwhile makes this one fail rather than redeem it twice.
-        voucher = Voucher.objects.filter(shop=shop, pk=voucher_id).first()
+        if voucher is None or voucher.pk != voucher_id or voucher.shop_id != shop.pk:
+            voucher = Voucher.objects.filter(shop=shop, pk=voucher_id).first()
         if voucher is None:
             raise LoyaltyError(_("No such voucher."), code=Code.NOT_FOUND)
         locked = lock_member(voucher.member_id, idempotency_key)

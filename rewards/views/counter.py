@@ -238,6 +238,7 @@ def counter_redeem(request, member_id):
         action=lambda: services.voucher_redeem(
             shop=request.shop,
             voucher_id=voucher.pk,
+            voucher=voucher,
             staff=request.user,
             idempotency_key=_key(request),
         ),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from members.tokens import member_qr_payload
 from rewards.models import LedgerEntry, MemberCard, Voucher
 
-from ..factories import MemberFactory, StampProgramFactory, TierFactory, TierPolicyFactory
+from ..factories import MemberFactory, StampProgramFactory, TierFactory, TierPolicyFactory, VoucherFactory
 
 
 @pytest.fixture
@@ -217,6 +217,14 @@ def test_lookup_panel_and_action_query_counts(world, findable_member, short_prog
     with django_assert_num_queries(9):
         response = stamp(carol, world, findable_member, short_program, key="q4")
     assert response.status_code == 200
+
+    # Redeem: the user with their role, the member, the voucher; BEGIN, the lock, the voucher's
+    # status, the row, the member's last visit, COMMIT.
+    voucher = VoucherFactory(shop=world.shop, member=findable_member)
+    redeem = reverse("rewards:counter_redeem", args=[world.shop.slug, findable_member.public_id])
+    with django_assert_num_queries(9):
+        response = carol.post(redeem, {"voucher": voucher.public_id, "key": "q5", "confirmed": "1"})
+    assert response.status_code == 200 and f'id="voucher-{voucher.public_id}" hx-swap-oob="delete"' in response.text
 
     # With tiers: the member's progress, however much history there is, on the panel and in the action.
     TierPolicyFactory(shop=world.shop)
