@@ -33,7 +33,10 @@ from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampPro
 
 Reason = LedgerEntry.Reason
 
-__all__ = ["ActionResult", "Code", "LoyaltyError", "Reason", "card_for", "drift", "idempotent", "lock_member", "post"]
+__all__ = [
+    "ActionResult", "Code", "LoyaltyError", "Reason", "card_for", "drift", "idempotent", "lock_member", "post",
+    "post_all",
+]  # fmt: skip
 
 # What a form's idempotency key may hold: the counter renders a UUID in hex.
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -141,18 +144,29 @@ def post(
     points, in the database with F() and on the instances the caller holds. ``seen``: the row is
     the member at the counter, so their last visit moves to ``now`` in the same UPDATE. The caller
     holds the member lock and the transaction."""
-    entry = LedgerEntry.objects.create(
-        shop_id=member.shop_id, member=member, card=card, reason=reason, stamps=stamps, points=points, group=group,
-        created_at=now, **fields,
-    )  # fmt: skip
-    if stamps:
+    row = {"reason": reason, "card": card, "stamps": stamps, "points": points, **fields}
+    return post_all(member, [row], group=group, now=now, seen=seen)[0]
+
+
+def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: bool = False) -> list[LedgerEntry]:
+    """``post`` for several rows of one action: one INSERT for the rows, one UPDATE for each balance
+    they move together (a purchase's points earned and points paid move the member's once)."""
+    entries = LedgerEntry.objects.bulk_create(
+        [LedgerEntry(shop_id=member.shop_id, member=member, group=group, created_at=now, **row) for row in rows]
+    )
+    moved: dict[int, list] = {}
+    for entry in entries:
+        if entry.stamps:
+            moved.setdefault(entry.card.pk, [entry.card, 0])[1] += entry.stamps
+    for card, stamps in moved.values():
         MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + stamps)
         card.stamps += stamps
+    points = sum(entry.points for entry in entries)
     if points or seen:
         changes = {"points": F("points") + points} if points else {}
         Member.objects.filter(pk=member.pk).update(**changes, **({"last_visit_at": now} if seen else {}))
         member.points += points
-    return entry
+    return entries
 
 
 def drift() -> list[tuple[object, int, int]]:

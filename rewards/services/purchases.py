@@ -16,7 +16,7 @@ from members.tenancy import staff_may
 
 from .. import signals
 from ..config import shop_rewards
-from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
+from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, post_all, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
 from . import catalogue
 from .stamps import check_override, opens_visit, stamp_locked, visit_recorded
@@ -100,21 +100,22 @@ def purchase_record(
             points_spent=pay_points, paid_with_points=value, discount=discount, group=group, staff=staff,
             created_at=now,
         )  # fmt: skip
-        posted = {"purchase": purchase, "group": group, "staff": staff, "now": now}
-        entries = [
-            post(
-                locked, Reason.PURCHASE, points=earned, opens_visit=opens_visit(member.pk, now), money_amount=amount,
-                seen=True, idempotency_key=idempotency_key, override=override,
-                override_reason=override_reason if override else "",
+        common = {"purchase": purchase, "staff": staff}
+        rows = [
+            dict(
+                reason=Reason.PURCHASE, points=earned, opens_visit=opens_visit(member.pk, now), money_amount=amount,
+                idempotency_key=idempotency_key, override=override, override_reason=override_reason if override else "",
                 note=" · ".join(part for part in (purchase.receipt, note.strip() if override else "") if part)[:200],
-                **posted,
-            ),
-            *([redeemed] if redeemed else []),
+                **common,
+            )
         ]  # fmt: skip
         if bonus:
-            entries.append(post(locked, Reason.CAMPAIGN, points=bonus, note=boost.name[:200], **posted))
+            rows.append(dict(reason=Reason.CAMPAIGN, points=bonus, note=boost.name[:200], **common))
         if pay_points:
-            entries.append(post(locked, Reason.REDEEM, points=-pay_points, money_amount=value, **posted))
+            rows.append(dict(reason=Reason.REDEEM, points=-pay_points, money_amount=value, **common))
+        # The purchase's rows in one INSERT, and the points they earn and pay in one UPDATE.
+        earning, *paying = post_all(locked, rows, group=group, now=now, seen=True)
+        entries = [earning, *([redeemed] if redeemed else []), *paying]
         result = ActionResult(group, entries, purchase=purchase)
         result.standing = visit_recorded(locked, now, entries)
         stamps_on = next((p for p in shop_rewards(shop).programs if p.pk == rule.purchase_stamps_id), None)

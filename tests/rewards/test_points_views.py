@@ -44,6 +44,23 @@ def test_pay_part_of_the_bill_with_points_shows_what_is_left(world, member, rule
     assert Member.objects.get(pk=member.pk).points == 200 - 200 + 18
 
 
+def test_a_purchase_paying_with_points_answers_with_its_balances_in_a_fixed_number_of_queries(
+    world, member, rule, django_assert_num_queries
+):
+    carol = world.client(world.carol)
+    purchase(carol, world, member, amount="2000")  # 200 points, and the card's first stamp
+    # the user with their role, the member; BEGIN, the lock, the purchase, whether it opens a visit,
+    # its rows (earned and paid) in one INSERT and the points they move in one UPDATE; the card's
+    # stamp in a savepoint (SAVEPOINT, the card with its last visit, the row, the card, RELEASE);
+    # COMMIT
+    with django_assert_num_queries(14):
+        response = purchase(carol, world, member, amount="200", pay_points="100", confirmed="1")
+    body = response.content.decode()
+    # 200 points, 100 paid, 19 earned on the NT$190 paid in money
+    assert 'class="points-balance">119<' in body and "Still to pay: NT$190" in body
+    assert 'hx-swap-oob="true"' in body and "<table" not in body
+
+
 @pytest.mark.parametrize(
     "data", [{"amount": ""}, {"amount": "abc"}, {"amount": "-5"}, {"amount": "10", "pay_points": "-1"}]
 )
