@@ -30,12 +30,17 @@ def check_override(shop: Shop, staff: User, override: bool, reason: str) -> None
         raise LoyaltyError(_("Choose why the limits are overridden."), code=Code.OVERRIDE_REASON)
 
 
-def opens_visit(member_id: int, now) -> bool:
-    """A stamp or purchase begins a visit unless one began within VISIT_MINUTES before: +3 +3 +1
-    given in a minute with an override is one visit. The caller holds the member lock."""
+def open_visits(member_id: int, now):
+    """The member's visit that began within VISIT_MINUTES before ``now``, as a queryset: while there
+    is one, a stamp or purchase is part of it (+3 +3 +1 given in a minute with an override is one
+    visit)."""
     since = now - timedelta(minutes=settings.VISIT_MINUTES)
-    recent = LedgerEntry.objects.filter(member_id=member_id, created_at__gt=since, created_at__lte=now)
-    return not recent.visits().exists()
+    return LedgerEntry.objects.filter(member_id=member_id, created_at__gt=since, created_at__lte=now).visits()
+
+
+def opens_visit(member_id: int, now) -> bool:
+    """Whether a stamp or purchase now begins a visit. The caller holds the member lock."""
+    return not open_visits(member_id, now).exists()
 
 
 def complete_cards(
@@ -111,15 +116,13 @@ def _card_and_visits(member: Member, program: StampProgram, now) -> tuple[StampP
     last = LedgerEntry.objects.filter(
         member_id=member.pk, card__program=OuterRef("pk"), reason=Reason.VISIT, voided_by__isnull=True
     ).order_by("-created_at")
-    since = now - timedelta(minutes=settings.VISIT_MINUTES)
-    recent = LedgerEntry.objects.filter(member_id=member.pk, created_at__gt=since, created_at__lte=now).visits()
     fresh = (
         StampProgram.objects.filter(pk=program.pk)
         .annotate(
             card_id=Subquery(card.values("pk")[:1]),
             card_stamps=Subquery(card.values("stamps")[:1]),
             last_visit=Subquery(last.values("created_at")[:1]),
-            visit_open=Exists(recent),
+            visit_open=Exists(open_visits(member.pk, now)),
         )
         .get()
     )
