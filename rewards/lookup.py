@@ -5,6 +5,7 @@ The look-up signs (member, method) into the panel it renders, so a form cannot c
 scan it never had; every ledger row written while ``found_by`` is active records the method.
 """
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -55,8 +56,12 @@ class Lookup:
     method: str = ""
 
 
+LAST_DIGITS = re.compile(r"[0-9]{4}")
+
+
 def counter_lookup(shop: Shop, query: str) -> Lookup:
-    """A scanned member QR, a member or voucher code, an e-mail, a phone number or a name."""
+    """A scanned member QR, a member or voucher code, an e-mail, a phone number or its last four
+    digits, or a name."""
     query = query.strip()
     if not query:
         return Lookup()
@@ -77,6 +82,10 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
         voucher = shop.vouchers.select_related("member").filter(code=compact).first()
         if voucher:
             return Lookup([voucher.member], voucher=voucher, method=FoundBy.VOUCHER)
+    if LAST_DIGITS.fullmatch(digits := query.replace(" ", "")):
+        # The last four digits of a phone: a short list to pick from, latest visitors first.
+        found = shop.members.filter(phone__endswith=digits).order_by(*LATEST_FIRST)[:10]
+        return Lookup(list(found), method=FoundBy.PHONE)
     if "@" in query:
         return Lookup(list(shop.members.filter(email_canonical=canonical_email(query))[:10]), method=FoundBy.EMAIL)
     if phone := normalise_phone(query, region=shop_region(shop)):

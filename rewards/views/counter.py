@@ -71,7 +71,9 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
     context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {}))}
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
-        context["found_links"] = [(m, found_token(m.public_id, lookup.method)) for m in lookup.members]
+        context["found_links"] = [
+            (m, found_token(m.public_id, lookup.method), masked_contact(m)) for m in lookup.members
+        ]
     if member is not None:
         context.update(counter_panel(request.shop, member))
         context.update(_member_context(request, member, method))

@@ -47,8 +47,8 @@ def stamp(client, world, member, program, key="k1", count=1, **extra):
 
 @pytest.mark.parametrize(
     "query",
-    ["MEMBERCODE", "0912 345 678", "+886 912 345 678", "MIA@example.com", "mia ch"],
-    ids=["code", "local-phone", "intl-phone", "email", "name"],
+    ["MEMBERCODE", "0912 345 678", "+886 912 345 678", "MIA@example.com", "mia ch", "5678"],
+    ids=["code", "local-phone", "intl-phone", "email", "name", "last-four-digits"],
 )
 def test_lookup_finds_the_member_by_what_staff_type(world, findable_member, short_program, carol, query):
     query = findable_member.code if query == "MEMBERCODE" else query
@@ -196,6 +196,24 @@ def test_wrong_methods(world, findable_member, carol):
     assert carol.post(counter_url(world)).status_code == 405
     url = reverse("rewards:counter_stamp", args=[world.shop.slug, findable_member.public_id])
     assert carol.get(url).status_code == 405
+
+
+def test_last_four_digits_list_every_match_latest_visitor_first_with_masked_phones(world, carol):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    MemberFactory(shop=world.shop, name="Old Friend", phone="+886911005678", last_visit_at=now - timedelta(days=90))
+    MemberFactory(shop=world.shop, name="Never Came", phone="+886922005678", last_visit_at=None)
+    MemberFactory(shop=world.shop, name="This Morning", phone="+886933005678", last_visit_at=now - timedelta(hours=2))
+    MemberFactory(shop=world.shop, name="Other Digits", phone="+886944001234")
+    MemberFactory(shop=world.other_shop, name="Other Shop", phone="+886955005678")
+    body = carol.get(counter_url(world), {"q": "56 78"}).content.decode()
+    names = re.findall(r"<strong>([^<]+)</strong> <code>", body)
+    assert names == ["This Morning", "Old Friend", "Never Came"]
+    assert body.count("••• 678") == 3 and "005678" not in body
+    assert "Last visit 2\xa0hours ago" in body and "No visit yet" in body
 
 
 def test_lookup_panel_and_action_query_counts(world, findable_member, short_program, carol, django_assert_num_queries):
