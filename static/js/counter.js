@@ -34,6 +34,45 @@
     show(problem.dataset.failed + " " + (xhr.getResponseHeader("X-Request-ID") || xhr.status));
   });
 
+  // Keyboard shortcuts: Alt (Option on a Mac) and a letter press the first button that carries it
+  // (the first card's +1, the first voucher's Redeem ...), shown on that button. A modifier is
+  // needed because the scan field keeps the focus and a scanner types letters into it.
+  var mac = /Mac|iPhone|iPad/.test(navigator.platform || "");
+  function label() {
+    var seen = {};
+    document.querySelectorAll("[data-shortcut]").forEach(function (element) {
+      var key = element.dataset.shortcut;
+      var on = !seen[key] && !element.disabled;
+      if (on) seen[key] = true;
+      element.toggleAttribute("data-shortcut-on", on);
+      if (on) element.setAttribute("aria-keyshortcuts", "Alt+" + key.toUpperCase());
+      else element.removeAttribute("aria-keyshortcuts");
+    });
+    if (mac) document.querySelectorAll("kbd.shortcut").forEach(function (kbd) {
+      kbd.textContent = kbd.textContent.replace("Alt+", "\u2325");
+    });
+  }
+  label();
+  // Every piece htmx puts in (the outcome, a card swapped out of band) is announced by htmx:load once
+  // htmx has made its forms its own: a shortcut never presses a button htmx does not handle yet.
+  document.body.addEventListener("htmx:load", label);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      if (stopCamera) stopCamera();
+      ready();
+      return;
+    }
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var match = /^Key([A-Z])$/.exec(event.code || "");
+    if (!match) return;
+    var target = document.querySelector('[data-shortcut-on][data-shortcut="' + match[1].toLowerCase() + '"]');
+    if (!target) return;
+    event.preventDefault();
+    if (target.tagName === "DETAILS") target.open = !target.open;
+    else if (target.matches("input, select, textarea")) target.focus();
+    else target.click();
+  });
+
   document.body.addEventListener("htmx:afterSwap", function (event) {
     // After a look-up or an action the panel stays; the cursor goes back to the scan field.
     var target = event.detail.target && event.detail.target.id;
@@ -43,6 +82,7 @@
     if (target === "outcome" && history && history.open && window.htmx) window.htmx.trigger(history, "refresh");
   });
 
+  var stopCamera = null;
   if (!button || !video || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return;
   button.hidden = false;
   var stream = null;
@@ -91,5 +131,5 @@
       return video.play();
     }).then(tick).catch(function () { stop(); scanError.hidden = false; ready(); });
   });
-  document.addEventListener("keydown", function (event) { if (event.key === "Escape" && stream) { stop(); ready(); } });
+  stopCamera = stop;
 })();
