@@ -24,7 +24,7 @@ from campaigns import services as campaign_services
 from campaigns.models import Campaign, Reach
 from members import services as member_services
 from members.config import config_changed
-from members.models import CODE_ALPHABET, Invitation, Member, Message, Shop, StaffMember, User
+from members.models import CODE_ALPHABET, ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role
 from rewards import services as rewards_services
 from rewards.lookup import found_by
@@ -256,6 +256,7 @@ class Cafe:
             shop=self.shop, public_id=self.uuid(), code=self.code(), name=persona.name, email=persona.email,
             phone=persona.phone, language=persona.language, marketing_consent=persona.consent,
             consent_version="2026-01" if persona.consent else "", consent_at=joined if persona.consent else None,
+            consent_method=ConsentMethod.FORM if persona.consent else "",
             joined_at=joined,
         )  # fmt: skip
         # The welcome campaign reached everyone who joined while it ran.

@@ -349,6 +349,7 @@ class Generator:
             email=email, email_canonical=email, phone=f"+8869{number:08d}", birthday=birthday,
             language=rng.choice(("en", "zh-hant", "zh-hans")), marketing_consent=consent,
             consent_version="2026-11" if consent else "", consent_at=joined if consent else None,
+            consent_method="form" if consent else "",
             points=state["points"], tier_id=state["tier"].pk if state["tier"] else None, joined_at=joined,
             last_visit_at=state["last"], referred_by_id=referrer,
         )  # fmt: skip

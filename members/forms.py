@@ -106,6 +106,7 @@ class JoinForm(forms.Form):
         help_text=_("For a birthday treat."),
     )
     marketing_consent = forms.BooleanField(required=False, initial=False)
+    no_contact = _("Enter an e-mail address or a mobile number, so we can find your card again.")
     # The signed referral token from a member's share link, carried through the form.
     ref = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
@@ -138,7 +139,25 @@ class JoinForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("email") and not cleaned.get("phone") and not self.errors.get("phone"):
-            raise forms.ValidationError(
-                _("Enter an e-mail address or a mobile number, so we can find your card again."), code="no_contact"
-            )
+            raise forms.ValidationError(self.no_contact, code="no_contact")
         return cleaned
+
+
+class EnrolForm(JoinForm):
+    """What staff type to enrol a customer at the counter: a name and a phone or an e-mail, the
+    customer's language, and whether they said yes to news and offers when asked aloud."""
+
+    language = forms.ChoiceField(label=_("Their language"), choices=Shop.Language.choices)
+    no_contact = _("Enter their e-mail address or mobile number, so they can find their card again.")
+
+    def __init__(self, *args, shop, **kwargs):
+        super().__init__(*args, shop=shop, **kwargs)
+        del self.fields["birthday"], self.fields["ref"]
+        self.fields["name"].label = _("Name")
+        self.fields["name"].widget.attrs["autocomplete"] = "off"
+        self.fields["email"].widget.attrs["autocomplete"] = "off"
+        self.fields["phone"].widget.attrs["autocomplete"] = "off"
+        self.fields["language"].initial = shop.language
+        self.fields["marketing_consent"].label = _(
+            "Asked aloud: “May %(shop)s send you news and offers? You can stop them at any time.” They said yes."
+        ) % {"shop": shop.name}

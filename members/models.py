@@ -181,6 +181,13 @@ class Invitation(models.Model):
         return self.expires_at <= timezone.now()
 
 
+class ConsentMethod(models.TextChoices):
+    """How a member said yes to news and offers: proof of consent says how it was asked."""
+
+    FORM = "form", _("Ticked the box on the join form")
+    ALOUD = "aloud", _("Said yes when staff asked at the counter")
+
+
 class Member(models.Model):
     """A customer enrolled in one shop's loyalty program."""
 
@@ -201,6 +208,13 @@ class Member(models.Model):
     # Which wording the member agreed to, and when: consent is proven, not assumed.
     consent_version = models.CharField(max_length=20, blank=True)
     consent_at = models.DateTimeField(null=True, blank=True)
+    consent_method = models.CharField(
+        _("how consent was given"), max_length=10, choices=ConsentMethod.choices, blank=True, editable=False
+    )
+    # Staff who enrolled the customer at the counter; empty when they joined by themselves.
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     # A cache of the ledger's points, moved with F() by rewards.services only.
     # It may go below zero when a refund takes back points already spent.
     points = models.IntegerField(_("points"), default=0)

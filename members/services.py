@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from . import signals
 from .emails import canonical_email
 from .errors import Code, LoyaltyError
-from .models import Invitation, Member, Message, Shop, StaffMember, User
+from .models import ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
 from .outbox import enqueue, message_queue
 from .roles import Role
 from .tokens import card_token
@@ -183,6 +183,12 @@ def _existing_member(shop: Shop, email: str, phone: str) -> Member | None:
     return shop.members.filter(match).first() if match else None
 
 
+def _consent_method(consent: bool, enrolled_by) -> str:
+    if not consent:
+        return ""
+    return ConsentMethod.ALOUD if enrolled_by is not None else ConsentMethod.FORM
+
+
 def member_join(
     *,
     shop: Shop,
@@ -193,11 +199,13 @@ def member_join(
     marketing_consent: bool,
     language: str,
     referrer: Member | None = None,
+    enrolled_by: User | None = None,
 ) -> tuple[Member, bool]:
     """Enrol a customer; joining twice returns the member who already exists, never a second one.
 
     Running welcome campaigns give their bonus in the same transaction; a
-    referral is remembered and rewarded at the friend's first visit."""
+    referral is remembered and rewarded at the friend's first visit. ``enrolled_by``: the staff
+    member who enrolled the customer at the counter, where consent is asked aloud."""
     email = email.strip().lower()
     if existing := _existing_member(shop, email, phone):
         return existing, False
@@ -214,6 +222,8 @@ def member_join(
                 marketing_consent=marketing_consent,
                 consent_version=CONSENT_VERSION if marketing_consent else "",
                 consent_at=now if marketing_consent else None,
+                consent_method=_consent_method(marketing_consent, enrolled_by),
+                enrolled_by=enrolled_by,
                 joined_at=now,
                 referred_by=referrer if referrer is not None and referrer.shop_id == shop.pk else None,
             )

@@ -468,6 +468,7 @@ class FoundBy(models.TextChoices):
     EMAIL = "email", _("E-mail address")
     NAME = "name", _("Name")
     PAGE = "page", _("Member page")
+    ENROLLED = "enrolled", _("Enrolled at the counter")
 
 
 # Set by the counter around a service call (rewards.lookup.found_by); every ledger row written

@@ -10,7 +10,9 @@ public_patterns = [
 
 shop_patterns = [
     path("counter/", counter.counter, name="counter"),
+    path("counter/enrol/", counter.counter_enrol, name="counter_enrol"),
     path("counter/m/<uuid:member_id>/", counter.counter_member, name="counter_member"),
+    path("counter/m/<uuid:member_id>/card-qr/", counter.counter_card_qr, name="counter_card_qr"),
     path("counter/m/<uuid:member_id>/history/", counter.counter_history, name="counter_history"),
     path("counter/m/<uuid:member_id>/stamp/", counter.counter_stamp, name="counter_stamp"),
     path("counter/m/<uuid:member_id>/redeem/", counter.counter_redeem, name="counter_redeem"),

@@ -200,6 +200,8 @@ SHOP_URLS: dict[str, ShopUrl] = {
     ),
     "rewards:program_edit": ShopUrl(objects=lambda shop: {"program_id": _program(shop).public_id}),
     "rewards:counter_member": ShopUrl(objects=_member),
+    "rewards:counter_card_qr": ShopUrl(objects=_member),
+    "rewards:counter_enrol": ShopUrl("post", data={"name": "Walk In", "phone": "0912 000 777", "language": "en"}),
     "rewards:counter_history": ShopUrl(objects=_member),
     "rewards:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
     "rewards:counter_redeem": ShopUrl("post", objects=_voucher),

@@ -6,14 +6,22 @@ double tap or a resent request returns the first result.
 
 import uuid
 
+from django.conf import settings as django_settings
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from members.emails import canonical_email
 from members.errors import Code, LoyaltyError
+from members.forms import EnrolForm
+from members.phones import normalise_phone, shop_region
+from members.qr import qr_svg
+from members.services import member_join
 from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
+from members.tokens import card_token
 
 from .. import services
 from ..config import shop_rewards
@@ -30,6 +38,9 @@ ALREADY_DONE = {Code.REDEEMED, Code.ALREADY_UNDONE}
 # a refusal replaces the last success on screen instead of leaving it there.
 REFUSED = 409
 UNREADABLE = 422
+# Found in a way that proves the customer is the one at the counter: scanned from their phone just
+# now, or enrolled by staff from what they said a moment ago.
+PRESENT = {FoundBy.QR, FoundBy.ENROLLED}
 
 
 def _urls(shop, member) -> dict[str, str]:
@@ -47,7 +58,7 @@ def _member_context(request, member, method: str) -> dict:
         # Only a fresh QR code proves the customer is at the counter: after anything else, staff
         # confirm the person before points or vouchers are spent.
         "found": found_token(member.public_id, method),
-        "needs_confirm": method != FoundBy.QR,
+        "needs_confirm": method not in PRESENT,
         "contact": masked_contact(member),
         "override_reasons": OverrideReason.choices,
         "urls": _urls(request.shop, member),
@@ -61,14 +72,15 @@ def _discounts(catalogue) -> list:
 
 def _outcome(**outcome) -> dict:
     # Every key the template reads is present, whatever the outcome.
-    outcome = {"error": "", "code": "", "result": None, "voucher": None, **outcome}
+    outcome = {"error": "", "code": "", "result": None, "voucher": None, "notice": "", **outcome}
     outcome["already_done"] = outcome["code"] in ALREADY_DONE
     return outcome
 
 
-def _render(request, *, member=None, lookup=None, outcome=None, status=200, method=""):
-    """The look-up: the member's whole panel (history opens on demand), or the members found."""
-    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {}))}
+def _render(request, *, member=None, lookup=None, outcome=None, status=200, method="", **extra):
+    """The look-up: the member's whole panel (history opens on demand), or the members found; or
+    the form to enrol a new member (``enrol``)."""
+    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {})), **extra}
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
         context["found_links"] = [
@@ -175,7 +187,7 @@ def _act(request, member, action, *, spends=False):
     """Run a counter action, recording how the member was found; a spend after anything but a
     fresh QR code needs staff to have confirmed the person with the customer."""
     method = found_method(request.POST.get("found"), member.public_id)
-    if spends and method != FoundBy.QR and request.POST.get("confirmed") != "1":
+    if spends and method not in PRESENT and request.POST.get("confirmed") != "1":
         message = _("Check with the customer that this is %(name)s (%(contact)s), tick the box, then try again.") % {
             "name": member.name, "contact": masked_contact(member) or _("no phone or e-mail"),
         }  # fmt: skip
@@ -321,3 +333,72 @@ def counter_history(request, member_id):
     member = shop_member_or_404(request, member_id)
     history = member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]
     return render(request, "rewards/_history.html", {"history": history})
+
+
+def _enrol_prefill(shop, query: str) -> dict:
+    """What staff typed in the scan field before choosing "New member", in the field it belongs to."""
+    query = query.strip()
+    if not query:
+        return {}
+    if "@" in query:
+        return {"email": query}
+    if normalise_phone(query, region=shop_region(shop)):
+        return {"phone": query}
+    return {"name": query}
+
+
+@shop_view("counter.use")
+@require_http_methods(["GET", "POST"])
+def counter_enrol(request):
+    """Enrol the customer at the counter (consent asked aloud) and, in the same tap, give the visit's
+    stamp. Joining twice never makes a second member: staff get the existing member's panel."""
+    shop = request.shop
+    programs = shop_rewards(shop).active_programs
+    if request.method == "GET":
+        form = EnrolForm(shop=shop, initial=_enrol_prefill(shop, request.GET.get("q", "")))
+        return _render(request, enrol=form, enrol_program=programs[0] if programs else None)
+    form = EnrolForm(request.POST, shop=shop)
+    if not form.is_valid():
+        return _render(request, enrol=form, enrol_program=programs[0] if programs else None, status=UNREADABLE)
+    data = form.cleaned_data
+    member, created = member_join(
+        shop=shop, name=data["name"], email=data["email"], phone=data["phone"], birthday=None,
+        marketing_consent=data["marketing_consent"], language=data["language"], enrolled_by=request.user,
+    )  # fmt: skip
+    if not created:
+        same_email = data["email"] and member.email_canonical == canonical_email(data["email"])
+        method = FoundBy.EMAIL if same_email else FoundBy.PHONE
+        notice = _("Already a member: %(name)s (%(contact)s). Nothing was changed.") % {
+            "name": member.name, "contact": masked_contact(member),
+        }  # fmt: skip
+        return _render(request, member=member, method=method, outcome={"notice": notice})
+    if member.email:
+        notice = _("Welcome, %(name)s! Their card link is on its way to %(contact)s.")
+    else:
+        notice = _("Welcome, %(name)s! Show them their card's QR code to open the card on their phone.")
+    outcome = {"notice": notice % {"name": member.name, "contact": masked_contact(member)}}
+    program = next((p for p in programs if str(p.public_id) == request.POST.get("stamp")), None)
+    if program is not None:
+        try:
+            with found_by(FoundBy.ENROLLED):
+                outcome["result"] = services.stamp_add(
+                    member=member, program=program, count=1, staff=request.user, idempotency_key=_key(request)
+                )
+        except LoyaltyError as error:
+            outcome.update(error=error.message, code=error.code)
+        member.refresh_from_db()
+    return _render(request, member=member, method=FoundBy.ENROLLED, outcome=outcome, qr=_card_qr(member))
+
+
+def _card_qr(member):
+    url = django_settings.SITE_URL + reverse("rewards:card", args=[card_token(member)])
+    return mark_safe(qr_svg(url))  # noqa: S308 - SVG made by qrcode from our own URL
+
+
+@shop_view("counter.use")
+@require_GET
+def counter_card_qr(request, member_id):
+    """The member's own card link as a QR code, shown on the counter's screen for the customer to
+    scan with their phone: their card opens there, to keep."""
+    member = shop_member_or_404(request, member_id)
+    return render(request, "rewards/counter.html#card_qr", {"member": member, "qr": _card_qr(member)})

@@ -69,6 +69,7 @@ def test_the_counter_at_a_till(live_server, browser, screenshot, assert_accessib
         find(page, "member1@demo.example", wei.name)
         scan_field_has_focus(page)
 
+        screenshot(page, f"counter-{width}x{height}")
         # The name, the stamp button, the purchase, the voucher ready: all above the fold.
         on_screen(page, page.get_by_role("heading", name=wei.name), "the member's name")
         on_screen(page, page.get_by_role("button", name="+1 stamp").first, "+1 stamp")
@@ -76,7 +77,6 @@ def test_the_counter_at_a_till(live_server, browser, screenshot, assert_accessib
         on_screen(page, page.get_by_role("button", name="Record purchase"), "Record purchase")
         on_screen(page, page.locator(f"#voucher-{voucher.public_id}").get_by_role("button", name="Redeem"), "Redeem")
         expect(page.locator("details.history")).not_to_have_attribute("open", "")
-        screenshot(page, f"counter-{width}x{height}")
 
         # Every target in the panel is at least 44 px each way.
         for button in page.locator("#result button:visible, #result summary:visible").all():
@@ -126,6 +126,32 @@ def test_the_counter_at_a_till(live_server, browser, screenshot, assert_accessib
     # Alt+H opens the recent activity, which shows the redemption.
     page.keyboard.press("Alt+H")
     expect(page.locator("details.history .history-rows")).to_contain_text(voucher.title)
+
+    # A new customer: no match for their number, Alt+N opens the form with it, one tap enrols and stamps.
+    with page.expect_response(re.compile(r".*/counter/\?q=.*")):
+        page.locator("#counter-q").fill("0912 777 001")
+        page.locator("#counter-q").press("Enter")
+    expect(page.locator("#result")).to_contain_text("No member matches")
+    with page.expect_response(re.compile(r".*/counter/enrol/.*")):
+        page.keyboard.press("Alt+N")
+    expect(page.get_by_label("Mobile phone")).to_have_value("0912 777 001")
+    page.locator("#id_name").fill("Walk-in Wu")
+    page.get_by_label(re.compile("Asked aloud")).check()
+    assert_accessible(page, "the enrol form")
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        page.get_by_role("button", name=re.compile("Enrol and \\+1 stamp")).click()
+    expect(page.get_by_role("heading", name="Walk-in Wu")).to_be_visible()
+    expect(page.locator("#outcome")).to_contain_text("+1 stamp added")
+    expect(page.locator("#outcome")).to_contain_text("Show them their card")
+    expect(page.locator(".card-qr-figure svg")).to_be_visible()
+    wu = Member.objects.get(phone="+886912777001")
+    # The visit's stamp, and the demo's welcome gift if it gives stamps: the card shows what the ledger holds.
+    stamps = wu.cards.get().stamps
+    assert wu.ledger.filter(reason="visit", stamps=1, found_by="enrolled").count() == 1
+    expect(page.locator(".panel-main .stamp-card").first.locator(".stamps li.filled")).to_have_count(stamps)
+    scan_field_has_focus(page)
+    screenshot(page, "counter-enrolled")
+    assert wu.consent_method == "aloud" and wu.enrolled_by.email == "staff@demo.example"
     context.close()
 
     voucher.refresh_from_db()
