@@ -98,7 +98,7 @@ def staff_may(shop: Shop, user: User, permission: str) -> bool:
 def shop_member_or_404(request, member_id):
     """A member of the request's shop, or 404: never another shop's member."""
     try:
-        return request.shop.members.select_related("tier").get(public_id=member_id)
+        return request.shop.members.select_related("tier", "enrolled_by").get(public_id=member_id)
     except Member.DoesNotExist:
         raise Http404 from None
 

@@ -66,6 +66,10 @@ def test_enrol_and_stamp_in_one_tap_with_consent_asked_aloud(world, program, car
     assert message.status == Message.Status.SENT and mail.outbox[-1].to == ["wu@example.com"]
     card = carol.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
     assert "9 more stamps" in card or "1 of 10" in card
+    # The owner's member page says how they joined and how they agreed.
+    page = world.client(world.alice).get(reverse("rewards:member_detail", args=[world.shop.slug, member.public_id]))
+    assert "At the counter, enrolled by carol@example.com" in page.content.decode()
+    assert "Said yes when staff asked at the counter" in page.content.decode()
 
 
 def test_enrol_with_a_phone_only_sends_nothing_and_says_to_show_the_qr(world, program, carol):
