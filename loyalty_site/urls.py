@@ -4,6 +4,8 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
@@ -26,8 +28,15 @@ def health(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
+@require_GET
+def favicon(request):
+    """Browsers ask for it at the root whatever the page says; the file lives with the static files."""
+    return redirect(static_url("icons/favicon.ico"), permanent=True)
+
+
 urlpatterns = [
     path("health/", health, name="health"),
+    path("favicon.ico", favicon),
     app_urls("members.urls"),
     app_urls("rewards.urls"),
     app_urls("campaigns.urls"),

@@ -16,6 +16,12 @@ from django.utils import timezone, translation
 DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
+def masked_email(address: str) -> str:
+    """Enough of an address for its owner to recognise, not enough to learn it: m•••@example.com."""
+    local, _at, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
 def canonical_email(address: str) -> str:
     address = (address or "").strip().lower()
     local, at, domain = address.rpartition("@")

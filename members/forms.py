@@ -22,7 +22,7 @@ class ShopForm(forms.ModelForm):
 
     class Meta:
         model = Shop
-        fields = ["name", "slug", "logo", "brand_colour", "currency", "time_zone", "language"]
+        fields = ["name", "slug", "logo", "brand_colour", "currency", "time_zone", "language", "join_asks_first"]
         widgets = {
             "brand_colour": forms.TextInput(attrs={"type": "color"}),
             "slug": forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
@@ -36,6 +36,13 @@ class ShopForm(forms.ModelForm):
         if isinstance(logo, UploadedFile):
             return reencode_image(logo)
         return logo
+
+
+class ShopCreateForm(ShopForm):
+    """A new shop: what it is called and how it looks; how its join page asks is for its settings."""
+
+    class Meta(ShopForm.Meta):
+        fields = [f for f in ShopForm.Meta.fields if f != "join_asks_first"]
 
 
 class InviteForm(forms.Form):
@@ -116,6 +123,14 @@ class JoinForm(forms.Form):
         self.fields["marketing_consent"].label = _(
             "Yes, send me news and offers from %(shop)s. I can unsubscribe at any time."
         ) % {"shop": shop.name}
+        # The shop's choice first; the other is optional once one is given.
+        if shop.join_asks_first == Shop.JoinFirst.PHONE:
+            self.order_fields(["name", "phone", "email"])
+            self.fields["email"].label = _("E-mail (optional)")
+            self.fields["email"].help_text = _("We e-mail you the link to your card, to open it on any device.")
+        else:
+            self.fields["phone"].label = _("Mobile phone (optional)")
+            self.fields["phone"].help_text = _("Give it instead of an e-mail if you prefer: staff find you by it.")
 
     def clean_ref(self):
         """The member who shared the link, or None: a broken or foreign link never stops a join."""
@@ -154,6 +169,8 @@ class EnrolForm(JoinForm):
         super().__init__(*args, shop=shop, **kwargs)
         del self.fields["birthday"], self.fields["ref"]
         self.fields["name"].label = _("Name")
+        self.fields["email"].label, self.fields["phone"].label = _("E-mail"), _("Mobile phone")
+        self.fields["email"].help_text = self.fields["phone"].help_text = ""
         self.fields["name"].widget.attrs["autocomplete"] = "off"
         self.fields["email"].widget.attrs["autocomplete"] = "off"
         self.fields["phone"].widget.attrs["autocomplete"] = "off"

@@ -1,15 +1,31 @@
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 
-def activate_shop_language(request, shop) -> None:
-    """Show a shop's public page in the shop's language.
+def _browser_language(request) -> str | None:
+    """The first language of the browser's Accept-Language that the portal speaks (zh-TW and zh-HK
+    are Traditional Chinese, zh-CN Simplified), or None when it speaks none of them."""
+    for code, _quality in parse_accept_lang_header(request.headers.get("accept-language", "")):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return None
 
-    An explicit choice made with the language switcher (the language cookie)
-    wins; otherwise the shop's language beats the browser's Accept-Language,
-    because the shop knows its customers better than a borrowed phone does.
-    """
+
+def activate_customer_language(request, shop, member=None) -> str:
+    """Show a page for customers in their language: the one they chose with the language switcher,
+    else the one they chose when joining (their card, their unsubscribe page), else their browser's,
+    else the shop's. Messages shown on the page are made in the same language."""
+    language = None
     if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
-        return
-    translation.activate(shop.language)
+        language = translation.get_language_from_request(request)
+    if language is None and member is not None and member.language:
+        language = member.language
+    language = language or _browser_language(request) or shop.language
+    translation.activate(language)
     request.LANGUAGE_CODE = translation.get_language()
+    return request.LANGUAGE_CODE

@@ -99,6 +99,18 @@ class Shop(models.Model):
         default=Language.ZH_HANT,
         help_text=_("The language customers see first on your shop's public pages."),
     )
+
+    class JoinFirst(models.TextChoices):
+        EMAIL = "email", _("E-mail address")
+        PHONE = "phone", _("Mobile phone number")
+
+    join_asks_first = models.CharField(
+        _("join page asks first for"),
+        max_length=5,
+        choices=JoinFirst.choices,
+        default=JoinFirst.EMAIL,
+        help_text=_("Customers give either; the one asked first is the one most of them will give."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Changes whenever the shop's cards, points rule, tiers, catalogue or campaigns do: see config.py.
     config_key = models.UUIDField(default=uuid.uuid4, editable=False)

@@ -238,20 +238,30 @@ def member_join(
                 member.user = user
                 member.save(update_fields=["user"])
                 # Through the outbox: sent after the commit, and still sent if the broker is down now.
-                message_queue(
-                    member=member,
-                    campaign="card_link",
-                    occasion="join",
-                    template="members/email/card_link",
-                    kind=Message.Kind.TRANSACTIONAL,
-                    context={"url": settings.SITE_URL + reverse("rewards:card", args=[card_token(member)])},
-                )
+                card_link_send(member=member, occasion="join")
     except IntegrityError:
         # A twin join won the race for the same e-mail or phone.
         if existing := _existing_member(shop, email, phone):
             return existing, False
         raise
     return member, True
+
+
+def card_link_send(*, member: Member, occasion: str) -> bool:
+    """E-mail the member the link to their card, once per occasion (joining; asking again, at most
+    once a day, so a form cannot be used to flood someone's mailbox). False when nothing was queued."""
+    with transaction.atomic():
+        return (
+            message_queue(
+                member=member,
+                campaign="card_link",
+                occasion=occasion,
+                template="members/email/card_link",
+                kind=Message.Kind.TRANSACTIONAL,
+                context={"url": settings.SITE_URL + reverse("rewards:card", args=[card_token(member)])},
+            )
+            is not None
+        )
 
 
 def member_unsubscribe(*, member: Member) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from members.emails import masked_email
 from members.models import Member, Shop
 
 from . import signals
@@ -62,8 +63,7 @@ def masked_contact(member: Member) -> str:
     if member.phone:
         return f"••• {member.phone[-3:]}"
     if member.email:
-        local, _at, domain = member.email.partition("@")
-        return f"{local[:1]}•••@{domain}"
+        return masked_email(member.email)
     return ""
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from .. import services
-from ..forms import ShopForm
+from ..forms import ShopCreateForm
 
 
 def home(request):
@@ -18,7 +18,7 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def shop_create(request):
-    form = ShopForm(request.POST or None, request.FILES or None)
+    form = ShopCreateForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         shop = services.shop_create(owner=request.user, **form.cleaned_data)
         messages.success(request, _("Your shop %(name)s is ready.") % {"name": shop.name})

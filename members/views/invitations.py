@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from .. import services
 from ..errors import LoyaltyError
 from ..forms import AcceptInvitationSignupForm
-from ..i18n import activate_shop_language
+from ..i18n import activate_customer_language
 from ..models import User
 from ..tokens import invitation_from_token
 
@@ -21,7 +21,7 @@ def invitation(request, token):
     invitation = invitation_from_token(token)
     if invitation is None:
         return render(request, "members/invitation_invalid.html", status=404)
-    activate_shop_language(request, invitation.shop)
+    activate_customer_language(request, invitation.shop)
 
     existing_user = User.objects.filter(email__iexact=invitation.email).first()
     signup_form = None

@@ -1,19 +1,19 @@
 """Pages customers see without an account: joining a shop, and leaving its news."""
 
-from allauth.account.internal.flows.login_by_code import LoginCodeVerificationProcess
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .. import services
+from ..emails import masked_email
 from ..forms import JoinForm
-from ..i18n import activate_shop_language
+from ..i18n import activate_customer_language
 from ..models import Shop
 from ..ratelimit import allow, client_ip
 from ..tokens import card_token, member_from_unsubscribe_token, referrer_from_token
@@ -22,7 +22,7 @@ from ..tokens import card_token, member_from_unsubscribe_token, referrer_from_to
 @require_http_methods(["GET", "POST"])
 def join(request, shop_slug):
     shop = get_object_or_404(Shop, slug=shop_slug)
-    activate_shop_language(request, shop)
+    activate_customer_language(request, shop)
     ref = request.GET.get("ref", "")
     form = JoinForm(request.POST or None, shop=shop, initial={"ref": ref})
     referrer = referrer_from_token(shop, ref) if ref and request.method == "GET" else None
@@ -39,21 +39,22 @@ def join(request, shop_slug):
             fields = dict(form.cleaned_data)
             fields["referrer"] = fields.pop("ref")
             member, created = services.member_join(shop=shop, language=translation.get_language(), **fields)
-            card_url = reverse("rewards:card", args=[card_token(member)])
             if created:
-                return redirect(card_url)
-            return _already_a_member(request, member, card_url)
+                # The card at once, with how to keep it (the e-mail is a copy, when there is one).
+                return redirect(reverse("rewards:card", args=[card_token(member)]) + "?welcome=1")
+            return _already_a_member(request, member)
     context = {"form": form, "public_shop": shop, "referrer": referrer}
     return render(request, "members/join.html", context, status=400 if form.errors else 200)
 
 
-def _already_a_member(request, member, card_url):
-    """Never a second member: send a log-in code to the address we know, and no card to a stranger."""
-    if member.user is not None and member.email:
-        LoginCodeVerificationProcess.initiate(request=request, user=member.user, email=member.email)
-        messages.info(request, _("You are already a member. We sent a log-in code to your e-mail."))
-        return redirect(f"{reverse('account_confirm_login_code')}?next={card_url}")
-    return render(request, "members/join_known.html", {"public_shop": member.shop})
+def _already_a_member(request, member):
+    """Never a second member, and never a card to whoever typed a known address or number: the
+    card link goes to the member's own mailbox, or staff show it at the counter."""
+    if member.email:
+        today = timezone.localdate(timezone=member.shop.tz).isoformat()
+        services.card_link_send(member=member, occasion=f"again-{today}")
+    context = {"public_shop": member.shop, "sent_to": masked_email(member.email) if member.email else ""}
+    return render(request, "members/join_known.html", context)
 
 
 # The signed token is the authorisation, and mail clients' one-click
@@ -64,7 +65,7 @@ def unsubscribe(request, token):
     member = member_from_unsubscribe_token(token)
     if member is None:
         raise Http404
-    activate_shop_language(request, member.shop)
+    activate_customer_language(request, member.shop, member)
     done = request.method == "POST"
     if done:
         services.member_unsubscribe(member=member)

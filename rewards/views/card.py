@@ -1,15 +1,21 @@
 """The member's own card: no account, the signed link is the key. Stamps, points, tier, rewards
 and a QR code that refreshes itself while the page is open."""
 
+import mimetypes
+
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
-from members.i18n import activate_shop_language
+from members.emails import masked_email
+from members.i18n import activate_customer_language
 from members.qr import qr_svg
 from members.tokens import member_from_card_token, member_qr_payload
 
@@ -23,7 +29,7 @@ def card(request, token):
     if member is None:
         raise Http404
     shop = member.shop
-    activate_shop_language(request, shop)
+    activate_customer_language(request, shop, member)
     context = {
         "public_shop": shop,
         "member": member,
@@ -33,5 +39,62 @@ def card(request, token):
     if request.htmx:
         # The page asks for a fresh QR code while it is open.
         return render(request, "rewards/card.html#qr", context)
+    # Just joined: how to keep the card comes first (and no word of an e-mail unless one was sent).
+    context["welcome"] = request.GET.get("welcome") == "1"
+    context["card_token"] = token
+    context["sent_to"] = masked_email(member.email) if member.email else ""
     with timezone.override(shop.tz):
         return render(request, "rewards/card.html", {**context, **card_panel(member)})
+
+
+def _logo_icon(shop) -> dict | None:
+    """The shop's logo as an app icon (re-encoded on upload to fit 512 x 512: members.images), or None
+    when there is none or its file cannot be read (the portal's icon stands in)."""
+    if not shop.logo:
+        return None
+    try:
+        width, height = shop.logo.width, shop.logo.height
+    except (OSError, ValueError):
+        return None
+    kind = mimetypes.guess_type(shop.logo.name)[0] or "image/png"
+    return {"src": shop.logo.url, "sizes": f"{width}x{height}", "type": kind}
+
+
+@require_GET
+def card_manifest(request, token):
+    """The card as an installable web app: it opens on the member's own card, in the shop's colours,
+    with the shop's logo (or the portal's icon)."""
+    member = member_from_card_token(token)
+    if member is None:
+        raise Http404
+    shop = member.shop
+    language = activate_customer_language(request, shop, member)
+    card_url = reverse("rewards:card", args=[token])
+    icons = [
+        {"src": static("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        {"src": static("icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        {"src": static("icons/icon-maskable-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+    ]
+    if logo := _logo_icon(shop):
+        icons.insert(0, logo)
+    manifest = {
+        "name": _("%(shop)s loyalty card") % {"shop": shop.name},
+        "short_name": shop.name[:24],
+        "lang": language,
+        "start_url": card_url,
+        "scope": card_url,
+        "display": "standalone",
+        "background_color": "#f7f6f3",
+        "theme_color": shop.brand_colour,
+        "icons": icons,
+    }
+    response = JsonResponse(manifest, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response
+
+
+@require_GET
+@cache_control(no_cache=True)
+def card_service_worker(request):
+    """Keeps the last card page each phone opened, for when the phone is offline (see the script)."""
+    return render(request, "rewards/card_sw.js", content_type="text/javascript")

@@ -65,7 +65,11 @@ def test_enrol_and_stamp_in_one_tap_with_consent_asked_aloud(world, program, car
     message = Message.objects.get(member=member, campaign="card_link")
     assert message.status == Message.Status.SENT and mail.outbox[-1].to == ["wu@example.com"]
     card = carol.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
-    assert "9 more stamps" in card or "1 of 10" in card
+    # In the customer's language (chosen by staff), with the stamp on it.
+    assert '<html lang="zh-hant">' in card and 'aria-label="1 of 10' not in card
+    carol.cookies["django_language"] = "en"
+    card = carol.get(reverse("rewards:card", args=[card_token(member)])).content.decode()
+    assert 'aria-label="1 of 10 stamps"' in card
     # The owner's member page says how they joined and how they agreed.
     page = world.client(world.alice).get(reverse("rewards:member_detail", args=[world.shop.slug, member.public_id]))
     assert "At the counter, enrolled by carol@example.com" in page.content.decode()

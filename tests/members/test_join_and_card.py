@@ -13,7 +13,7 @@ from ..factories import MemberFactory, StampProgramFactory
 
 def card_holder(url: str):
     """The member whose card a URL opens (a card link is signed with the time, so compare holders)."""
-    match = resolve(url)
+    match = resolve(url.split("?")[0])
     assert match.view_name == "rewards:card"
     return member_from_card_token(match.kwargs["token"])
 
@@ -61,28 +61,64 @@ def test_consent_is_never_assumed(world, join_program, client, django_capture_on
     assert "checked" not in re.search(r'<input type="checkbox" name="marketing_consent"[^>]*>', page).group(0)
 
 
-def test_joining_twice_makes_no_second_member_and_sends_a_code(
+def test_joining_twice_makes_no_second_member_and_emails_the_card_link_to_the_known_address(
     world, join_program, client, django_capture_on_commit_callbacks
 ):
     join(client, world, django_capture_on_commit_callbacks)
     sent = len(mail.outbox)
     response = join(client, world, django_capture_on_commit_callbacks, name="Mia again", email="MIA@example.com")
     assert Member.objects.count() == 1 and User.objects.filter(email="mia@example.com").count() == 1
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("account_confirm_login_code"))
+    # The shop's own page says where the link went; the card is not shown to whoever typed the address.
+    body = response.content.decode()
+    assert response.status_code == 200 and "We sent the link to your card to m•••@example.com" in body
+    assert world.shop.name.replace("'", "&#x27;") in body and "/c/" not in body
+    assert len(mail.outbox) == sent + 1 and mail.outbox[-1].to == ["mia@example.com"]
+    link = re.search(r"http://\S+(/c/\S+/)", mail.outbox[-1].body).group(1)
+    assert card_holder(link) == Member.objects.get()
+    # Asking again the same day sends nothing more: the form cannot flood a mailbox.
+    join(client, world, django_capture_on_commit_callbacks, email="mia@example.com")
     assert len(mail.outbox) == sent + 1
-    code = re.search(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.outbox[-1].body, re.M).group(1)
-    response = client.post(response["Location"], {"code": code})
-    member = Member.objects.get()
-    assert response.status_code == 302
-    assert card_holder(response["Location"]) == member
 
 
 def test_joining_twice_by_phone(world, join_program, client, django_capture_on_commit_callbacks):
     join(client, world, django_capture_on_commit_callbacks, email="", phone="0912345678")
+    sent = len(mail.outbox)
     response = join(client, world, django_capture_on_commit_callbacks, email="", phone="+886 912 345 678")
     assert Member.objects.count() == 1
-    assert "already a member" in response.content.decode()
+    body = response.content.decode()
+    assert "already a member" in body and "Ask at the counter" in body and "sent" not in body
+    assert len(mail.outbox) == sent
+
+
+def test_a_phone_only_member_lands_on_the_card_told_how_to_keep_it_and_never_of_an_email(
+    world, join_program, client, django_capture_on_commit_callbacks
+):
+    response = join(client, world, django_capture_on_commit_callbacks, email="", phone="0912 345 678")
+    assert response.status_code == 302 and response["Location"].endswith("?welcome=1")
+    body = client.get(response["Location"]).content.decode()
+    assert "This page is your card" in body and "Add to Home Screen" in body and "bookmark this page" in body
+    assert "e-mail" not in body.lower() and not mail.outbox
+    # The code to show comes before the balances.
+    assert body.index('id="qr"') < body.index("Coffee card")
+
+
+def test_an_email_member_is_told_the_link_was_also_emailed(
+    world, join_program, client, django_capture_on_commit_callbacks
+):
+    response = join(client, world, django_capture_on_commit_callbacks)
+    body = client.get(response["Location"]).content.decode()
+    assert "We also e-mailed the link to m•••@example.com" in body
+
+
+@pytest.mark.parametrize(
+    ("asks_first", "first", "second"), [("email", "id_email", "id_phone"), ("phone", "id_phone", "id_email")]
+)
+def test_the_join_page_asks_first_for_what_the_shop_chooses(world, client, asks_first, first, second):
+    world.shop.join_asks_first = asks_first
+    world.shop.save()
+    body = client.get(join_url(world)).content.decode()
+    assert body.index(f'id="{first}"') < body.index(f'id="{second}"')
+    assert "(optional)" in body[body.index(f'id="{first}"') : body.index(f'id="{second}"') + 200]
 
 
 def test_the_same_person_may_join_two_shops(world, client, django_capture_on_commit_callbacks):
@@ -120,11 +156,29 @@ def test_join_is_rate_limited_per_ip(world, join_program, client, django_capture
     assert not Member.objects.filter(email="one-more@example.com").exists()
 
 
-def test_join_page_speaks_the_shops_language(world, client):
+@pytest.mark.parametrize(
+    ("browser", "page"),
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("zh-CN,zh;q=0.9", "zh-hans"),
+        ("zh-TW", "zh-hant"),
+        ("fr-FR,de;q=0.5", "zh-hant"),
+        ("", "zh-hant"),
+    ],
+)
+def test_the_join_page_speaks_the_browsers_language_else_the_shops(world, client, browser, page):
     world.shop.language = "zh-hant"
     world.shop.save()
-    response = client.get(join_url(world), headers={"accept-language": "en"})
-    assert '<html lang="zh-hant">' in response.content.decode()
+    response = client.get(join_url(world), headers={"accept-language": browser} if browser else {})
+    assert f'<html lang="{page}">' in response.content.decode()
+
+
+def test_the_card_speaks_the_members_language_unless_they_chose_another(world, join_program, client):
+    member = MemberFactory(shop=world.shop, language="zh-hans")
+    url = reverse("rewards:card", args=[card_token(member)])
+    assert '<html lang="zh-hans">' in client.get(url, headers={"accept-language": "en"}).content.decode()
+    client.cookies["django_language"] = "en"
+    assert '<html lang="en">' in client.get(url).content.decode()
 
 
 def test_unknown_shop_join_is_404(client, db):
@@ -169,3 +223,46 @@ def test_the_card_qr_refreshes_as_a_fragment(world, client):
     response = client.get(url, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="qr"') and "<html" not in body
+
+
+def test_the_card_is_an_installable_app_of_its_shop(world, client, django_assert_num_queries):
+    world.shop.brand_colour = "#123456"
+    world.shop.save()
+    member = MemberFactory(shop=world.shop, language="zh-hant")
+    token = card_token(member)
+    card = client.get(reverse("rewards:card", args=[token])).content.decode()
+    manifest_url = reverse("rewards:card_manifest", args=[token])
+    assert f'<link rel="manifest" href="{manifest_url}">' in card
+    assert '<meta name="theme-color" content="#123456">' in card
+    # the member with their shop
+    with django_assert_num_queries(1):
+        response = client.get(manifest_url)
+    assert response["Content-Type"] == "application/manifest+json"
+    manifest = response.json()
+    assert manifest["start_url"] == manifest["scope"] == reverse("rewards:card", args=[token])
+    assert manifest["name"] == f"{world.shop.name} 集點卡" and manifest["lang"] == "zh-hant"
+    assert manifest["theme_color"] == "#123456" and manifest["display"] == "standalone"
+    assert {icon["sizes"] for icon in manifest["icons"]} == {"192x192", "512x512"}
+    assert client.get(reverse("rewards:card_manifest", args=["forged"])).status_code == 404
+
+
+def test_the_card_worker_and_the_icons_are_served(client, db):
+    worker = client.get(reverse("rewards:card_service_worker"))
+    assert worker.status_code == 200 and worker["Content-Type"].startswith("text/javascript")
+    assert "caches.open" in worker.content.decode() and "no-cache" in worker["Cache-Control"]
+    favicon = client.get("/favicon.ico")
+    assert favicon.status_code == 301 and favicon["Location"].endswith(".ico")
+
+
+def test_the_shops_logo_is_the_apps_icon_and_a_lost_file_is_no_error(world, client, settings, tmp_path):
+    from ..images import image_upload
+
+    settings.MEDIA_ROOT = tmp_path
+    world.shop.logo.save("logo.png", image_upload(size=(256, 256)), save=True)
+    member = MemberFactory(shop=world.shop)
+    url = reverse("rewards:card_manifest", args=[card_token(member)])
+    icons = client.get(url).json()["icons"]
+    assert icons[0] == {"src": world.shop.logo.url, "sizes": "256x256", "type": "image/png"}
+    (tmp_path / world.shop.logo.name).unlink()
+    response = client.get(url)
+    assert response.status_code == 200 and all(icon["src"] != world.shop.logo.url for icon in response.json()["icons"])

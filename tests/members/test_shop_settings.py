@@ -21,12 +21,14 @@ def test_owner_changes_the_shop(world, alice_client):
             "currency": "USD",
             "time_zone": "Europe/Berlin",
             "language": "zh-hans",
+            "join_asks_first": "phone",
             "logo": image_upload(),
         },
     )
     assert response.status_code == 302
     world.shop.refresh_from_db()
     assert (world.shop.name, world.shop.slug, world.shop.currency) == ("Alice's Coffee", "alices-coffee", "USD")
+    assert world.shop.join_asks_first == "phone"
     assert response["Location"] == reverse("members:shop_settings", args=["alices-coffee"])
     assert world.shop.logo
 
@@ -39,6 +41,7 @@ def test_replacing_the_logo_removes_the_old_file(world, alice_client, django_cap
         "currency": "TWD",
         "time_zone": "Asia/Taipei",
         "language": "en",
+        "join_asks_first": "email",
     }
     alice_client.post(url(world.shop), {**data, "logo": image_upload()})
     world.shop.refresh_from_db()
@@ -61,6 +64,7 @@ def test_invalid_settings_change_nothing(world, alice_client):
             "currency": "USD",
             "time_zone": "Asia/Taipei",
             "language": "en",
+            "join_asks_first": "email",
         },
     )
     assert response.status_code == 200

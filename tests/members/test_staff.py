@@ -122,17 +122,19 @@ def test_broken_invitation_links_are_refused(world, client, tamper):
     assert not User.objects.filter(email="erin@example.com").exists()
 
 
-def test_the_invitation_page_speaks_the_shops_language(world, client):
+def test_the_invitation_page_speaks_the_browsers_language_else_the_shops(world, client):
     world.shop.language = "zh-hant"
     world.shop.save()
     invitation = services.staff_invite(shop=world.shop, invited_by=world.alice, email="erin@example.com", role="staff")
     path = reverse("members:invitation", args=[invitation_token(invitation)])
-    response = client.get(path, headers={"accept-language": "en"})
+    response = client.get(path, headers={"accept-language": "fr"})
     assert response.headers["Content-Language"] == "zh-hant"
     assert '<html lang="zh-hant">' in response.content.decode()
+    response = client.get(path, headers={"accept-language": "zh-CN,en;q=0.5"})
+    assert response.headers["Content-Language"] == "zh-hans"
     # An explicit choice with the language switcher wins.
     client.cookies["django_language"] = "en"
-    response = client.get(path)
+    response = client.get(path, headers={"accept-language": "zh-CN"})
     assert response.headers["Content-Language"] == "en"
 
 

@@ -125,6 +125,7 @@ def _targets(cafe: Cafe) -> list[Target]:
     shop = cafe.shop
     tokens = {
         "rewards:card": [(k, {"token": card_token(m)}) for k, m in cafe.members.items()],
+        "rewards:card_manifest": [("manifest", {"token": card_token(cafe.members["regular"])})],
         "members:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
         "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
     }
@@ -232,6 +233,9 @@ PUBLIC = {
     "members:shop_create": {"staff": 200, "customer": 200, None: 302},
     "members:join": {"staff": 200, "customer": 200, None: 200},
     "rewards:card": {"staff": 200, "customer": 200, None: 200},
+    "rewards:card_manifest": {"staff": 200, "customer": 200, None: 200},
+    "rewards:card_service_worker": {"staff": 200, "customer": 200, None: 200},
+    "favicon": {"staff": 301, "customer": 301, None: 301},
     "members:invitation": {"staff": 200, "customer": 200, None: 200},
     "members:unsubscribe": {"staff": 200, "customer": 200, None: 200},
 }
