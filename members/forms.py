@@ -11,6 +11,21 @@ from .roles import Role
 from .tokens import referrer_from_token
 
 
+class ColourInput(forms.TextInput):
+    """A colour picker: it always holds a colour, so neither ``required`` nor ``maxlength`` applies
+    (HTML forbids both on it; the model field still checks the value)."""
+
+    input_type = "color"
+
+    def use_required_attribute(self, initial):
+        return False
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].pop("maxlength", None)
+        return context
+
+
 class ShopForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="Asia/Taipei")
     logo = forms.FileField(
@@ -24,7 +39,7 @@ class ShopForm(forms.ModelForm):
         model = Shop
         fields = ["name", "slug", "logo", "brand_colour", "currency", "time_zone", "language", "join_asks_first"]
         widgets = {
-            "brand_colour": forms.TextInput(attrs={"type": "color"}),
+            "brand_colour": ColourInput(),
             "slug": forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
         }
 

@@ -1,6 +1,7 @@
 import uuid
 
 from django import template
+from django.utils import timezone
 
 from ..currency import format_money
 from ..roles import role_has
@@ -30,3 +31,12 @@ def idempotency_key() -> str:
 def subtract(value, other):
     """{{ amount|subtract:paid }} for the part of a bill still to pay."""
     return value - other
+
+
+@register.filter
+def iso(moment) -> str:
+    """A moment for a <time datetime>: ISO 8601 in the current time zone, to the second (HTML allows
+    at most three digits of a second's fraction)."""
+    if not moment:
+        return ""
+    return timezone.localtime(moment).isoformat(timespec="seconds")

@@ -101,7 +101,7 @@ def test_stamp_fragment_then_double_tap_counts_once(world, findable_member, shor
     # whole panel, and no history.
     assert body.lstrip().startswith('<div id="outcome"')
     assert "+1 stamp added" in body
-    assert f'id="card-{short_program.public_id}" hx-swap-oob="true"' in body
+    assert f'id="card-{short_program.public_id}" data-hx-swap-oob="true"' in body
     assert 'aria-label="1 of 3 stamps"' in body
     assert 'id="member-name"' not in body and "<table" not in body
     again = stamp(carol, world, findable_member, short_program, key="same").content.decode()
@@ -122,7 +122,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     assert voucher.code in body
     # The card starts again, its form with a new key, and the new voucher joins the panel's list.
     assert 'aria-label="0 of 3 stamps"' in body and 'value="k2"' not in body
-    added = body[body.index('hx-swap-oob="beforeend:#vouchers"') :]
+    added = body[body.index('data-hx-swap-oob="beforeend:#vouchers"') :]
     assert f'id="voucher-{voucher.public_id}"' in added and "Redeem" in added
 
     body = carol.get(counter_url(world), {"q": voucher.code.lower()}).content.decode()
@@ -133,7 +133,7 @@ def test_a_full_card_says_so_loudly_and_the_voucher_is_redeemed_by_scanning_its_
     )
     assert "Redeemed: Free latte" in response.content.decode()
     # ... and leaves it once redeemed.
-    assert f'<li id="voucher-{voucher.public_id}" hx-swap-oob="delete">' in response.content.decode()
+    assert f'<li id="voucher-{voucher.public_id}" data-hx-swap-oob="delete">' in response.content.decode()
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.REDEEMED
     # A second redemption with a new key is refused, clearly.
@@ -242,7 +242,8 @@ def test_lookup_panel_and_action_query_counts(world, findable_member, short_prog
     redeem = reverse("rewards:counter_redeem", args=[world.shop.slug, findable_member.public_id])
     with django_assert_num_queries(9):
         response = carol.post(redeem, {"voucher": voucher.public_id, "key": "q5", "confirmed": "1"})
-    assert response.status_code == 200 and f'id="voucher-{voucher.public_id}" hx-swap-oob="delete"' in response.text
+    assert response.status_code == 200
+    assert f'id="voucher-{voucher.public_id}" data-hx-swap-oob="delete"' in response.text
 
     # With tiers: the member's progress, however much history there is, on the panel and in the action.
     TierPolicyFactory(shop=world.shop)

@@ -140,7 +140,7 @@ def test_the_card_qr_opens_the_members_own_card(world, carol, django_assert_num_
         body = carol.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "<svg" in body and "Mia Chen: scan with your phone" in body
     panel = carol.get(reverse("rewards:counter_member", args=[world.shop.slug, member.public_id])).content.decode()
-    assert f'hx-get="{url}"' in panel and "Card QR for their phone" in panel
+    assert f'data-hx-get="{url}"' in panel and "Card QR for their phone" in panel
 
 
 def test_the_enrol_form_in_a_fixed_number_of_queries(world, program, carol, django_assert_num_queries):

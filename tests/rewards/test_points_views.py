@@ -58,7 +58,7 @@ def test_a_purchase_paying_with_points_answers_with_its_balances_in_a_fixed_numb
     body = response.content.decode()
     # 200 points, 100 paid, 19 earned on the NT$190 paid in money
     assert 'class="points-balance">119<' in body and "Still to pay: NT$190" in body
-    assert 'hx-swap-oob="true"' in body and "<table" not in body
+    assert 'data-hx-swap-oob="true"' in body and "<table" not in body
 
 
 @pytest.mark.parametrize(

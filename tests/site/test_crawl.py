@@ -379,7 +379,7 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            action = attrs.get("hx-post") or attrs.get("action") or ""
+            action = attrs.get("data-hx-post") or attrs.get("hx-post") or attrs.get("action") or ""
             self.forms.append({"action": action, "method": (attrs.get("method") or "get").lower(), "fields": {}})
         elif tag in ("input", "select", "textarea") and self.forms and attrs.get("name"):
             if attrs.get("type") not in ("submit",) and attrs["name"] != "csrfmiddlewaretoken":
