@@ -185,6 +185,8 @@ LOGIN_REDIRECT_URL = "members:home"
 LOGIN_URL = "account_login"
 
 LANGUAGE_CODE = "en"
+# Unambiguous English dates (loyalty_site/formats/en).
+FORMAT_MODULE_PATH = ["loyalty_site.formats"]
 LANGUAGES = [
     ("en", _("English")),
     ("zh-hant", _("Traditional Chinese")),

@@ -51,3 +51,69 @@ def format_money(amount: Decimal | int | str, currency: str) -> str:
     sign = "-" if value < 0 else ""
     number = number_format(abs(value), decimal_pos=digits, use_l10n=True, force_grouping=True)
     return f"{sign}{symbol}{number}"
+
+
+class MoneyValidator:
+    """An amount the currency can hold: whole for NT$ and yen, at most cents for the others."""
+
+    def __init__(self, currency: str):
+        self.currency = currency
+
+    def __call__(self, value):
+        from django.core.exceptions import ValidationError
+
+        if not value.is_finite():
+            raise ValidationError(_("Enter a number."), code="invalid")
+        digits = minor_digits(self.currency)
+        try:
+            exact = value == value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        except ArithmeticError:
+            exact = True  # too many digits to be an amount at all: the field's own digit check says so
+        if not exact:
+            if digits == 0:
+                message = _("Enter a whole amount: %(symbol)s has no cents.") % {"symbol": FORMATS[self.currency][0]}
+            else:
+                message = _("Enter at most two digits after the decimal point.")
+            raise ValidationError(message, code="max_decimal_places")
+
+    def __eq__(self, other):
+        return isinstance(other, MoneyValidator) and other.currency == self.currency
+
+
+def money_widget(currency: str, attrs: dict | None = None):
+    """A number input for an amount of ``currency``: its symbol before it (not "(TWD)" after the
+    label), whole steps for NT$ and yen, and values written as the currency writes them (100, not 100.00)."""
+    from django import forms
+    from django.utils.html import format_html
+
+    symbol, digits = FORMATS[currency]
+
+    class MoneyInput(forms.NumberInput):
+        def format_value(self, value):
+            if value in (None, ""):
+                return None
+            try:
+                return str(quantize(value, currency))
+            except ArithmeticError:
+                return super().format_value(value)
+
+        def render(self, name, value, attrs=None, renderer=None):
+            field = super().render(name, value, attrs, renderer)
+            return format_html('<span class="money-input"><span class="money-symbol">{}</span>{}</span>', symbol, field)
+
+    step = "1" if digits == 0 else "0.01"
+    return MoneyInput(attrs={"inputmode": "numeric" if digits == 0 else "decimal", "step": step, **(attrs or {})})
+
+
+def money_fields(form, currency: str, *names: str) -> None:
+    """Make a form's decimal fields amounts of the shop's currency (see ``money_widget``)."""
+    for name in names:
+        field = form.fields[name]
+        # The field's own validator still limits the digits; this one speaks of the currency's cents.
+        field.decimal_places = minor_digits(currency)
+        field.validators.append(MoneyValidator(currency))
+        attrs = {k: v for k, v in field.widget.attrs.items() if k not in ("step", "inputmode")}
+        widget = money_widget(currency, attrs)
+        widget.attrs.update(field.widget_attrs(widget))  # min and max, and the step of the currency
+        widget.is_required = field.required
+        field.widget = widget

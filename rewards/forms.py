@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.currency import money_fields
 from members.images import reencode_image
 
 from .models import CatalogueReward, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
@@ -67,6 +68,7 @@ class PointsRuleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        money_fields(self, self.instance.shop.currency, "step_amount", "min_purchase", "bill_value", "max_purchase")
         self.fields["purchase_stamps"].queryset = StampProgram.objects.for_shop(self.instance.shop)
         self.fields["purchase_stamps"].empty_label = _("No stamp for a purchase")
 
@@ -106,9 +108,17 @@ class PurchaseForm(forms.Form):
     override_reason = forms.ChoiceField(choices=[("", ""), *OverrideReason.choices], required=False)
     override_note = forms.CharField(max_length=200, required=False)
 
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, currency, "amount")
+
 
 class RefundForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount to refund"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
+
+    def __init__(self, *args, currency: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, currency, "amount")
 
 
 class CatalogueRewardForm(forms.ModelForm):

@@ -3,7 +3,7 @@ import uuid
 from django import template
 from django.utils import timezone
 
-from ..currency import format_money
+from ..currency import FORMATS, format_money
 from ..roles import role_has
 
 register = template.Library()
@@ -40,3 +40,15 @@ def iso(moment) -> str:
     if not moment:
         return ""
     return timezone.localtime(moment).isoformat(timespec="seconds")
+
+
+@register.filter
+def currency_symbol(currency: str) -> str:
+    """NT$, US$, €: written before an amount input instead of "(TWD)" after its label."""
+    return FORMATS[currency][0]
+
+
+@register.filter
+def amount_inputmode(currency: str) -> str:
+    """The phone keyboard for an amount: digits only where the currency has no cents."""
+    return "numeric" if FORMATS[currency][1] == 0 else "decimal"

@@ -284,7 +284,7 @@ def counter_undo(request, member_id):
 @require_POST
 def counter_purchase(request, member_id):
     member = shop_member_or_404(request, member_id)
-    form = PurchaseForm(request.POST)
+    form = PurchaseForm(request.POST, currency=request.shop.currency)
     reward = _posted_reward(request, required=False)
     if not form.is_valid():
         error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())

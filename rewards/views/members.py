@@ -63,7 +63,7 @@ def purchase_refund(request, member_id, purchase_id):
     purchase = Purchase.objects.for_shop(request.shop).filter(member=member, public_id=purchase_id).first()
     if purchase is None:
         raise Http404
-    form = RefundForm(request.POST)
+    form = RefundForm(request.POST, currency=request.shop.currency)
     if not form.is_valid():
         messages.error(request, _("Enter the amount to refund."))
     else:
