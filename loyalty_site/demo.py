@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Reach
+from members import onboarding
 from members import services as member_services
 from members.config import config_changed
 from members.models import CODE_ALPHABET, ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
@@ -167,6 +168,9 @@ class Cafe:
         self.messages()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
+        # Months in, the first day's checklist is long done.
+        for step in onboarding.STEPS:
+            onboarding.record(self.shop, step)
 
     # Programs and campaigns, as an owner sets them up.
     def setup(self) -> None:

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .admin_base import RecordAdmin, StateAdmin
-from .models import Invitation, Member, Message, Shop, StaffMember, User
+from .models import Invitation, Member, Message, SetupStep, Shop, StaffMember, User
 
 
 @admin.register(User)
@@ -72,3 +72,10 @@ class MessageAdmin(RecordAdmin):
     def send_again(self, request, queryset):
         sent = sum(outbox.message_retry(message_id=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, _("%(count)d message(s) queued again.") % {"count": sent})
+
+
+# The first day's steps, kept as they were done (members.onboarding): a record.
+@admin.register(SetupStep)
+class SetupStepAdmin(RecordAdmin):
+    list_display = ["shop", "step", "done_at"]
+    list_select_related = ["shop"]

@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = "Shops and members"
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from . import onboarding
+
+        # The first day's steps of this app; rewards and campaigns register theirs.
+        onboarding.register(onboarding.Step("poster", _("Print the join poster"), "members:shop_home", order=20))
+        onboarding.register(
+            onboarding.Step(
+                "staff",
+                _("Invite your staff"),
+                "members:staff_list",
+                order=30,
+                done=lambda shop: shop.staff.count() > 1 or shop.invitations.exists(),
+            )
+        )

@@ -54,10 +54,48 @@ class ShopForm(forms.ModelForm):
 
 
 class ShopCreateForm(ShopForm):
-    """A new shop: what it is called and how it looks; how its join page asks is for its settings."""
+    """A new shop: what it is called and how it looks; how its join page asks is for its settings.
+    The web address may be left empty: it is made from the name (or made up, for a name in Chinese)."""
 
     class Meta(ShopForm.Meta):
         fields = [f for f in ShopForm.Meta.fields if f != "join_asks_first"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slug"].required = False
+        self.fields["slug"].help_text = _(
+            "Lower-case letters, numbers and hyphens; used in your shop's links. Leave it empty and we make one "
+            "from the name."
+        )
+        # shop-create.js writes the suggestion in as the name is typed.
+        self.fields["name"].widget.attrs["data-slug-source"] = "id_slug"
+
+    def clean_slug(self):
+        return (self.cleaned_data.get("slug") or "").lower()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("slug") and cleaned.get("name") and "slug" not in self.errors:
+            cleaned["slug"] = suggest_slug(cleaned["name"])
+            self.instance.slug = cleaned["slug"]
+        return cleaned
+
+
+def suggest_slug(name: str) -> str:
+    """A free web address from a shop's name: "Morning Brew" -> "morning-brew" (then "morning-brew-2"
+    ...); a name with no Latin letters (晨光咖啡) gets a short random one, "shop-k3m9qz"."""
+    import secrets
+
+    from django.utils.text import slugify
+
+    base = slugify(name)[:32].strip("-")
+    if len(base) < 3:
+        alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+        base = "shop-" + "".join(secrets.choice(alphabet) for _ in range(6))
+    slug, n = base, 2
+    while Shop.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
 
 
 class InviteForm(forms.Form):

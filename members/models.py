@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .currency import Currency
 from .emails import canonical_email
@@ -153,6 +154,20 @@ class StaffMember(models.Model):
         return f"{self.user} ({self.get_role_display()}) at {self.shop}"
 
 
+class SetupStep(models.Model):
+    """A step of a new shop's first day that is done (members.onboarding): kept once, asked no more."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="setup_steps")
+    step = models.CharField(max_length=20)
+    done_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "step"], name="setup_step_once_per_shop")]
+
+    def __str__(self):
+        return f"{self.shop_id}: {self.step}"
+
+
 class Invitation(models.Model):
     """An e-mailed, signed and expiring offer to join a shop's staff."""
 
@@ -209,7 +224,7 @@ class Member(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="memberships"
     )
     code = models.CharField(_("member code"), max_length=12, default=random_code, editable=False)
-    name = models.CharField(_("name"), max_length=80)
+    name = models.CharField(pgettext_lazy("a person's", "name"), max_length=80)
     email = models.EmailField(_("email address"), blank=True)
     # The address compared for duplicates, referrals and look-ups (members.emails); set on save.
     email_canonical = models.CharField(max_length=254, blank=True, editable=False)

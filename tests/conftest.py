@@ -102,3 +102,12 @@ def _fresh_cache():
 
     cache.clear()
     forget()
+
+
+@pytest.fixture(autouse=True)
+def _language_of_its_own():
+    """A request in Chinese leaves the thread speaking Chinese; the next test starts in English."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import services
+from .. import onboarding, services
 from ..forms import MemberSearchForm, ShopForm
 from ..poster import FORMATS, render_poster
-from ..tenancy import shop_view
+from ..tenancy import shop_view, staff_may
 
 MEMBER_SORTS = {
     "last_visit": [F("last_visit_at").desc(nulls_last=True), "-joined_at"],
@@ -33,6 +33,8 @@ def shop_home(request):
         "counted_at": counted_at,
         "staff_count": shop.staff.count(),
         "join_url": settings.SITE_URL + reverse("members:join", args=[shop.slug]),
+        # The first day's checklist, for whoever sets the shop up.
+        "checklist": onboarding.checklist(shop) if staff_may(shop, request.user, "shop.edit") else [],
     }
     return render(request, "members/shop_home.html", context)
 
@@ -114,6 +116,7 @@ def poster(request, layout, fmt):
     shop = request.shop
     join_url = settings.SITE_URL + reverse("members:join", args=[shop.slug])
     data = render_poster(shop=shop, join_url=join_url, layout=layout, fmt=fmt)
+    onboarding.record(shop, "poster")
     content_type = "application/pdf" if fmt == "pdf" else "image/png"
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{shop.slug}-join-poster-{layout}.{fmt}"'

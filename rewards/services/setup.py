@@ -6,7 +6,7 @@ they were earned under, members keep their tier until they next qualify or the r
 import uuid
 
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Shop
@@ -17,8 +17,9 @@ from .stamps import complete_cards
 
 
 def program_create_default(*, shop: Shop) -> StampProgram:
-    """The card a new shop starts with, named in the shop's language."""
-    with translation.override(shop.language), transaction.atomic():
+    """The card a new shop starts with, named in the language the owner is using as they create the
+    shop (they read it next, and rename it in the same language)."""
+    with transaction.atomic():
         return StampProgram.objects.create(shop=shop, name=_("Coffee card"), reward=_("Free drink"))
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from members import onboarding
 from members.tenancy import shop_view
 
 from .. import services
@@ -33,6 +34,7 @@ def program_edit(request, program_id=None):
     form = StampProgramForm(request.POST or None, instance=program or StampProgram(shop=request.shop))
     if request.method == "POST" and form.is_valid():
         services.program_save(program=form.instance, staff=request.user)
+        onboarding.record(request.shop, "card")
         messages.success(request, _("Card saved."))
         return redirect("rewards:program_list", shop_slug=request.shop.slug)
     status = 400 if form.errors else 200

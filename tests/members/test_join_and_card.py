@@ -240,7 +240,7 @@ def test_the_card_is_an_installable_app_of_its_shop(world, client, django_assert
     assert response["Content-Type"] == "application/manifest+json"
     manifest = response.json()
     assert manifest["start_url"] == manifest["scope"] == reverse("rewards:card", args=[token])
-    assert manifest["name"] == f"{world.shop.name} 集點卡" and manifest["lang"] == "zh-hant"
+    assert manifest["name"] == f"{world.shop.name} 會員卡" and manifest["lang"] == "zh-hant"
     assert manifest["theme_color"] == "#123456" and manifest["display"] == "standalone"
     assert {icon["sizes"] for icon in manifest["icons"]} == {"192x192", "512x512"}
     assert client.get(reverse("rewards:card_manifest", args=["forged"])).status_code == 404

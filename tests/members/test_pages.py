@@ -26,9 +26,19 @@ def test_home_lists_my_shops(world, django_assert_num_queries):
 def test_shop_home(world, alice_client, django_assert_num_queries):
     url = reverse("members:shop_home", args=[world.shop.slug])
     alice_client.get(url)
-    with django_assert_num_queries(4):
+    # the user with their role, the shop switcher, members, staff; the first day's steps kept, and
+    # whether the first stamp and the first campaign happened since
+    with django_assert_num_queries(7):
         response = alice_client.get(url)
     assert response.status_code == 200
+    # Once every step is done, one query says so.
+    from members import onboarding
+
+    for step in onboarding.STEPS:
+        onboarding.record(world.shop, step)
+    with django_assert_num_queries(5):
+        response = alice_client.get(url)
+    assert "Your first day" not in response.content.decode()
     # The shop's brand colour reaches the page through the nonce'd style.
     assert world.shop.brand_colour in response.content.decode()
     assert "nonce=" in response.content.decode()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -123,3 +125,43 @@ def test_the_form_page_renders_in_a_fixed_number_of_queries(client_user, django_
     with django_assert_max_num_queries(4):
         response = client.get(URL)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "taken", "expected"),
+    [("Morning Brew", [], "morning-brew"), ("Morning Brew", ["morning-brew"], "morning-brew-2"),
+     ("Café Ümlaut & Co", [], "cafe-umlaut-co"), ("晨光咖啡", [], None)],
+)  # fmt: skip
+def test_an_empty_web_address_is_made_from_the_name(client_user, name, taken, expected):
+    from ..factories import ShopFactory
+
+    for slug in taken:
+        ShopFactory(slug=slug)
+    client, user = client_user
+    response = client.post(URL, shop_data(name=name, slug=""))
+    shop = Shop.objects.get(name=name, staff__user=user)
+    assert response.status_code == 302 and response["Location"].endswith(f"/s/{shop.slug}/")
+    if expected:
+        assert shop.slug == expected
+    else:  # no Latin letters: a short made-up address
+        assert re.fullmatch(r"shop-[a-z0-9]{6}", shop.slug)
+
+
+def test_the_create_page_suggests_the_address_as_the_name_is_typed(client_user):
+    client, _user = client_user
+    body = client.get(URL).content.decode()
+    assert 'data-slug-source="id_slug"' in body and "js/shop-create" in body
+    assert "Leave it empty and we make one from the name" in body
+
+
+def test_the_first_stamp_card_speaks_the_owners_language(client_user):
+    from django.utils import translation
+
+    from rewards.models import StampProgram
+
+    client, _user = client_user
+    client.cookies["django_language"] = "zh-hant"
+    client.post(URL, shop_data(language="en"))
+    program = StampProgram.objects.get(shop__slug="morning-brew")
+    with translation.override("zh-hant"):
+        assert program.name == translation.gettext("Coffee card") != "Coffee card"

@@ -31,6 +31,7 @@ STATE = {
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
     "members.message": None,
+    "members.setupstep": None,
 }  # fmt: skip
 
 
