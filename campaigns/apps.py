@@ -15,6 +15,7 @@ class CampaignsConfig(AppConfig):
 
         watch(Campaign)
         self.first_day()
+        self.offers()
 
         member_joined.connect(receivers.on_member_joined, dispatch_uid="campaigns.welcome")
         signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")
@@ -37,3 +38,57 @@ class CampaignsConfig(AppConfig):
                 done=lambda shop: Campaign.objects.filter(shop=shop).exists(),
             )
         )
+
+    def offers(self):
+        """A running welcome campaign's gift, for the join poster and page (members.offers)."""
+        from django.utils import timezone
+        from django.utils.translation import gettext as _
+        from django.utils.translation import ngettext
+
+        from members import offers
+        from members.config import shop_cached
+        from members.models import Member
+        from rewards.config import shop_rewards
+
+        from .audience import in_audience
+        from .models import Campaign
+
+        def load(shop) -> tuple[Campaign, ...]:
+            found = Campaign.objects.filter(shop=shop, kind=Campaign.Kind.WELCOME, is_active=True)
+            return tuple(found.order_by("created_at").select_related("shop"))
+
+        def gift(campaign: Campaign, shop) -> str:
+            """What the campaign gives, as a customer reads it; "" when it would give nothing."""
+            Gift = Campaign.Gift
+            if campaign.gift == Gift.STAMPS and campaign.gift_stamps:
+                # As the gift itself does (rewards.services.gifts): on its card, else the first active one.
+                programs = shop_rewards(shop).active_programs
+                if campaign.gift_program_id is None:
+                    lands = bool(programs)
+                else:
+                    lands = any(program.pk == campaign.gift_program_id for program in programs)
+                if not lands:
+                    return ""
+                count = campaign.gift_stamps
+                return ngettext("+%(count)s stamp", "+%(count)s stamps", count) % {"count": count}
+            if campaign.gift == Gift.POINTS and campaign.gift_points:
+                count = campaign.gift_points
+                return ngettext("+%(count)s point", "+%(count)s points", count) % {"count": count}
+            if campaign.gift == Gift.VOUCHER:
+                return campaign.voucher_title or campaign.name
+            return ""
+
+        def welcome_gifts(shop) -> list[str]:
+            now = timezone.now()
+            joining = Member(shop=shop, joined_at=now)
+            lines = []
+            for campaign in shop_cached(shop, "welcome", load):
+                # Only a gift everyone who joins now gets is promised: not one held back from some
+                # for comparison, nor one for a tier or for those who joined on other dates.
+                if not campaign.is_running(now) or campaign.holdout_percent or not in_audience(campaign, joining):
+                    continue
+                if text := gift(campaign, shop):
+                    lines.append(_("A welcome gift when you join: %(gift)s") % {"gift": text})
+            return lines
+
+        offers.register(offers.Source("campaigns", welcome_gifts, order=20))

@@ -37,7 +37,17 @@ class ShopForm(forms.ModelForm):
 
     class Meta:
         model = Shop
-        fields = ["name", "slug", "logo", "brand_colour", "currency", "time_zone", "language", "join_asks_first"]
+        fields = [
+            "name",
+            "slug",
+            "logo",
+            "brand_colour",
+            "currency",
+            "time_zone",
+            "language",
+            "poster_second_language",
+            "join_asks_first",
+        ]
         widgets = {
             "brand_colour": ColourInput(),
             "slug": forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
@@ -54,11 +64,12 @@ class ShopForm(forms.ModelForm):
 
 
 class ShopCreateForm(ShopForm):
-    """A new shop: what it is called and how it looks; how its join page asks is for its settings.
+    """A new shop: what it is called and how it looks; how its join page asks and what its poster
+    prints are for its settings.
     The web address may be left empty: it is made from the name (or made up, for a name in Chinese)."""
 
     class Meta(ShopForm.Meta):
-        fields = [f for f in ShopForm.Meta.fields if f != "join_asks_first"]
+        fields = [f for f in ShopForm.Meta.fields if f not in ("join_asks_first", "poster_second_language")]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -100,6 +100,13 @@ class Shop(models.Model):
         default=Language.ZH_HANT,
         help_text=_("The language customers see first on your shop's public pages."),
     )
+    poster_second_language = models.CharField(
+        _("second language on the poster"),
+        max_length=10,
+        blank=True,
+        choices=[("", _("No second language")), *Language.choices],
+        help_text=_("Printed smaller, under the shop's own language. Shops in Taiwan often print Chinese and English."),
+    )
 
     class JoinFirst(models.TextChoices):
         EMAIL = "email", _("E-mail address")

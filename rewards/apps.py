@@ -15,6 +15,7 @@ class RewardsConfig(AppConfig):
 
         shop_created.connect(setup.on_shop_created, dispatch_uid="rewards.first_card")
         self.first_day()
+        self.offers()
 
     def first_day(self):
         """The owner's first steps that are this app's (members.onboarding)."""
@@ -35,3 +36,32 @@ class RewardsConfig(AppConfig):
                 done=lambda shop: LedgerEntry.objects.filter(shop=shop, reason=LedgerEntry.Reason.VISIT).exists(),
             )
         )
+
+    def offers(self):
+        """What a customer gets from this app, for the join poster and page (members.offers)."""
+        from django.utils.translation import ngettext
+
+        from members import offers
+        from members.currency import format_money
+
+        from .config import shop_rewards
+
+        def cards_and_points(shop) -> list[str]:
+            rewards = shop_rewards(shop)
+            lines = [
+                ngettext("%(count)s stamp → %(reward)s", "%(count)s stamps → %(reward)s", program.stamps_needed)
+                % {"count": program.stamps_needed, "reward": program.reward}
+                for program in rewards.active_programs
+            ]
+            if rule := rewards.active_rule:
+                lines.append(
+                    ngettext(
+                        "%(points)s point for every %(amount)s",
+                        "%(points)s points for every %(amount)s",
+                        rule.points_per_step,
+                    )
+                    % {"points": rule.points_per_step, "amount": format_money(rule.step_amount, shop.currency)}
+                )
+            return lines
+
+        offers.register(offers.Source("rewards", cards_and_points, order=10))

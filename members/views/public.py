@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .. import services
+from .. import offers, services
 from ..emails import masked_email
 from ..forms import JoinForm
 from ..i18n import activate_customer_language
@@ -25,6 +25,8 @@ def join(request, shop_slug):
     activate_customer_language(request, shop)
     ref = request.GET.get("ref", "")
     form = JoinForm(request.POST or None, shop=shop, initial={"ref": ref})
+    # What joining gives, in the customer's language, said first and large.
+    offer_lines = offers.lines(shop, translation.get_language())
     referrer = referrer_from_token(shop, ref) if ref and request.method == "GET" else None
     if ref and request.method == "GET" and referrer is None:
         messages.info(request, _("This invitation link is not valid any more, but you can still join."))
@@ -34,7 +36,8 @@ def join(request, shop_slug):
             and allow(f"join:shop:{shop.pk}", limit=settings.JOINS_PER_SHOP_PER_HOUR, period=3600)
         ):
             form.add_error(None, _("Too many sign-ups from here just now. Please try again in a while."))
-            return render(request, "members/join.html", {"form": form, "public_shop": shop}, status=429)
+            context = {"form": form, "public_shop": shop, "offer_lines": offer_lines}
+            return render(request, "members/join.html", context, status=429)
         if form.is_valid():
             fields = dict(form.cleaned_data)
             fields["referrer"] = fields.pop("ref")
@@ -43,7 +46,7 @@ def join(request, shop_slug):
                 # The card at once, with how to keep it (the e-mail is a copy, when there is one).
                 return redirect(reverse("rewards:card", args=[card_token(member)]) + "?welcome=1")
             return _already_a_member(request, member)
-    context = {"form": form, "public_shop": shop, "referrer": referrer}
+    context = {"form": form, "public_shop": shop, "referrer": referrer, "offer_lines": offer_lines}
     return render(request, "members/join.html", context, status=400 if form.errors else 200)
 
 
