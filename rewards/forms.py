@@ -121,6 +121,15 @@ class RefundForm(forms.Form):
         money_fields(self, currency, "amount")
 
 
+class PlainNumberInput(forms.NumberInput):
+    """A number without the zeros a DecimalField pads it with: 30 rather than 30.00."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal) and value.is_finite():
+            value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+        return super().format_value(value)
+
+
 class CatalogueRewardForm(forms.ModelForm):
     image = forms.FileField(
         label=_("Picture"),
@@ -156,6 +165,8 @@ class CatalogueRewardForm(forms.ModelForm):
         self.fields["stamp_program"].queryset = StampProgram.objects.for_shop(self.instance.shop)
         self.fields["min_tier"].queryset = Tier.objects.for_shop(self.instance.shop)
         self.fields["min_tier"].empty_label = _("Every member")
+        # An amount or a percentage: written as people write it (30, not 30.00; 12.5 stays).
+        self.fields["value"].widget = PlainNumberInput(attrs={"inputmode": "decimal", "step": "any"})
 
     def clean_image(self):
         image = self.cleaned_data.get("image")

@@ -95,3 +95,20 @@ def test_the_card_shows_what_a_member_can_have_and_what_is_next(world, rich_memb
     body = client.get(reverse("rewards:card", args=[card_token(rich_member)])).content.decode()
     assert "You can have this now" in body
     assert "60 more points to go" in body
+
+
+def test_an_amount_off_is_written_without_padding_zeros(world, alice_client):
+    from decimal import Decimal
+
+    from django.urls import reverse
+
+    from rewards.models import CatalogueReward
+
+    reward = CatalogueReward.objects.create(
+        shop=world.shop, name="NT$30 off", kind=CatalogueReward.Kind.AMOUNT_OFF, value=Decimal("30.00"), cost_points=200
+    )
+    body = alice_client.get(
+        reverse("rewards:catalogue_edit", args=[world.shop.slug, reward.public_id])
+    ).content.decode()
+    field = body[body.index('name="value"') - 60 : body.index('name="value"') + 120]
+    assert 'value="30"' in field and "30.00" not in field
