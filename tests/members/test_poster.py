@@ -395,7 +395,7 @@ def test_unknown_layout_or_format_is_refused():
 def no_cjk_font(monkeypatch, tmp_path):
     poster.cjk_font_path.cache_clear()
     monkeypatch.setitem(sys.modules, "noto_cjk_sans_otc", None)  # import fails as if not installed
-    monkeypatch.setattr(poster, "DEBIAN_FONT", tmp_path / "absent.ttc")
+    monkeypatch.setattr(poster.fonts, "DEBIAN_FONT", tmp_path / "absent.ttc")
     yield
     poster.cjk_font_path.cache_clear()
 
