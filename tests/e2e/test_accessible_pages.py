@@ -14,12 +14,16 @@ from ..site.test_crawl import OURS, Cafe, _targets
 
 
 def opened(page, url) -> bool:
-    """Open a page; False for what is no page (an action that only takes POST answers 405 and nothing)."""
+    """Open a page; False for what is no page (an action that only takes POST answers 405 and nothing,
+    a fragment is part of a page)."""
     try:
         response = page.goto(url)
     except Error:
         return False
-    return response.status == 200 and "text/html" in response.headers.get("content-type", "")
+    if response.status != 200 or "text/html" not in response.headers.get("content-type", ""):
+        return False
+    # Fragments that only htmx asks for (a card's history, its QR code) are parts of a page, checked there.
+    return response.text().lstrip().lower().startswith("<!doctype html>")
 
 
 def pages_of(cafe: Cafe, *, public: bool) -> list[str]:
