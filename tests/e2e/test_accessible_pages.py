@@ -3,14 +3,12 @@ of ours (each kind of member card, the counter after a look-up) in a real browse
 customer with nothing but the card link, at a counter laptop's size and a phone's."""
 
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import Error
 
-from loyalty_site.demo import DEMO_PASSWORD, PERSONAS, persona_member
-from members.models import Shop, StaffMember, User
+from loyalty_site.demo import DEMO_PASSWORD
 from members.roles import Role
 
-from ..site.test_crawl import OURS, Cafe, _targets
+from ..site.test_crawl import OURS, Cafe, demo_cafe
 
 
 def opened(page, url) -> bool:
@@ -43,13 +41,8 @@ def pages_of(cafe: Cafe, *, public: bool) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_every_page_passes_axe(live_server, browser, assert_accessible):
-    call_command("demo")
-    shop = Shop.objects.get(slug="demo-cafe")
-    users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
-    members = {p.key: persona_member(shop, p.key) for p in PERSONAS}
-    customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
-    cafe = Cafe(shop, users, customer, members)
-    cafe.targets = _targets(cafe)
+    cafe = demo_cafe()
+    users = cafe.users
 
     owner = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 768})
     page = owner.new_page()

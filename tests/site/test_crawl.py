@@ -178,18 +178,23 @@ def _lookups(cafe: Cafe) -> list[Target]:
             for label, q in queries.items()]  # fmt: skip
 
 
+def demo_cafe() -> Cafe:
+    """The demo café (``manage.py demo``) with its staff, its personas and every URL to request."""
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    shop = Shop.objects.get(slug="demo-cafe")
+    users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
+    members = {p.key: persona_member(shop, p.key) for p in PERSONAS}
+    customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
+    cafe = Cafe(shop, users, customer, members)
+    cafe.targets = _targets(cafe)
+    return cafe
+
+
 @pytest.fixture(scope="module")
 def cafe(django_db_setup, django_db_blocker):
     """The demo café, built once for the module and rolled back after it."""
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-        shop = Shop.objects.get(slug="demo-cafe")
-        users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
-        members = {p.key: persona_member(shop, p.key) for p in PERSONAS}
-        customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
-        cafe = Cafe(shop, users, customer, members)
-        cafe.targets = _targets(cafe)
-        yield cafe
+        yield demo_cafe()
         transaction.set_rollback(True)
 
 
