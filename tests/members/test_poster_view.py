@@ -54,20 +54,19 @@ def test_the_pdf_poster_says_what_the_card_gives_as_text(world, tmp_path):
     assert reverse("members:join", args=[world.shop.slug]) in text
 
 
+def shop_settings(shop, **changes) -> dict:
+    """The shop's settings form as the owner posts it, with ``changes``."""
+    return {
+        "name": shop.name, "slug": shop.slug, "brand_colour": shop.brand_colour, "currency": "TWD",
+        "time_zone": "Asia/Taipei", "join_asks_first": "email", **changes,
+    }  # fmt: skip
+
+
 @needs_poppler
 def test_owner_adds_a_second_language_and_the_poster_says_it_in_both(world, tmp_path):
     StampProgramFactory(shop=world.shop, stamps_needed=10, reward="Free latte")
     client = world.client(world.alice)
-    settings = {
-        "name": world.shop.name,
-        "slug": world.shop.slug,
-        "brand_colour": world.shop.brand_colour,
-        "currency": "TWD",
-        "time_zone": "Asia/Taipei",
-        "language": "zh-hant",
-        "poster_second_language": "en",
-        "join_asks_first": "email",
-    }
+    settings = shop_settings(world.shop, language="zh-hant", poster_second_language="en")
     assert client.post(reverse("members:shop_settings", args=[world.shop.slug]), settings).status_code == 302
 
     response = client.get(reverse("members:poster", args=[world.shop.slug, "tent", "pdf"]))
@@ -83,16 +82,7 @@ def test_owner_adds_a_second_language_and_the_poster_says_it_in_both(world, tmp_
 
 def test_a_second_language_not_offered_is_refused(world):
     client = world.client(world.alice)
-    data = {
-        "name": world.shop.name,
-        "slug": world.shop.slug,
-        "brand_colour": world.shop.brand_colour,
-        "currency": "TWD",
-        "time_zone": "Asia/Taipei",
-        "language": "en",
-        "poster_second_language": "fr",
-        "join_asks_first": "email",
-    }
+    data = shop_settings(world.shop, language="en", poster_second_language="fr")
 
     response = client.post(reverse("members:shop_settings", args=[world.shop.slug]), data)
 
