@@ -34,22 +34,52 @@
     show(problem.dataset.failed + " " + (xhr.getResponseHeader("X-Request-ID") || xhr.status));
   });
 
-  // Keyboard shortcuts: Alt (Option on a Mac) and a letter press the first button that carries it
-  // (the first card's +1, the first voucher's Redeem ...), shown on that button. A modifier is
-  // needed because the scan field keeps the focus and a scanner types letters into it.
+  // Keyboard shortcuts: Alt (Option on a Mac) and a letter. A modifier is needed because the scan
+  // field keeps the focus and a scanner types letters into it. The first element of each kind keeps
+  // its own letter on every member's panel (S the first card's +1, T its +2, R the first voucher,
+  // G the first reward, U undo, P the purchase amount, N new member, C the card's QR, H recent
+  // activity, K the camera), so hands learn them; every other action (later cards, +3, later
+  // vouchers and rewards, the purchase and enrol buttons) takes the next free letter of SPARE, in
+  // the order of the page. Each key is shown on its element, so staff never have to guess.
   var mac = /Mac|iPhone|iPad/.test(navigator.platform || "");
+  var SPARE = "abijlmoqvwxyz";
+  function kbdFor(element) {
+    var host = element;
+    if (element.tagName === "DETAILS") host = element.querySelector("summary");
+    else if (element.matches("input, select, textarea")) host = element.id && document.querySelector('label[for="' + element.id + '"]');
+    if (!host) return null;
+    var kbd = host.querySelector(":scope > kbd.shortcut");
+    if (!kbd) {
+      kbd = document.createElement("kbd");
+      kbd.className = "shortcut";
+      kbd.setAttribute("aria-hidden", "true");
+      host.appendChild(kbd);
+    }
+    return kbd;
+  }
   function label() {
-    var seen = {};
-    document.querySelectorAll("[data-shortcut]").forEach(function (element) {
+    var elements = Array.prototype.slice.call(document.querySelectorAll("[data-shortcut]"));
+    var keys = [];
+    var taken = {};
+    function usable(element) { return !element.disabled && !element.closest("[hidden]"); }
+    elements.forEach(function (element, index) {
       var key = element.dataset.shortcut;
-      var on = !seen[key] && !element.disabled;
-      if (on) seen[key] = true;
-      element.toggleAttribute("data-shortcut-on", on);
-      if (on) element.setAttribute("aria-keyshortcuts", "Alt+" + key.toUpperCase());
-      else element.removeAttribute("aria-keyshortcuts");
+      if (key && !taken[key] && usable(element)) { taken[key] = true; keys[index] = key; }
     });
-    if (mac) document.querySelectorAll("kbd.shortcut").forEach(function (kbd) {
-      kbd.textContent = kbd.textContent.replace("Alt+", "\u2325");
+    var spare = SPARE.split("").filter(function (key) { return !taken[key]; });
+    elements.forEach(function (element, index) {
+      if (!keys[index] && usable(element) && spare.length) keys[index] = spare.shift();
+      var key = keys[index];
+      element.toggleAttribute("data-shortcut-on", !!key);
+      if (key) {
+        element.dataset.key = key;
+        element.setAttribute("aria-keyshortcuts", "Alt+" + key.toUpperCase());
+        var kbd = kbdFor(element);
+        if (kbd) kbd.textContent = (mac ? "\u2325" : "Alt+") + key.toUpperCase();
+      } else {
+        delete element.dataset.key;
+        element.removeAttribute("aria-keyshortcuts");
+      }
     });
   }
   label();
@@ -65,7 +95,7 @@
     if (!event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
     var match = /^Key([A-Z])$/.exec(event.code || "");
     if (!match) return;
-    var target = document.querySelector('[data-shortcut-on][data-shortcut="' + match[1].toLowerCase() + '"]');
+    var target = document.querySelector('[data-shortcut-on][data-key="' + match[1].toLowerCase() + '"]');
     if (!target) return;
     event.preventDefault();
     if (target.tagName === "DETAILS") target.open = !target.open;
@@ -85,6 +115,7 @@
   var stopCamera = null;
   if (!button || !video || !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return;
   button.hidden = false;
+  label();
   var stream = null;
   var detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
   var canvas = document.createElement("canvas");

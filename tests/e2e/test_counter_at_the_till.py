@@ -107,6 +107,21 @@ def test_the_counter_at_a_till(live_server, browser, screenshot, assert_accessib
     expect(card.locator(".stamps li.filled")).to_have_count(before)
     scan_field_has_focus(page)
 
+    # Every action in the panel has a key of its own, shown on it: +2 is Alt+T on the first card, and
+    # the rest (later cards, +3, later vouchers and rewards, Record purchase) take spare letters.
+    keys = page.locator("[data-shortcut-on]").evaluate_all("all => all.map(e => e.getAttribute('aria-keyshortcuts'))")
+    assert len(keys) == len(set(keys)), keys
+    for button in page.locator("#result button:visible:enabled").all():
+        key = button.get_attribute("aria-keyshortcuts")
+        assert key, f"{button.inner_text()!r} has no shortcut"
+        expect(button.locator("kbd")).to_have_text(key)
+    expect(card.get_by_role("button", name="+2")).to_have_attribute("aria-keyshortcuts", "Alt+T")
+    press_shortcut(page, "Alt+T")
+    expect(page.locator("#outcome .confirm")).to_contain_text("+2 stamps added")
+    press_shortcut(page, "Alt+U")
+    expect(page.locator("#outcome .confirm")).to_contain_text("Undone.")
+    expect(card.locator(".stamps li.filled")).to_have_count(before)
+
     # Redeem needs the person checked (found by e-mail): the shortcut stops at the box, then works.
     row = page.locator(f"#voucher-{voucher.public_id}")
     expect(row.get_by_role("button", name="Redeem")).to_have_attribute("aria-keyshortcuts", "Alt+R")
@@ -126,6 +141,14 @@ def test_the_counter_at_a_till(live_server, browser, screenshot, assert_accessib
     # Alt+H opens the recent activity, which shows the redemption.
     page.keyboard.press("Alt+H")
     expect(page.locator("details.history .history-rows")).to_contain_text(voucher.title)
+
+    # A spare letter works like a fixed one: the amount, then Record purchase's key.
+    page.keyboard.press("Alt+P")
+    page.keyboard.type("120")
+    record = page.get_by_role("button", name="Record purchase")
+    press_shortcut(page, record.get_attribute("aria-keyshortcuts"))
+    expect(page.locator("#outcome .confirm")).to_contain_text("points")
+    scan_field_has_focus(page)
 
     # A new customer: no match for their number, Alt+N opens the form with it, one tap enrols and stamps.
     with page.expect_response(re.compile(r".*/counter/\?q=.*")):
