@@ -10,7 +10,7 @@ from django.db.models.functions import Cast, Concat
 
 from members.models import Member
 
-from .models import Campaign
+from .models import Campaign, MemberActivity
 
 Audience = Campaign.Audience
 
@@ -26,6 +26,9 @@ def _bounds(campaign: Campaign) -> tuple[datetime | None, datetime | None]:
 
 
 def audience_q(campaign: Campaign) -> Q:
+    if campaign.audience == Audience.SEGMENT:
+        # As the nightly run last sorted them (insights.rollup.refresh_activity).
+        return Q(activity__segment=campaign.audience_segment)
     if campaign.audience == Audience.TIER:
         return Q(tier_id=campaign.audience_tier_id) if campaign.audience_tier_id else Q(pk__in=[])
     if campaign.audience in (Audience.JOINED, Audience.SEEN):
@@ -45,6 +48,10 @@ def audience(campaign: Campaign) -> QuerySet[Member]:
 
 
 def in_audience(campaign: Campaign, member: Member) -> bool:
+    if campaign.audience == Audience.SEGMENT:
+        # The one audience a member's own row cannot answer: one query, for these campaigns only.
+        segment = MemberActivity.objects.filter(member_id=member.pk).values_list("segment", flat=True).first()
+        return segment == campaign.audience_segment
     if campaign.audience == Audience.TIER:
         return campaign.audience_tier_id is not None and member.tier_id == campaign.audience_tier_id
     if campaign.audience in (Audience.JOINED, Audience.SEEN):

@@ -18,7 +18,10 @@ WEEKDAYS = [
     ("6", _("Sunday")),
 ]
 
-COMMON = ["name", "is_active", "starts_at", "ends_at", "audience", "audience_tier", "audience_from", "audience_to"]
+COMMON = [
+    "name", "is_active", "starts_at", "ends_at", "audience", "audience_tier", "audience_segment", "audience_from",
+    "audience_to",
+]  # fmt: skip
 GIFT = ["gift", "gift_stamps", "gift_program", "gift_points", "voucher_title", "voucher_valid_days"]
 MESSAGE = ["subject", "body"]
 # The fields each kind of campaign asks for, in the order the form shows them.
@@ -103,6 +106,8 @@ class CampaignForm(forms.ModelForm):
         audience = cleaned.get("audience")
         if audience == Campaign.Audience.TIER and not cleaned.get("audience_tier"):
             self.add_error("audience_tier", _("Choose the tier."))
+        if audience == Campaign.Audience.SEGMENT and not cleaned.get("audience_segment"):
+            self.add_error("audience_segment", _("Choose the group of customers."))
         if audience in (Campaign.Audience.JOINED, Campaign.Audience.SEEN):
             first, last = cleaned.get("audience_from"), cleaned.get("audience_to")
             if not first and not last:

@@ -1,12 +1,24 @@
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, Message, Shop, ShopScopedQuerySet
+
+
+class Segment(models.TextChoices):
+    """Where a member stands by how recently and how often they come (recency and frequency); the
+    rules are in ``insights.segments`` and on the customers page."""
+
+    REGULAR = "regular", _("Regulars")
+    NEW = "new", _("New")
+    OCCASIONAL = "occasional", _("Occasional")
+    AT_RISK = "at_risk", _("At risk")
+    LAPSED = "lapsed", _("Lapsed")
 
 
 class CampaignQuerySet(ShopScopedQuerySet):
@@ -37,6 +49,7 @@ class Campaign(models.Model):
         TIER = "tier", _("Members of one tier")
         JOINED = "joined", _("Members who joined between two dates")
         SEEN = "seen", _("Members last seen between two dates")
+        SEGMENT = "segment", _("A group of customers (regulars, at risk ...)")
 
     class Gift(models.TextChoices):
         NONE = "none", _("No gift")
@@ -61,6 +74,7 @@ class Campaign(models.Model):
     audience_tier = models.ForeignKey(
         "rewards.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
     )
+    audience_segment = models.CharField(_("customers"), max_length=12, choices=Segment.choices, blank=True)
     audience_from = models.DateField(_("from"), null=True, blank=True)
     audience_to = models.DateField(_("until"), null=True, blank=True)
     holdout_percent = models.PositiveSmallIntegerField(
@@ -221,3 +235,137 @@ class CampaignFigures(models.Model):
 
     def __str__(self):
         return f"{self.campaign} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class ShopDay(models.Model):
+    """One day of a shop in its own time zone, as the roll-up task last counted it from the ledger,
+    the members, the vouchers and the purchases. The insights pages add these rows up instead of
+    reading the ledger, so they cost the same for a shop of a thousand members and of a million.
+    Every figure can be counted again for any day (``insights.rollup.refresh``)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    visits = models.PositiveIntegerField(default=0)
+    visitors = models.PositiveIntegerField(default=0)
+    new_members = models.PositiveIntegerField(default=0)
+    # Members who joined this day and came back on a later day within 30 days.
+    returned = models.PositiveIntegerField(default=0)
+    stamps = models.PositiveIntegerField(default=0)
+    vouchers_issued = models.PositiveIntegerField(default=0)
+    vouchers_redeemed = models.PositiveIntegerField(default=0)
+    vouchers_expired = models.PositiveIntegerField(default=0)
+    points_earned = models.PositiveIntegerField(default=0)
+    points_spent = models.PositiveIntegerField(default=0)
+    points_expired = models.PositiveIntegerField(default=0)
+    # Every point row of the day added up (voids and refunds too): the running sum of these is the
+    # points members hold, what the shop owes.
+    points_net = models.IntegerField(default=0)
+    spending = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+    bills = models.PositiveIntegerField(default=0)
+    # Members with a visit in the 7, 30 and 90 days up to the end of this day.
+    active_7 = models.PositiveIntegerField(default=0)
+    active_30 = models.PositiveIntegerField(default=0)
+    active_90 = models.PositiveIntegerField(default=0)
+    # Visits by hour of the day (24 numbers), for the weekday x hour map.
+    hours = models.JSONField(default=list)
+    # Cards filled this day, and the days they took from their first stamp (or the previous fill).
+    cards_filled = models.PositiveIntegerField(default=0)
+    fill_days = models.PositiveIntegerField(default=0)
+    # Vouchers of full cards issued this day, and how many of them were redeemed since.
+    card_vouchers = models.PositiveIntegerField(default=0)
+    card_vouchers_redeemed = models.PositiveIntegerField(default=0)
+    # Kept for the day the nightly run counted them (the latest one is what the pages show): members
+    # per segment, per visit frequency over a year, and per tier.
+    segments = models.JSONField(default=dict)
+    frequency = models.JSONField(default=dict)
+    tiers = models.JSONField(default=dict)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="shopday_unique")]
+
+    def __str__(self):
+        return f"{self.shop} {self.day}"
+
+
+class StaffDay(models.Model):
+    """What one member of staff did on one day: the staff and fraud pages add these up."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff_days")
+    day = models.DateField()
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    visits = models.PositiveIntegerField(default=0)
+    stamps = models.PositiveIntegerField(default=0)
+    overrides = models.PositiveIntegerField(default=0)
+    undos = models.PositiveIntegerField(default=0)
+    redemptions = models.PositiveIntegerField(default=0)
+    # Stamps given by hour of the day (24 numbers): stamps at hours the shop is usually closed.
+    hours = models.JSONField(default=list)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day", "staff"], name="staffday_unique")]
+
+    def __str__(self):
+        return f"{self.shop} {self.day} {self.staff_id}"
+
+
+class RewardDay(models.Model):
+    """How often a catalogue reward was redeemed on one day."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    reward = models.ForeignKey("rewards.CatalogueReward", on_delete=models.CASCADE, related_name="+")
+    redeemed = models.PositiveIntegerField(default=0)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day", "reward"], name="rewardday_unique")]
+
+    def __str__(self):
+        return f"{self.day} {self.reward_id}: {self.redeemed}"
+
+
+class CohortMonth(models.Model):
+    """Of the members who joined in ``cohort`` (a month, on its first day), how many visited in
+    ``month``: the retention table."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    cohort = models.DateField()
+    month = models.DateField()
+    active = models.PositiveIntegerField(default=0)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "cohort", "month"], name="cohortmonth_unique")]
+
+    def __str__(self):
+        return f"{self.cohort:%Y-%m} in {self.month:%Y-%m}: {self.active}"
+
+
+class MemberActivity(models.Model):
+    """A member's recency, frequency and spending as the nightly run last counted them, and the
+    segment they put the member in: the customers page lists members by it, and a campaign can be
+    for one segment."""
+
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, primary_key=True, related_name="activity")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    last_visit = models.DateTimeField(null=True, blank=True)
+    visits_90 = models.PositiveIntegerField(default=0)
+    visits_365 = models.PositiveIntegerField(default=0)
+    spend_365 = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+    segment = models.CharField(max_length=12, choices=Segment.choices)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "member activity"
+        indexes = [models.Index(fields=["shop", "segment", "-last_visit"], name="activity_segment_recent")]
+
+    def __str__(self):
+        return f"{self.member_id}: {self.segment}"

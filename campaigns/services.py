@@ -23,6 +23,7 @@ from rewards.models import LedgerEntry, Voucher
 from rewards.services import gift_grant_locked
 
 from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
+from .insights.stats import uplift
 from .models import Campaign, CampaignFigures, Reach, ReferralRefusal
 
 logger = logging.getLogger(__name__)
@@ -446,4 +447,6 @@ def figures(campaign: Campaign) -> dict:
     data["audience"] = {**audience, "sample": [{"name": name} for name in audience["sample"]]}
     data["refused"] = [(ReferralRefusal.Reason(reason).label, count) for reason, count in data.get("refused", [])]
     data["as_of"] = kept.computed_at
+    reached, held = data["reached"], data["held_out"]
+    data["uplift"] = uplift(reached["members"], reached["returned"], held["members"], held["returned"])
     return data

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import services
+from .insights import rollup
 
 # Beat runs these every hour (announcements every few minutes): each shop's
 # day starts at its own midnight, and a run that finds nothing new does nothing.
@@ -30,3 +31,10 @@ def remind_expiring_vouchers() -> int:
 def refresh_figures() -> int:
     """Every 15 minutes: the figures of campaigns that can still change."""
     return services.figures_refresh_due()
+
+
+@shared_task(acks_late=True)
+def roll_up_days() -> int:
+    """Hourly: each shop whose yesterday (in its own time zone) is not counted yet gets its nightly
+    insights run. Running it twice counts the same days to the same rows."""
+    return sum(rollup.roll_up(shop) for shop in rollup.due())

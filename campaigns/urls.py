@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .insights import views as insights
 
 app_name = "campaigns"
 
@@ -13,4 +14,10 @@ shop_patterns = [
     path("campaigns/<uuid:campaign_id>/send/", views.campaign_send, name="campaign_send"),
     path("messages/", views.message_list, name="message_list"),
     path("messages/<uuid:message_id>/retry/", views.message_retry, name="message_retry"),
+    path("insights/", insights.overview, name="insights"),
+    path("insights/customers/", insights.customers, name="insights_customers"),
+    path("insights/customers/<slug:segment>/", insights.segment, name="insights_segment"),
+    path("insights/programme/", insights.programme, name="insights_programme"),
+    path("insights/staff/", insights.staff, name="insights_staff"),
+    path("insights/rows/", insights.rows, name="insights_rows"),
 ]

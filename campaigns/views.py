@@ -13,7 +13,7 @@ from members.tenancy import shop_view
 
 from . import services
 from .forms import CampaignForm
-from .models import Campaign
+from .models import Campaign, Segment
 
 # What each kind does, for the owner choosing one; lazy, so each request gets its own language.
 KIND_HELP = {
@@ -56,6 +56,13 @@ def campaign_create(request, kind):
     if kind not in Campaign.Kind.values:
         raise Http404
     campaign = Campaign(shop=request.shop, kind=kind, name=Campaign.Kind(kind).label)
+    # From a customer list on the insights pages: the campaign starts out for that group.
+    segment = request.GET.get("segment", "")
+    if request.method == "GET" and request.GET.get("audience") == Campaign.Audience.SEGMENT:
+        if segment not in Segment.values:
+            raise Http404
+        campaign.audience, campaign.audience_segment = Campaign.Audience.SEGMENT, segment
+        campaign.name = _("%(kind)s: %(group)s") % {"kind": Campaign.Kind(kind).label, "group": Segment(segment).label}
     return _edit(request, campaign)
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from campaigns import services as campaign_services
+from campaigns.insights import rollup
 from campaigns.models import Campaign, Reach
 from members import onboarding
 from members import services as member_services
@@ -137,6 +138,7 @@ class Cafe:
         self.keys = 0
         self.members: dict[str, Member] = {}
         self.crowd: list[Member] = []
+        self.newcomer_members: list[Member] = []
 
     # Seeded stand-ins for the random defaults, so the demo (hold-out groups included) repeats.
     def uuid(self) -> uuid.UUID:
@@ -163,11 +165,18 @@ class Cafe:
         self.crowd = [self.member(crowd=n) for n in range(1, 33)]
         self.histories()
         self.winback()
+        # Drawn after the histories and the win-back, so those stay as they were: the newcomers
+        # joined too late for the win-back, and the treats spend points only.
+        self.newcomers()
+        self.treats()
         self.today_at_the_counter()
         self.daily_tasks()
         self.messages()
+        self.worth_a_look()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
+        # Every past day counted for the insights, as the nightly run would have.
+        rollup.backfill(self.shop, now=self.now)
         # Months in, the first day's checklist is long done.
         for step in onboarding.STEPS:
             onboarding.record(self.shop, step)
@@ -245,7 +254,7 @@ class Cafe:
             requested_by=self.users[Role.STAFF],
         )  # fmt: skip
 
-    def member(self, persona: Persona | None = None, *, crowd: int = 0) -> Member:
+    def member(self, persona: Persona | None = None, *, crowd: int = 0, joined_days_ago: int | None = None) -> Member:
         if persona is None:
             n = crowd + 2  # member1 and member2 are personas
             persona = Persona(
@@ -254,7 +263,9 @@ class Cafe:
                 self.rng.choice(["zh-hant", "zh-hant", "en", "zh-hans"]), consent=n % 3 != 0,
             )  # fmt: skip
         # Joined this morning, and a friend who joined through a referral link two weeks ago.
-        days = {"new": 0, "referred": 14}.get(persona.key, self.rng.randint(150, 185))
+        days = joined_days_ago
+        if days is None:
+            days = {"new": 0, "referred": 14}.get(persona.key, self.rng.randint(150, 185))
         joined = self.at(days)
         member = Member.objects.create(
             shop=self.shop, public_id=self.uuid(), code=self.code(), name=persona.name, email=persona.email,
@@ -351,6 +362,59 @@ class Cafe:
         self.visit(friend, self.at(5), spend=150)
         # The announcement of the summer, sent in the past.
         campaign_services.announcement_send(campaign=self.campaigns["Summer hours"], now=self.at(120, 10))
+
+    def newcomers(self) -> None:
+        """Members joining month after month from the poster, some coming back and some not: the
+        insights' new members, retention by joining month and second-visit rate."""
+        for month in range(6):
+            for n in range(self.rng.randint(2, 5)):
+                persona = Persona(
+                    f"newcomer{month}-{n}", f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}",
+                    f"newcomer{month}{n}@demo.example", "", self.rng.choice(["zh-hant", "en", "zh-hans"]),
+                )  # fmt: skip
+                joined = self.rng.randint(month * 30 + 2, month * 30 + 29)
+                member = self.member(persona, joined_days_ago=joined)
+                self.newcomer_members.append(member)
+                habit = self.rng.random()
+                if habit < 0.55:  # came back within the month, some of them for good
+                    back = [d for d in self.spread(joined - 1, max(joined - 28, 1), 2) if d < joined]
+                    later = self.spread(max(joined - 28, 2), 1, self.rng.randint(0, 8)) if habit < 0.35 else []
+                    self.visits(member, back + later)
+                elif habit < 0.75:  # came back once, much later
+                    self.visits(member, self.spread(max(joined - 40, 2), 1, 1))
+
+    def treats(self) -> None:
+        """Regulars spending points on the catalogue's free items now and then."""
+        for member in [self.members["regular"], *self.crowd[::4]]:
+            member.refresh_from_db()
+            for days in sorted(self.spread(170, 3, 3), reverse=True):
+                member.refresh_from_db()
+                if member.points < self.rewards[0].cost_points:
+                    break
+                rewards_services.reward_redeem(
+                    member=member, reward_id=self.rewards[0].pk, staff=self.rng.choice(self.staff),
+                    idempotency_key=self.key("treat"), at=self.at(days),
+                )  # fmt: skip
+
+    def worth_a_look(self) -> None:
+        """What the owner's flags are for: stamps late at night, one member stamped past the limits
+        week after week, five sign-ups from one network address in an evening."""
+        staff, manager = self.users[Role.STAFF], self.users[Role.MANAGER]
+        # Two of the crowd who had not come back since joining (so these are their latest rows).
+        for days in (16, 9):
+            self.visit(self.crowd[3], self.at(days, hour=23), staff=staff)
+        for days in (20, 13, 6):
+            rewards_services.stamp_add(
+                member=self.crowd[7], program=self.program, count=3, staff=manager, override=True,
+                override_reason=OverrideReason.GOODWILL, note="Regular's friends", idempotency_key=self.key("limit"),
+                at=self.at(days),
+            )  # fmt: skip
+        for n in range(5):
+            persona = Persona(
+                f"burst{n}", f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}", f"burst{n}@demo.example"
+            )
+            member = self.member(persona, joined_days_ago=4)
+            Member.objects.filter(pk=member.pk).update(joined_from="5f2c0e9a1b7d4c38")
 
     def winback(self) -> None:
         """The win-back ran three weeks ago at 10:00 in the shop; some came back, more of those reached."""

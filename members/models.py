@@ -260,6 +260,9 @@ class Member(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals", editable=False
     )
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
+    # A keyed hash of the network address the join page was sent from (never the address itself):
+    # many members joining from one address in a short time is a flag on the owner's insights.
+    joined_from = models.CharField(max_length=16, blank=True, editable=False)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
 
     objects = ShopScopedQuerySet.as_manager()

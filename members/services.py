@@ -200,6 +200,7 @@ def member_join(
     language: str,
     referrer: Member | None = None,
     enrolled_by: User | None = None,
+    joined_from: str = "",
 ) -> tuple[Member, bool]:
     """Enrol a customer; joining twice returns the member who already exists, never a second one.
 
@@ -224,6 +225,7 @@ def member_join(
                 consent_at=now if marketing_consent else None,
                 consent_method=_consent_method(marketing_consent, enrolled_by),
                 enrolled_by=enrolled_by,
+                joined_from=joined_from,
                 joined_at=now,
                 referred_by=referrer if referrer is not None and referrer.shop_id == shop.pk else None,
             )

@@ -545,6 +545,9 @@ class LedgerEntry(models.Model):
             # A member's history, newest first, and their rows in a time window (visits after a
             # campaign reached them): one range of one index, whatever the size of the shop.
             models.Index(fields=["member", "-created_at", "-id"], name="ledger_member_time"),
+            # A manager's overrides in a period (the insights' flags): few rows, found without
+            # reading the period's whole ledger.
+            models.Index(fields=["shop", "-created_at"], condition=Q(override=True), name="ledger_overrides"),
         ]
 
     def __str__(self):

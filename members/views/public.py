@@ -15,7 +15,7 @@ from ..emails import masked_email
 from ..forms import JoinForm
 from ..i18n import activate_customer_language
 from ..models import Shop
-from ..ratelimit import allow, client_ip
+from ..ratelimit import address_key, allow, client_ip
 from ..tokens import card_token, member_from_unsubscribe_token, referrer_from_token
 
 
@@ -41,7 +41,9 @@ def join(request, shop_slug):
         if form.is_valid():
             fields = dict(form.cleaned_data)
             fields["referrer"] = fields.pop("ref")
-            member, created = services.member_join(shop=shop, language=translation.get_language(), **fields)
+            member, created = services.member_join(
+                shop=shop, language=translation.get_language(), joined_from=address_key(request), **fields
+            )
             if created:
                 # The card at once, with how to keep it (the e-mail is a copy, when there is one).
                 return redirect(reverse("rewards:card", args=[card_token(member)]) + "?welcome=1")

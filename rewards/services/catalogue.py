@@ -21,7 +21,7 @@ from ..models import CatalogueReward, LedgerEntry
 
 
 @idempotent
-def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_key: str) -> ActionResult:
+def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_key: str, at=None) -> ActionResult:
     shop = member.shop
     with transaction.atomic():
         locked = lock_member(member.pk, idempotency_key)
@@ -29,8 +29,8 @@ def reward_redeem(*, member: Member, reward_id: int, staff: User, idempotency_ke
             return replayed
         group = uuid.uuid4()
         entry, reward = redeem_locked(
-            locked, reward_id=reward_id, staff=staff, group=group, now=timezone.now(), idempotency_key=idempotency_key,
-            kinds=(CatalogueReward.Kind.FREE_ITEM,),
+            locked, reward_id=reward_id, staff=staff, group=group, now=at or timezone.now(),
+            idempotency_key=idempotency_key, kinds=(CatalogueReward.Kind.FREE_ITEM,),
         )  # fmt: skip
     return ActionResult(group, [entry], reward_redeemed=reward)
 

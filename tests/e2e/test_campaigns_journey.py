@@ -31,7 +31,8 @@ def test_owner_sets_up_every_campaign_and_sees_results(live_server, page, screen
     assert_accessible(page, "campaign list")
     page.get_by_role("link", name="We miss you").click()
     expect(page.get_by_role("heading", name="Results")).to_be_visible()
-    expect(page.get_by_text("percentage points more often than those held back")).to_be_visible()
+    # The demo holds back a handful of members: too few to claim anything, and the page says so.
+    expect(page.get_by_text("Too few members to tell yet")).to_be_visible()
     screenshot(page, "campaign-results")
     assert_accessible(page, "campaign results")
 

@@ -27,7 +27,8 @@ from django.test import Client
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
 
-from campaigns.models import Campaign
+from campaigns.insights.views import KINDS as INSIGHT_ROWS
+from campaigns.models import Campaign, Segment
 from loyalty_site.demo import PERSONAS, ledger_reasons, persona_member
 from members.models import Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role, role_has
@@ -114,6 +115,7 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
         "campaign_id": [(c.kind, {**base, "campaign_id": c.public_id}) for c in Campaign.objects.filter(shop=shop)],
         "message_id": [("failed message", {**base, "message_id": message.public_id})],
         "kind": [(k, {**base, "kind": k}) for k in Campaign.Kind.values],
+        "segment": [(k, {**base, "segment": k}) for k in Segment.values],
         "layout": [(f"{lay}.{fmt}", {**base, "layout": lay, "fmt": fmt})
                    for lay in ("a4", "tent") for fmt in ("pdf", "png")],
         "token": [],  # filled per view below
@@ -150,7 +152,7 @@ def _targets(cafe: Cafe) -> list[Target]:
         for label, values in choices:
             targets.append(Target(_substitute(route, values), name, permission, label))
     assert not missing, f"the crawl cannot build arguments for {missing}: add them to _arguments()"
-    return targets + _lookups(cafe)
+    return targets + _lookups(cafe) + _insights(cafe)
 
 
 def _lookups(cafe: Cafe) -> list[Target]:
@@ -176,6 +178,26 @@ def _lookups(cafe: Cafe) -> list[Target]:
     counter = f"/s/{cafe.shop.slug}/counter/"
     return [Target(f"{counter}?{urlencode({'q': q})}", "rewards:counter", "counter.use", f"lookup {label}")
             for label, q in queries.items()]  # fmt: skip
+
+
+def _insights(cafe: Cafe) -> list[Target]:
+    """Insights with every period and grouping, and the rows behind each kind of flag."""
+    base = f"/s/{cafe.shop.slug}/insights/"
+    pages = [
+        (f"{base}?period=7", "campaigns:insights", "insights.view"),
+        (f"{base}?period=90&by=week", "campaigns:insights", "insights.view"),
+        (f"{base}?by=month", "campaigns:insights", "insights.view"),
+        (f"{base}customers/?period=90", "campaigns:insights_customers", "insights.full"),
+        (f"{base}programme/?period=7", "campaigns:insights_programme", "insights.full"),
+        (f"{base}customers/lapsed/?page=2", "campaigns:insights_segment", "insights.full"),
+    ]
+    pages += [(f"{base}rows/?kind={kind}", "campaigns:insights_rows", "insights.view") for kind in INSIGHT_ROWS if kind != "joins"]
+    burst = Member.objects.filter(shop=cafe.shop).exclude(joined_from="").first()
+    day = burst.joined_at.astimezone(cafe.shop.tz).date().isoformat()
+    pages.append(
+        (f"{base}rows/?kind=joins&source={burst.joined_from}&day={day}", "campaigns:insights_rows", "insights.view")
+    )
+    return [Target(url, name, permission, "insights") for url, name, permission in pages]
 
 
 def demo_cafe() -> Cafe:
