@@ -191,7 +191,11 @@ def _insights(cafe: Cafe) -> list[Target]:
         (f"{base}programme/?period=7", "campaigns:insights_programme", "insights.full"),
         (f"{base}customers/lapsed/?page=2", "campaigns:insights_segment", "insights.full"),
     ]
-    pages += [(f"{base}rows/?kind={kind}", "campaigns:insights_rows", "insights.view") for kind in INSIGHT_ROWS if kind != "joins"]
+    pages += [
+        (f"{base}rows/?kind={kind}", "campaigns:insights_rows", "insights.view")
+        for kind in INSIGHT_ROWS
+        if kind != "joins"
+    ]
     burst = Member.objects.filter(shop=cafe.shop).exclude(joined_from="").first()
     day = burst.joined_at.astimezone(cafe.shop.tz).date().isoformat()
     pages.append(
