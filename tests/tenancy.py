@@ -239,4 +239,10 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "campaigns:campaign_send": ShopUrl("post", objects=_campaign),
     "campaigns:message_list": ShopUrl(),
     "campaigns:message_retry": ShopUrl("post", objects=_failed_message),
+    "campaigns:insights": ShopUrl(),
+    "campaigns:insights_customers": ShopUrl(),
+    "campaigns:insights_segment": ShopUrl(objects=lambda shop: {"segment": "regular"}),
+    "campaigns:insights_programme": ShopUrl(),
+    "campaigns:insights_staff": ShopUrl(),
+    "campaigns:insights_rows": ShopUrl(data={"kind": "stamps"}),
 }

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("slugs", nargs="*", help="shops by web address; all shops when none is given")
         parser.add_argument("--days", type=int, help="only the last N days (default: since the first member)")
 
-    def handle(self, *slugs, days=None, verbosity=1, **options):
+    def handle(self, *args, slugs=(), days=None, verbosity=1, **options):
         shops = Shop.objects.filter(slug__in=slugs) if slugs else Shop.objects.all()
         if slugs and len(shops) != len(set(slugs)):
             missing = set(slugs) - {shop.slug for shop in shops}
