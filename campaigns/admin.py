@@ -6,7 +6,17 @@ from django.contrib import admin
 from members.admin_base import RecordAdmin
 
 from . import services
-from .models import Campaign, CampaignFigures, Reach, ReferralRefusal
+from .models import (
+    Campaign,
+    CampaignFigures,
+    CohortMonth,
+    MemberActivity,
+    Reach,
+    ReferralRefusal,
+    RewardDay,
+    ShopDay,
+    StaffDay,
+)
 
 
 @admin.register(Campaign)
@@ -35,3 +45,35 @@ class ReferralRefusalAdmin(RecordAdmin):
 class CampaignFiguresAdmin(RecordAdmin):
     list_display = ["campaign", "computed_at"]
     list_select_related = ["campaign"]
+
+
+# The insights' roll-ups: counted by the nightly task, read-only here (insights_backfill counts
+# them again).
+@admin.register(ShopDay)
+class ShopDayAdmin(RecordAdmin):
+    list_display = ["day", "shop", "visits", "new_members", "computed_at"]
+    list_select_related = ["shop"]
+
+
+@admin.register(StaffDay)
+class StaffDayAdmin(RecordAdmin):
+    list_display = ["day", "shop", "staff", "visits", "stamps", "overrides", "undos"]
+    list_select_related = ["shop", "staff"]
+
+
+@admin.register(RewardDay)
+class RewardDayAdmin(RecordAdmin):
+    list_display = ["day", "shop", "reward", "redeemed"]
+    list_select_related = ["shop", "reward"]
+
+
+@admin.register(CohortMonth)
+class CohortMonthAdmin(RecordAdmin):
+    list_display = ["cohort", "month", "shop", "active"]
+    list_select_related = ["shop"]
+
+
+@admin.register(MemberActivity)
+class MemberActivityAdmin(RecordAdmin):
+    list_display = ["member", "shop", "segment", "last_visit", "visits_90", "visits_365"]
+    list_select_related = ["member", "shop"]

@@ -94,7 +94,7 @@ def heat(grid: list[list[int]], rows: list[str]) -> SafeString:
 
 def _svg(css: str, body, width: int = WIDTH, height: int = HEIGHT) -> SafeString:
     return format_html(
-        '<svg class="chart {}" viewBox="0 0 {} {}" role="presentation" aria-hidden="true" focusable="false">{}</svg>',
+        '<svg class="chart {}" viewBox="0 0 {} {}" aria-hidden="true" focusable="false">{}</svg>',
         css,
         width,
         height,

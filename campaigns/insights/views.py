@@ -54,6 +54,12 @@ def _label(day: date, by: str) -> str:
     return formats.date_format(day, "YEAR_MONTH_FORMAT" if by == "month" else "MONTH_DAY_FORMAT")
 
 
+def _short(day: date, by: str) -> str:
+    """A chart's axis label: the month's short name ("30 Oct", "10月30日")."""
+    pattern = formats.get_format("YEAR_MONTH_FORMAT" if by == "month" else "MONTH_DAY_FORMAT")
+    return formats.date_format(day, pattern.replace("F", "M"))
+
+
 @shop_view("insights.view")
 @require_GET
 def overview(request):
@@ -63,7 +69,8 @@ def overview(request):
         raise Http404
     series = figures.trend(shop, period, by)
     labels = [_label(when, by) for when, _values in series.points]
-    every = max(1, len(labels) // 8)
+    ticks = [_short(when, by) for when, _values in series.points]
+    every = max(1, -(-len(labels) // 6))
     grid = figures.heatmap(shop, period)
     weekdays = [str(WEEKDAYS_ABBR[index]) for index in range(7)]
     export = request.GET.get("export")
@@ -86,8 +93,8 @@ def overview(request):
         by=by,
         bys=[(key, label) for key, label in (("day", _("By day")), ("week", _("By week")), ("month", _("By month")))],
         series=[(label, values) for label, (_when, values) in zip(labels, series.points, strict=True)],
-        visits_chart=charts.bars([values[0] for _when, values in series.points], labels, every=every),
-        joins_chart=charts.bars([values[1] for _when, values in series.points], labels, every=every, css="bars joins"),
+        visits_chart=charts.bars([values[0] for _when, values in series.points], ticks, every=every),
+        joins_chart=charts.bars([values[1] for _when, values in series.points], ticks, every=every, css="bars joins"),
         heat_chart=charts.heat(grid, weekdays),
         grid=list(zip(weekdays, grid, strict=True)),
     )

@@ -30,6 +30,11 @@ STATE = {
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
+    "campaigns.shopday": None,
+    "campaigns.staffday": None,
+    "campaigns.rewardday": None,
+    "campaigns.cohortmonth": None,
+    "campaigns.memberactivity": None,
     "members.message": None,
     "members.setupstep": None,
 }  # fmt: skip
