@@ -74,6 +74,9 @@ class Shops:
             call_command("generate_shop", members=members, slug=slug, seed=seed)
         self.big = Shop.objects.get(slug=slug)
         self.small = Shop.objects.get(slug=f"{slug}-1k")
+        self.rolled_up = {}
+        for shop in (self.big, self.small):
+            self.rolled_up[shop.slug] = roll_up(shop)
         self.clients = {}
         self.cookies = {}
         for shop in (self.big, self.small):
@@ -213,6 +216,20 @@ def counter_requests(shops: Shops) -> dict[str, list[tuple[str, str, str]]]:
     }
 
 
+def roll_up(shop) -> float | None:
+    """The insights' days of the last 200 days, counted once (seconds taken; None: already there)."""
+    from datetime import timedelta
+
+    from campaigns.insights import rollup
+    from campaigns.models import ShopDay
+
+    if ShopDay.objects.filter(shop=shop).exists():
+        return None
+    started = time.perf_counter()
+    rollup.backfill(shop, first=rollup.local_day(shop, shop_now()) - timedelta(days=200))
+    return time.perf_counter() - started
+
+
 def page_requests(shop, members) -> dict[str, str]:
     from campaigns.models import Campaign
 
@@ -230,6 +247,13 @@ def page_requests(shop, members) -> dict[str, str]:
         "tier settings": f"{base}/tiers/",
         "reward catalogue": f"{base}/rewards/",
         "staff": f"{base}/staff/",
+        "insights overview": f"{base}/insights/",
+        "insights overview, 90 days": f"{base}/insights/?period=90",
+        "insights by month": f"{base}/insights/?by=month",
+        "insights customers": f"{base}/insights/customers/",
+        "insights at-risk list": f"{base}/insights/customers/at_risk/",
+        "insights programme": f"{base}/insights/programme/",
+        "insights staff and flags": f"{base}/insights/staff/",
     }
     for campaign in Campaign.objects.filter(shop=shop).order_by("kind"):
         pages[f"campaign: {campaign.get_kind_display().lower()}"] = f"{base}/campaigns/{campaign.public_id}/"
@@ -273,6 +297,7 @@ def daytime(shop):
 
 def beat_tasks(shop) -> list[tuple[str, float, float]]:
     from campaigns import services as campaigns
+    from campaigns.insights import rollup
     from rewards import services as rewards
 
     at = daytime(shop)
@@ -285,6 +310,7 @@ def beat_tasks(shop) -> list[tuple[str, float, float]]:
         ("win-back", lambda: campaigns.winback_run(now=at)),
         ("voucher reminders", campaigns.voucher_reminders_run),
         ("campaign figures", campaigns.figures_refresh_due),
+        ("insights nightly run", lambda: rollup.roll_up(shop)),
     ]
     results = []
     for name, task in tasks:
@@ -341,6 +367,9 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     shops = Shops(options.slug, options.members, options.seed)
     print(f"# Benchmark, {time.strftime('%Y-%m-%d')}\n\nMachine: {machine()}.")
+    for slug, seconds in shops.rolled_up.items():
+        if seconds is not None:
+            print(f"Insights backfill of 200 days for {slug}: {seconds:.1f} s.")
     print(f"Shops: {shops.big.members.count():,} members ({shops.big.ledger.count():,} ledger rows) and "
           f"{shops.small.members.count():,}. gunicorn -w {options.workers} (sync), wrk -t2 -c{options.connections} "
           f"-d{options.seconds}s, on one machine.\n")  # fmt: skip
