@@ -94,6 +94,11 @@ class Voucher(models.Model):
     class Meta:
         ordering = ["-issued_at"]
         constraints = [models.UniqueConstraint(fields=["shop", "code"], name="voucher_code_unique_per_shop")]
+        # A shop's vouchers issued, and expiring, in a day (the insights, today counted live).
+        indexes = [
+            models.Index(fields=["shop", "issued_at"], name="voucher_shop_issued"),
+            models.Index(fields=["shop", "expires_at"], name="voucher_shop_expires"),
+        ]
 
     def __str__(self):
         return f"{self.title} ({self.code})"
@@ -418,6 +423,7 @@ class Purchase(models.Model):
                 name="purchase_refunds_within_amount",
             ),
         ]
+        indexes = [models.Index(fields=["shop", "created_at"], name="purchase_shop_time")]
 
     def __str__(self):
         return f"{self.amount} ({self.receipt or self.public_id})"
@@ -548,6 +554,9 @@ class LedgerEntry(models.Model):
             # A manager's overrides in a period (the insights' flags): few rows, found without
             # reading the period's whole ledger.
             models.Index(fields=["shop", "-created_at"], condition=Q(override=True), name="ledger_overrides"),
+            # A shop's rows of a day or a month (the insights' roll-ups, today counted live): one range
+            # of one index, whatever the other shops on the server hold.
+            models.Index(fields=["shop", "created_at"], name="ledger_shop_time"),
         ]
 
     def __str__(self):
