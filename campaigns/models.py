@@ -365,7 +365,9 @@ class MemberActivity(models.Model):
 
     class Meta:
         verbose_name_plural = "member activity"
-        indexes = [models.Index(fields=["shop", "segment", "-last_visit"], name="activity_segment_recent")]
+        # A segment's list, latest visitors first, a page at a time: read in the index's order, never
+        # sorted (the member breaks ties, so the order is total).
+        indexes = [models.Index(fields=["shop", "segment", "-last_visit", "-member"], name="activity_segment_latest")]
 
     def __str__(self):
         return f"{self.member_id}: {self.segment}"

@@ -324,7 +324,7 @@ def segment_members(shop: Shop, segment: str):
     return (
         MemberActivity.objects.filter(shop=shop, segment=segment)
         .select_related("member")
-        .order_by("-last_visit", "member_id")
+        .order_by("-last_visit", "-member_id")
     )
 
 
