@@ -20,6 +20,7 @@ Reason = LedgerEntry.Reason
 GIVING = [Reason.VISIT, Reason.PURCHASE, Reason.CAMPAIGN, Reason.BONUS]
 RETURN_DAYS = 30
 ACTIVE_SPANS = (7, 30, 90)
+ACTIVE = [f"active_{span}" for span in ACTIVE_SPANS]
 ZERO = {
     "visits": 0,
     "visitors": 0,
@@ -223,17 +224,24 @@ def count_rewards(shop: Shop, first: date, last: date) -> dict[tuple[date, int],
 
 
 @transaction.atomic
-def refresh(shop: Shop, first: date, last: date) -> int:
+def refresh(shop: Shop, first: date, last: date, *, active_from: date | None = None) -> int:
     """Count the days from ``first`` to ``last`` again and store them: run it for any day, as
-    often as wanted, and the rows end up the same."""
+    often as wanted, and the rows end up the same. The active counts (three distinct counts a day,
+    the dearest figures) are counted from ``active_from`` on; a stored day before it keeps its own,
+    for the caller knows nothing they count has changed there."""
     now = timezone.now()
-    days = count_days(shop, first, last)
+    days = count_days(shop, first, last, active=False)
     kept = {
         row["day"]: row
         for row in ShopDay.objects.filter(shop=shop, day__gte=first, day__lte=last).values(
-            "day", "segments", "frequency", "tiers"
+            "day", "segments", "frequency", "tiers", *ACTIVE
         )
     }
+    for day, values in days.items():
+        if active_from is None or day >= active_from or day not in kept:
+            values |= active_on(shop, day)
+        else:
+            values |= {name: kept[day][name] for name in ACTIVE}
     ShopDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
     ShopDay.objects.bulk_create(
         [
@@ -395,12 +403,17 @@ def roll_up(shop: Shop, now: datetime | None = None) -> int:
     last = today - timedelta(days=1)
     first = last - timedelta(days=RETURN_DAYS + 1)
     latest = ShopDay.objects.filter(shop=shop).order_by("-computed_at").values_list("computed_at", flat=True).first()
-    counted = refresh(shop, first, last)
-    # An older day that changed also changes the active counts of the days after it (a refunded
-    # visit leaves the 7, 30 and 90 days that held it): count those days again too, once.
+    touched = touched_days(shop, latest or now - timedelta(days=2))
+    # The active counts change only for the new day and after a day that changed: a refunded or
+    # undone visit leaves the 7, 30 and 90 days that held it. Those days are counted again; the
+    # window's other days keep theirs.
+    counted = refresh(shop, first, last, active_from=min([last - timedelta(days=1), *touched]))
+    # Before the window, a changed day also changes the "came back" of members who joined in the
+    # RETURN_DAYS before it.
     redo: set[date] = set()
-    for day in touched_days(shop, latest or now - timedelta(days=2)):
-        redo.update(days_between(day, min(day + timedelta(days=max(ACTIVE_SPANS) - 1), first - timedelta(days=1))))
+    for day in touched:
+        since = day - timedelta(days=RETURN_DAYS + 1)
+        redo.update(days_between(since, min(day + timedelta(days=max(ACTIVE_SPANS) - 1), first - timedelta(days=1))))
     for start, end in _runs(sorted(redo)):
         counted += refresh(shop, start, end)
     refresh_cohorts(shop, sorted({month_start(last), month_start(first)}))
