@@ -211,10 +211,6 @@ class Series:
     names: list[str]
     points: list[tuple[date, list]] = field(default_factory=list)
 
-    @property
-    def rows(self):
-        return self.points
-
 
 def trend(shop: Shop, period: Period, by: str) -> Series:
     """Visits and new members per day or week over the period, or per month over a year."""
