@@ -403,7 +403,11 @@ def roll_up(shop: Shop, now: datetime | None = None) -> int:
     last = today - timedelta(days=1)
     first = last - timedelta(days=RETURN_DAYS + 1)
     latest = ShopDay.objects.filter(shop=shop).order_by("-computed_at").values_list("computed_at", flat=True).first()
-    touched = touched_days(shop, latest or now - timedelta(days=2))
+    if latest is None:
+        # The first run for a shop with a history (an upgrade): every past day, so the running
+        # totals (members, points held) start from the shop's first day.
+        return backfill(shop, now=now)
+    touched = touched_days(shop, latest)
     # The active counts change only for the new day and after a day that changed: a refunded or
     # undone visit leaves the 7, 30 and 90 days that held it. Those days are counted again; the
     # window's other days keep theirs.
@@ -416,7 +420,7 @@ def roll_up(shop: Shop, now: datetime | None = None) -> int:
         redo.update(days_between(since, min(day + timedelta(days=max(ACTIVE_SPANS) - 1), first - timedelta(days=1))))
     for start, end in _runs(sorted(redo)):
         counted += refresh(shop, start, end)
-    refresh_cohorts(shop, sorted({month_start(last), month_start(first)}))
+    refresh_cohorts(shop, sorted({month_start(last), month_start(first)} | {month_start(day) for day in touched}))
     refresh_activity(shop, now)
     snapshot(shop, last)
     return counted

@@ -11,11 +11,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaigns.insights import rollup
-from campaigns.models import ShopDay
+from campaigns.models import CohortMonth, ShopDay
 from members.models import Member
 from rewards import services
 from rewards.ledger import LoyaltyError
@@ -101,6 +102,20 @@ def direct(shop, day: date) -> dict:
     return {name: out[name] for name in FIGURES}
 
 
+def direct_cohorts(shop) -> dict[tuple[date, date], int]:
+    """Of each joining month's members, how many visited in each month: the oracle."""
+    tz = shop.tz
+    rows = list(LedgerEntry.objects.filter(shop=shop).select_related("purchase", "member"))
+    voided = {row.voids_id for row in rows if row.voids_id}
+    seen = defaultdict(set)
+    for row in rows:
+        refunded = row.reason == "purchase" and row.purchase and row.purchase.refunded_amount == row.purchase.amount
+        if row.opens_visit and row.pk not in voided and not refunded:
+            joined = row.member.joined_at.astimezone(tz).date().replace(day=1)
+            seen[(joined, row.created_at.astimezone(tz).date().replace(day=1))].add(row.member_id)
+    return {months: len(members) for months, members in seen.items()}
+
+
 def stored(shop, day: date) -> dict:
     row = ShopDay.objects.get(shop=shop, day=day)
     return {name: getattr(row, name) for name in FIGURES}
@@ -153,7 +168,7 @@ def play(shop, staff, program, actions) -> None:
             except LoyaltyError:
                 pass  # refused (a spent balance, a redeemed voucher): nothing was written
     # The last nights, until every played day is counted at least once.
-    for past in range(max(nightly or [-1]) + 1, DAYS + 2):
+    for past in range(max(nightly or [-1]) + 1, max(DAYS, moments[-1][1] if moments else 0) + 2):
         with time_machine.travel(_local(tz, START + timedelta(days=past), 1, 0), tick=False):
             rollup.roll_up(shop)
 
@@ -170,6 +185,8 @@ def test_every_day_matches_a_direct_count(db, zone, actions):
     days = [START + timedelta(days=n) for n in range(DAYS)]
     wrong = [(day, stored(shop, day), direct(shop, day)) for day in days if stored(shop, day) != direct(shop, day)]
     assert not wrong, f"{zone}: {wrong[:2]}"
+    cohorts = {(row.cohort, row.month): row.active for row in CohortMonth.objects.filter(shop=shop) if row.active}
+    assert cohorts == direct_cohorts(shop)
     # Counting every day again from scratch stores the same rows: the runs are idempotent.
     before = {day: stored(shop, day) for day in days}
     with time_machine.travel(_local(ZoneInfo(zone), START + timedelta(days=DAYS + 1), 1, 0), tick=False):
@@ -178,14 +195,34 @@ def test_every_day_matches_a_direct_count(db, zone, actions):
 
 
 def test_a_refund_weeks_later_takes_back_the_join_days_came_back(db):
-    """Found by the test above: a member who joined on the 1st came back on the 26th, and that
-    purchase was refunded in full on the 13th of the next month, long after the 1st left the
-    nightly window. The 1st is counted again: nobody who joined that day came back."""
+    """Found by the test above: a member who joined on 1 March came back on the 26th, and that
+    purchase was refunded in full in May, long after March left the nightly window. The 1st is
+    counted again (nobody who joined that day came back), and so is March's retention."""
     shop = ShopFactory(time_zone="Asia/Taipei")
     staff = StaffFactory(shop=shop, role="manager").user
     program = StampProgramFactory(shop=shop, stamps_needed=3, min_minutes_between_visits=0)
     PointsRule.objects.create(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
     play(shop, staff, program, [("join", 0, 0, 0, 0, Decimal(60)), ("buy", 25, 23, 0, 0, Decimal(480)),
-                                ("refund", 42, 0, 0, 0, Decimal(480))])  # fmt: skip
+                                ("refund", 70, 0, 0, 0, Decimal(480))])  # fmt: skip
     assert direct(shop, START)["returned"] == 0
+    assert stored(shop, START) == direct(shop, START)
+    # March's retention too: the refunded visit was the member's only one.
+    assert not CohortMonth.objects.filter(shop=shop, active__gt=0).exists()
+    assert direct_cohorts(shop) == {}
+
+
+def test_the_first_nightly_run_of_a_shop_with_a_history_counts_every_day(db):
+    """After an upgrade: the shop's first run counts from its first member, so the running totals
+    (members, points held) are right at once."""
+    shop = ShopFactory(time_zone="Asia/Taipei")
+    staff = StaffFactory(shop=shop, role="manager").user
+    StampProgramFactory(shop=shop, stamps_needed=3, min_minutes_between_visits=0)
+    PointsRule.objects.create(shop=shop, is_active=True, step_amount=10, bill_points=100, bill_value=10)
+    with time_machine.travel(_local(shop.tz, START, 9, 0), tick=False):
+        early = MemberFactory(shop=shop, joined_at=timezone.now())
+        services.purchase_record(member=early, amount=Decimal(200), staff=staff, idempotency_key=key())
+    with time_machine.travel(_local(shop.tz, START + timedelta(days=80), 1, 0), tick=False):
+        rollup.roll_up(shop)
+    assert ShopDay.objects.get(shop=shop, day=START).new_members == 1
+    assert ShopDay.objects.filter(shop=shop).count() == 80
     assert stored(shop, START) == direct(shop, START)
