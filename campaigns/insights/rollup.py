@@ -5,6 +5,7 @@ command) and counts today live for the pages. Nothing loops over members in Pyth
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate, TruncMonth
@@ -435,6 +436,25 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
         else:
             runs.append([day, day])
     return [(first, last) for first, last in runs]
+
+
+RUNNING = "insights-roll-up:{}"
+
+
+def run_due(now: datetime | None = None) -> int:
+    """The beat task: each shop whose yesterday is not counted yet, unless a run for it is still
+    going on (a first run counts a big shop's whole history, which can take longer than the hour
+    between beats). Returns the days counted."""
+    counted = 0
+    for shop in due(now):
+        key = RUNNING.format(shop.pk)
+        if not cache.add(key, "running", timeout=6 * 3600):
+            continue
+        try:
+            counted += roll_up(shop, now)
+        finally:
+            cache.delete(key)
+    return counted
 
 
 def due(now: datetime | None = None):

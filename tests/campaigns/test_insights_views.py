@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -231,6 +232,16 @@ def test_the_nightly_task_counts_each_shop_once_a_day(world, history):
         assert tasks.roll_up_days() > 0
         assert tasks.roll_up_days() == 0, "yesterday is counted: nothing to do until tomorrow"
         assert ShopDay.objects.filter(shop=world.shop, day=at("2026-10-08 12:00").date()).exists()
+
+
+def test_a_shop_whose_run_is_still_going_is_left_alone(world, history):
+    cache.add(rollup.RUNNING.format(world.shop.pk), "running")
+    try:
+        with time_machine.travel(at("2026-10-09 01:00"), tick=False):
+            tasks.roll_up_days()
+            assert not ShopDay.objects.filter(shop=world.shop, day=at("2026-10-08 12:00").date()).exists()
+    finally:
+        cache.delete(rollup.RUNNING.format(world.shop.pk))
 
 
 def test_the_backfill_command(world, history):
