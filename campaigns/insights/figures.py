@@ -2,6 +2,7 @@
 ``CohortMonth``, ``MemberActivity``) in a fixed number of small queries, whatever the size of the
 shop. Periods are whole days up to yesterday in the shop's time zone; today is counted live."""
 
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -447,51 +448,36 @@ def quiet_hours(shop: Shop, period: Period) -> set[int]:
     return {hour for hour, count in enumerate(totals) if count < QUIET_SHARE * visits}
 
 
+def _staff_flags(line: StaffRow, lines: list[StaffRow]) -> list[Flag]:
+    """One person's flags: far above the others, many overrides or undos, stamps at quiet hours.
+    Each is (kind, raised, text, its numbers, the kind of rows behind it)."""
+    peers = [other.stamps for other in lines if other is not line]
+    middle = statistics.median(peers) if peers else 0
+    busy = line.visits >= SHARE_MIN_VISITS
+    checks = [
+        ("peers", bool(peers) and line.stamps >= PEER_MIN_STAMPS and line.stamps > PEER_FACTOR * max(middle, 1),
+         _("%(name)s gave %(stamps)s stamps, more than twice as many as the others' middle (%(middle)s)."),
+         {"stamps": line.stamps, "middle": round(middle)}, "stamps"),
+        ("overrides", busy and line.overrides > SHARE_LIMIT * line.visits,
+         _("%(name)s went past the limits %(count)s times in %(visits)s visits."),
+         {"count": line.overrides, "visits": line.visits}, "override"),
+        ("undos", busy and line.undos > SHARE_LIMIT * line.visits,
+         _("%(name)s undid %(count)s actions in %(visits)s visits."),
+         {"count": line.undos, "visits": line.visits}, "undo"),
+        ("quiet", line.quiet_stamps > 0,
+         _("%(name)s gave %(count)s stamps at hours the shop is usually closed."),
+         {"count": line.quiet_stamps}, "quiet"),
+    ]  # fmt: skip
+    return [
+        Flag(kind, text % {"name": line.name, **numbers}, {"kind": rows, "staff": line.user_id})
+        for kind, raised, text, numbers, rows in checks
+        if raised
+    ]
+
+
 def flags(shop: Shop, period: Period, lines: list[StaffRow]) -> list[Flag]:
     """What an owner should look at in the period, each with the rows behind it."""
-    found: list[Flag] = []
-    for line in lines:
-        peers = sorted(other.stamps for other in lines if other is not line)
-        if peers and line.stamps >= PEER_MIN_STAMPS:
-            middle = (
-                peers[len(peers) // 2] if len(peers) % 2 else (peers[len(peers) // 2 - 1] + peers[len(peers) // 2]) / 2
-            )
-            if line.stamps > PEER_FACTOR * max(middle, 1):
-                text = _("%(name)s gave %(stamps)s stamps, more than twice as many as the others' middle (%(middle)s).")
-                found.append(
-                    Flag(
-                        "peers",
-                        text % {"name": line.name, "stamps": line.stamps, "middle": round(middle)},
-                        {"kind": "stamps", "staff": line.user_id},
-                    )
-                )
-        if line.visits >= SHARE_MIN_VISITS and line.overrides > SHARE_LIMIT * line.visits:
-            text = _("%(name)s went past the limits %(count)s times in %(visits)s visits.")
-            found.append(
-                Flag(
-                    "overrides",
-                    text % {"name": line.name, "count": line.overrides, "visits": line.visits},
-                    {"kind": "override", "staff": line.user_id},
-                )
-            )
-        if line.visits >= SHARE_MIN_VISITS and line.undos > SHARE_LIMIT * line.visits:
-            text = _("%(name)s undid %(count)s actions in %(visits)s visits.")
-            found.append(
-                Flag(
-                    "undos",
-                    text % {"name": line.name, "count": line.undos, "visits": line.visits},
-                    {"kind": "undo", "staff": line.user_id},
-                )
-            )
-        if line.quiet_stamps:
-            text = _("%(name)s gave %(count)s stamps at hours the shop is usually closed.")
-            found.append(
-                Flag(
-                    "quiet",
-                    text % {"name": line.name, "count": line.quiet_stamps},
-                    {"kind": "quiet", "staff": line.user_id},
-                )
-            )
+    found = [flag for line in lines for flag in _staff_flags(line, lines)]
     start, end = rollup.bounds(shop, period.first, period.last)
     repeated = (
         LedgerEntry.objects.filter(shop=shop, override=True, created_at__gte=start, created_at__lt=end)
