@@ -163,19 +163,53 @@ def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> d
         )
     )
     if active:
-        for day in days:
-            days[day] |= active_on(shop, day)
+        for day, values in count_active(shop, first, last).items():
+            days[day] |= values
     return days
 
 
-def active_on(shop: Shop, day: date) -> dict[str, int]:
-    """Members with a visit in the 7, 30 and 90 days up to the end of ``day``."""
+def count_active(shop: Shop, first: date, last: date) -> dict[date, dict[str, int]]:
+    """Members with a visit in the 7, 30 and 90 days up to the end of each day from ``first`` to
+    ``last``, in one pass over the visits: each member's visiting days in order, each day keeping
+    the member active until the span ends or the next visiting day takes over (so no member counts
+    twice), summed as the starts and ends of those stretches."""
+    reach = max(ACTIVE_SPANS)
+    start, end = bounds(shop, first - timedelta(days=reach - 1), last)
+    visiting = (
+        LedgerEntry.objects.filter(shop=shop, created_at__gte=start, created_at__lt=end)
+        .visits()
+        .annotate(who=F("member"), d=TruncDate("created_at", tzinfo=shop.tz))
+        .values("who", "d")
+        .distinct()
+    )
+    sql, params = visiting.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d, nxt, COUNT(*) FROM (SELECT d, LEAD(d) OVER (PARTITION BY who ORDER BY d) AS nxt "  # noqa: S608
+            f"FROM ({sql}) AS visiting) AS stretches GROUP BY d, nxt",
+            params,
+        )
+        stretches = [(_day(d), _day(nxt) if nxt else None, n) for d, nxt, n in cursor.fetchall()]
     counts = {}
     for span in ACTIVE_SPANS:
-        start, end = bounds(shop, day - timedelta(days=span - 1), day)
-        visits = LedgerEntry.objects.filter(shop=shop, created_at__gte=start, created_at__lt=end).visits()
-        counts[f"active_{span}"] = visits.values("member").distinct().count()
+        change: dict[date, int] = {}
+        for day, following, n in stretches:
+            until = day + timedelta(days=span)
+            if following is not None and following < until:
+                until = following
+            change[day] = change.get(day, 0) + n
+            change[until] = change.get(until, 0) - n
+        running = 0
+        for day in days_between(first - timedelta(days=reach - 1), last):
+            running += change.get(day, 0)
+            if day >= first:
+                counts.setdefault(day, {})[f"active_{span}"] = running
     return counts
+
+
+def _day(value) -> date:
+    """A date from the database: SQLite gives its text."""
+    return date.fromisoformat(value) if isinstance(value, str) else _as_date(value)
 
 
 def count_staff(shop: Shop, first: date, last: date) -> dict[tuple[date, int], dict]:
@@ -238,9 +272,11 @@ def refresh(shop: Shop, first: date, last: date, *, active_from: date | None = N
             "day", "segments", "frequency", "tiers", *ACTIVE
         )
     }
+    counted = active_from is None or any(day not in kept for day in days)
+    active = count_active(shop, first if counted else max(first, active_from), last)
     for day, values in days.items():
-        if active_from is None or day >= active_from or day not in kept:
-            values |= active_on(shop, day)
+        if day in active and (active_from is None or day >= active_from or day not in kept):
+            values |= active[day]
         else:
             values |= {name: kept[day][name] for name in ACTIVE}
     ShopDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()

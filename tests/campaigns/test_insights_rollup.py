@@ -30,7 +30,7 @@ START = date(2026, 3, 1)
 DAYS = 45
 FIGURES = [
     "visits", "visitors", "new_members", "returned", "stamps", "vouchers_issued", "vouchers_redeemed",
-    "points_earned", "points_spent", "points_net", "spending", "bills", "active_7", "active_30", "hours",
+    "points_earned", "points_spent", "points_net", "spending", "bills", "active_7", "active_30", "active_90", "hours",
 ]  # fmt: skip
 
 action = st.tuples(
@@ -69,7 +69,7 @@ def direct(shop, day: date) -> dict:
             out["visits"] += 1
             out["hours"][row.created_at.astimezone(tz).hour] += 1
     out["visitors"] = len({row.member_id for row in visits if on(row.created_at) == day})
-    for span in (7, 30):
+    for span in (7, 30, 90):
         first = day - timedelta(days=span - 1)
         out[f"active_{span}"] = len({row.member_id for row in visits if first <= on(row.created_at) <= day})
     giving = {"visit", "purchase", "campaign", "bonus"}
