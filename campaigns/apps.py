@@ -7,7 +7,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from members.config import watch
-        from members.signals import member_joined
+        from members.signals import member_erasing, member_joined
         from rewards import signals
 
         from . import receivers
@@ -18,6 +18,7 @@ class CampaignsConfig(AppConfig):
         self.offers()
 
         member_joined.connect(receivers.on_member_joined, dispatch_uid="campaigns.welcome")
+        member_erasing.connect(receivers.on_member_erasing, dispatch_uid="campaigns.forget")
         signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")
         signals.boost_wanted.connect(receivers.on_boost_wanted, dispatch_uid="campaigns.boost")
         signals.extras_wanted.connect(receivers.on_extras_wanted, dispatch_uid="campaigns.extras")

@@ -9,6 +9,7 @@ from django.db import transaction
 from rewards.signals import Boost, Extra
 
 from . import boosts, services
+from .models import MemberActivity
 from .referrals import referral_offer
 
 logger = logging.getLogger(__name__)
@@ -17,6 +18,11 @@ logger = logging.getLogger(__name__)
 def on_member_joined(sender, *, member, now, **kwargs) -> None:
     """Running welcome campaigns give their gift in the join's transaction."""
     services.welcome_locked(member=member, now=now)
+
+
+def on_member_erasing(sender, *, member, **kwargs) -> None:
+    """An erased member leaves the customer lists at once, not at the next night's count."""
+    MemberActivity.objects.filter(member=member).delete()
 
 
 def on_visit(sender, *, member, now, **kwargs) -> None:

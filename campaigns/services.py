@@ -142,6 +142,8 @@ def referral_on_visit(*, member_id: int, now: datetime) -> list[Reach]:
     campaign = running(friend.shop_id, Kind.REFERRAL, now).first()
     if campaign is None or Reach.objects.filter(campaign=campaign, member=friend, occasion="referred").exists():
         return []
+    if not Member.objects.filter(pk=friend.referred_by_id).exists():
+        return []  # the referrer left the programme: nobody to reward
     referrer = lock_member(friend.referred_by_id)
     if reason := referral_refusal(friend, referrer, campaign):
         ReferralRefusal.objects.get_or_create(

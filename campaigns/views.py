@@ -125,7 +125,12 @@ def message_list(request):
     """Messages that failed (with their error) first, then the latest ones."""
     shop_messages = Message.objects.for_shop(request.shop).select_related("member", "reach__campaign")
     context = {
-        "failed": list(shop_messages.filter(status=Message.Status.FAILED).order_by("-next_attempt_at")[:100]),
+        # An erased member's unsent messages are not for sending again.
+        "failed": list(
+            shop_messages.filter(status=Message.Status.FAILED, member__erased_at__isnull=True).order_by(
+                "-next_attempt_at"
+            )[:100]
+        ),
         "recent": list(shop_messages.exclude(status=Message.Status.FAILED)[:50]),
         "max_attempts": outbox.MAX_ATTEMPTS,
     }

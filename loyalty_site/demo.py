@@ -172,6 +172,7 @@ class Cafe:
         self.today_at_the_counter()
         self.daily_tasks()
         self.messages()
+        self.left()
         self.worth_a_look()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
@@ -513,6 +514,11 @@ class Cafe:
                 status=Message.Status.FAILED, sent_at=None, attempts=5,
                 last_error="550 5.1.1 Mailbox does not exist",
             )  # fmt: skip
+
+    def left(self) -> None:
+        """The last of the crowd asked to leave this morning: the owner erased their personal data, so
+        their history names nobody, their balances are closed, and the audit trail has an entry."""
+        member_services.member_erase(member=self.crowd[-1], by=self.users[Role.OWNER], note="Asked in person")
 
 
 def persona_member(shop: Shop, key: str) -> Member:

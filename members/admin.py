@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .admin_base import RecordAdmin, StateAdmin
-from .models import Invitation, Member, Message, SetupStep, Shop, StaffMember, User
+from .models import AuditEntry, Invitation, Member, Message, SetupStep, Shop, StaffMember, User
 
 
 @admin.register(User)
@@ -79,3 +79,11 @@ class MessageAdmin(RecordAdmin):
 class SetupStepAdmin(RecordAdmin):
     list_display = ["shop", "step", "done_at"]
     list_select_related = ["shop"]
+
+
+# The owners' audit trail: a record, as the portal shows it.
+@admin.register(AuditEntry)
+class AuditEntryAdmin(RecordAdmin):
+    list_display = ["created_at", "shop", "actor", "action", "subject"]
+    list_select_related = ["shop", "actor"]
+    list_filter = ["action"]

@@ -242,3 +242,18 @@ class EnrolForm(JoinForm):
         self.fields["marketing_consent"].label = _(
             "Asked aloud: “May %(shop)s send you news and offers? You can stop them at any time.” They said yes."
         ) % {"shop": shop.name}
+
+
+class EraseForm(forms.Form):
+    """Erasing a member's personal data cannot be undone: the owner says the member asked."""
+
+    confirm = forms.BooleanField(
+        label=_("The member asked for their personal data to be erased"),
+        error_messages={"required": _("Tick the box to confirm that the member asked for this.")},
+    )
+    note = forms.CharField(
+        label=_("Note for the audit trail (optional)"),
+        required=False,
+        max_length=200,
+        help_text=_("How the member asked, for example at the counter or by e-mail. Do not write their name."),
+    )

@@ -9,8 +9,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from .currency import Currency
 from .emails import canonical_email
@@ -69,6 +69,15 @@ class User(AbstractUser):
 class ShopScopedQuerySet(models.QuerySet):
     def for_shop(self, shop: "Shop"):
         return self.filter(shop=shop)
+
+
+class PresentMembers(models.Manager.from_queryset(ShopScopedQuerySet)):
+    """Members who have not been erased: every list, look-up, audience and count. An erased
+    member's row stays (their ledger rows point to it, so balances and reports stay right) but
+    names nobody; ``Member.all_objects`` and the rows' own ``.member`` still reach it."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(erased_at__isnull=True)
 
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour such as #6F4E37."))
@@ -264,8 +273,12 @@ class Member(models.Model):
     # many members joining from one address in a short time is a flag on the owner's insights.
     joined_from = models.CharField(max_length=16, blank=True, editable=False)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
+    # When the member's personal data was erased (they asked to leave): the row is kept for the
+    # ledger's sake, emptied of everything that names a person (members.services.member_erase).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = ShopScopedQuerySet.as_manager()
+    objects = PresentMembers()
+    all_objects = ShopScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-joined_at"]
@@ -293,7 +306,7 @@ class Member(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.name or gettext("Erased member")
 
     def save(self, *args, **kwargs):
         # Derived from the address, so it can never disagree with it.
@@ -361,3 +374,27 @@ class Message(models.Model):
     def may_have_arrived(self) -> bool:
         """A worker died while sending it: the mail server may have it already."""
         return self.last_error == INTERRUPTED
+
+
+class AuditEntry(models.Model):
+    """What an owner did that the ledger does not show, for the shop's audit trail: who, when, to
+    whom (by member code, never by name: the entry outlives an erasure) and why."""
+
+    class Action(models.TextChoices):
+        MEMBER_ERASED = "member_erased", _("Erased a member's personal data")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    subject = models.CharField(max_length=40, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["shop", "-created_at"], name="audit_shop_latest")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.subject}"

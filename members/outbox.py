@@ -125,9 +125,8 @@ def outbox_flush(*, now=None) -> int:
 def message_retry(*, message_id: int) -> bool:
     """The owner asks for a failed message to go again: a fresh set of attempts, due now."""
     with transaction.atomic():
-        retried = Message.objects.filter(pk=message_id, status=Message.Status.FAILED).update(
-            attempts=0, next_attempt_at=timezone.now()
-        )
+        failed = Message.objects.filter(pk=message_id, status=Message.Status.FAILED, member__erased_at__isnull=True)
+        retried = failed.update(attempts=0, next_attempt_at=timezone.now())
     if retried:
         enqueue(SEND_TASK, message_id)
     return bool(retried)

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, tuple[Role, str]] = {
     "programs.edit": (Role.MANAGER, _("Set up stamp cards, points, rewards and campaigns")),
     "insights.view": (Role.MANAGER, _("See visits, the counter's work by staff, and flags to look at")),
     "insights.full": (Role.OWNER, _("See all insights: members, money, customer lists, the programme; export")),
+    "members.erase": (Role.OWNER, _("Erase a member's personal data when they ask")),
+    "audit.view": (Role.OWNER, _("See the audit trail of what owners did")),
     "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),
     "staff.manage": (Role.OWNER, _("Invite staff, change roles and remove staff")),
     "shop.delete": (Role.OWNER, _("Delete the shop")),

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from . import signals
 from .emails import canonical_email
 from .errors import Code, LoyaltyError
-from .models import ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
+from .models import AuditEntry, ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
 from .outbox import enqueue, message_queue
 from .roles import Role
 from .tokens import card_token
@@ -270,3 +270,36 @@ def member_unsubscribe(*, member: Member) -> None:
     """No more news and offers; service messages (a card link, a trial ending) still go."""
     with transaction.atomic():
         Member.objects.filter(pk=member.pk).update(marketing_consent=False, consent_at=timezone.now())
+
+
+# What an erased member's unsent messages say in the shop's list of messages.
+ERASED = "Not sent: the member's personal data was erased."
+
+
+def member_erase(*, member: Member, by: User | None, note: str = "") -> bool:
+    """Erase a member's personal data, at their request: name, e-mail, phone, birthday, consent,
+    the link to their account and their messages' addresses. The row stays, naming nobody, so the
+    ledger's rows keep pointing somewhere and the shop's balances, reports and ``ledger_verify``
+    stay right; rewards closes the balances (ledger rows of their own) and voids the vouchers. An
+    entry in the shop's audit trail records who did it. Erasing twice is erasing once: False."""
+    with transaction.atomic():
+        locked = Member.all_objects.select_for_update().select_related("shop").get(pk=member.pk)
+        if locked.erased_at is not None:
+            return False
+        now = timezone.now()
+        signals.member_erasing.send(sender=Member, member=locked, now=now, by=by)
+        messages = Message.objects.filter(member=locked)
+        messages.filter(status__in=[Message.Status.PENDING, Message.Status.FAILED]).update(
+            status=Message.Status.FAILED, last_error=ERASED
+        )
+        messages.update(to_email="", context={})
+        Member.all_objects.filter(pk=locked.pk).update(
+            name="", email="", email_canonical="", phone="", birthday=None, marketing_consent=False,
+            consent_version="", consent_at=None, consent_method="", user=None, joined_from="", erased_at=now,
+        )  # fmt: skip
+        AuditEntry.objects.create(
+            shop=locked.shop, actor=by, action=AuditEntry.Action.MEMBER_ERASED, subject=locked.code,
+            note=note.strip()[:200], created_at=now,
+        )  # fmt: skip
+    member.erased_at = now
+    return True

@@ -12,3 +12,8 @@ shop_created = Signal()
 
 # A customer joined a shop (member=, now=): campaigns gives running welcome gifts.
 member_joined = Signal()
+
+# A member's personal data is about to be erased (member=, now=, by=): the member row is locked and
+# still whole. Rewards closes the balances and voids the vouchers; campaigns forgets the member's
+# activity. The erasure commits with their work or not at all.
+member_erasing = Signal()

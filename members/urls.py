@@ -17,6 +17,7 @@ shop_patterns = [
     path("settings/", shop.shop_settings, name="shop_settings"),
     path("delete/", shop.shop_delete, name="shop_delete"),
     path("members/", shop.member_list, name="member_list"),
+    path("audit/", shop.audit_list, name="audit_list"),
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/invite/", staff.staff_invite, name="staff_invite"),
     path("staff/<uuid:staff_id>/role/", staff.staff_role, name="staff_role"),

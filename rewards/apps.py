@@ -6,14 +6,15 @@ class RewardsConfig(AppConfig):
     verbose_name = "Rewards"
 
     def ready(self):
-        from members.signals import shop_created
+        from members.signals import member_erasing, shop_created
 
         from . import config
-        from .services import setup
+        from .services import closing, setup
 
         config.watch_settings()
 
         shop_created.connect(setup.on_shop_created, dispatch_uid="rewards.first_card")
+        member_erasing.connect(closing.on_member_erasing, dispatch_uid="rewards.close_balances")
         self.first_day()
         self.offers()
 

@@ -180,7 +180,7 @@ def drift() -> list[tuple[object, int, int]]:
         return Coalesce(Subquery(rows.values("total")), 0)
 
     cards = MemberCard.objects.annotate(ledger_total=ledger_sum("card", "stamps")).exclude(stamps=F("ledger_total"))
-    members = Member.objects.annotate(ledger_total=ledger_sum("member", "points")).exclude(points=F("ledger_total"))
+    members = Member.all_objects.annotate(ledger_total=ledger_sum("member", "points")).exclude(points=F("ledger_total"))
     return [(card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")] + [
         (member, member.points, member.ledger_total) for member in members
     ]

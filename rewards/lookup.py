@@ -79,7 +79,7 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
     if 6 <= len(compact) <= 12 and set(compact) <= set(CODE_ALPHABET):
         if found := list(shop.members.filter(code=compact)):
             return Lookup(found, method=FoundBy.CODE)
-        voucher = shop.vouchers.select_related("member").filter(code=compact).first()
+        voucher = shop.vouchers.select_related("member").filter(code=compact, member__erased_at__isnull=True).first()
         if voucher:
             return Lookup([voucher.member], voucher=voucher, method=FoundBy.VOUCHER)
     if LAST_DIGITS.fullmatch(digits := query.replace(" ", "")):

@@ -500,6 +500,8 @@ class LedgerEntry(models.Model):
         VOID = "void", _("Undone")
         EXPIRY = "expiry", _("Expired")
         ADJUSTMENT = "adjustment", _("Adjustment")
+        # The member left and their personal data was erased: what they held is closed.
+        CLOSED = "closed", _("Left the program")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
     # Indexed with the time below (ledger_member_time), which serves look-ups by member too.

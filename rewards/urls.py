@@ -23,6 +23,7 @@ shop_patterns = [
     path("counter/m/<uuid:member_id>/reward/", counter.counter_reward, name="counter_reward"),
     path("members/<uuid:member_id>/", members.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", members.member_adjust, name="member_adjust"),
+    path("members/<uuid:member_id>/erase/", members.member_erase_confirm, name="member_erase"),
     path("members/<uuid:member_id>/trial/", members.member_tier_trial, name="member_tier_trial"),
     path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", members.purchase_refund, name="purchase_refund"),
     path("cards/", setup.program_list, name="program_list"),

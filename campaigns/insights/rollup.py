@@ -133,7 +133,7 @@ def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> d
         .annotate(d=TruncDate("created_at", tzinfo=shop.tz))
         .filter(d__gt=OuterRef("join_day"))
     )
-    joined = Member.objects.filter(shop=shop, joined_at__gte=start, joined_at__lt=end).annotate(
+    joined = Member.all_objects.filter(shop=shop, joined_at__gte=start, joined_at__lt=end).annotate(
         join_day=TruncDate("joined_at", tzinfo=shop.tz), back=Exists(came_back)
     )
     merge(_by_day(joined, "joined_at", shop, new_members=Count("id"), returned=Count("id", filter=Q(back=True))))
@@ -508,7 +508,9 @@ def backfill(shop: Shop, first: date | None = None, chunk: int = 31, now: dateti
     now = now or timezone.now()
     last = local_day(shop, now) - timedelta(days=1)
     if first is None:
-        earliest = Member.objects.filter(shop=shop).order_by("joined_at").values_list("joined_at", flat=True).first()
+        earliest = (
+            Member.all_objects.filter(shop=shop).order_by("joined_at").values_list("joined_at", flat=True).first()
+        )
         first = local_day(shop, earliest) if earliest else last
     counted, start = 0, first
     while start <= last:

@@ -121,3 +121,11 @@ def poster(request, layout, fmt):
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{shop.slug}-join-poster-{layout}.{fmt}"'
     return response
+
+
+@shop_view("audit.view")
+@require_GET
+def audit_list(request):
+    """What owners did that the ledger does not show, latest first."""
+    entries = request.shop.audit.select_related("actor")[:200]
+    return render(request, "members/audit_list.html", {"entries": entries})

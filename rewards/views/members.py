@@ -7,14 +7,16 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members.errors import LoyaltyError
+from members.forms import EraseForm
+from members.services import member_erase
 from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 from .. import services
 from ..forms import AdjustForm, RefundForm
-from ..models import Purchase, Tier
+from ..models import MemberCard, Purchase, Tier, Voucher
 from ..reads import member_page
 
 
@@ -99,3 +101,23 @@ def member_tier_trial(request, member_id):
         except LoyaltyError as error:
             messages.error(request, error.message)
     return _back(request, member)
+
+
+@shop_view("members.erase")
+@require_http_methods(["GET", "POST"])
+def member_erase_confirm(request, member_id):
+    """Erase a member's personal data at their request, after a page that says what goes, what is
+    kept and what they lose."""
+    member = shop_member_or_404(request, member_id)
+    form = EraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        member_erase(member=member, by=request.user, note=form.cleaned_data["note"])
+        messages.success(request, _("The member's personal data was erased. Their history stays, naming nobody."))
+        return redirect("members:member_list", shop_slug=request.shop.slug)
+    context = {
+        "member": member,
+        "form": form,
+        "stamps": sum(MemberCard.objects.filter(member=member, stamps__gt=0).values_list("stamps", flat=True)),
+        "vouchers": Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).count(),
+    }
+    return render(request, "rewards/member_erase.html", context, status=400 if form.errors else 200)

@@ -37,6 +37,7 @@ STATE = {
     "campaigns.memberactivity": None,
     "members.message": None,
     "members.setupstep": None,
+    "members.auditentry": None,
 }  # fmt: skip
 
 

@@ -1,0 +1,26 @@
+"""A member who leaves: their balances closed by ledger rows of their own, their vouchers voided.
+
+Called by ``members.services.member_erase`` through ``members.signals.member_erasing``, inside its
+transaction and under its lock on the member's row, before their personal data goes."""
+
+import uuid
+
+from django.utils.translation import gettext as _
+
+from ..ledger import Reason, post_all
+from ..models import MemberCard, TierTrial, Voucher
+
+
+def on_member_erasing(sender, *, member, now, by, **kwargs) -> None:
+    rows = [
+        {"reason": Reason.CLOSED, "card": card, "stamps": -card.stamps, "staff": by}
+        for card in MemberCard.objects.filter(member=member).exclude(stamps=0).order_by("pk")
+    ]
+    if member.points:
+        rows.append({"reason": Reason.CLOSED, "points": -member.points, "staff": by})
+    if rows:
+        post_all(member, [{**row, "note": _("Personal data erased at the member's request")} for row in rows],
+                 group=uuid.uuid4(), now=now)  # fmt: skip
+    Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
+    # A trial running ends here: no reminder goes out, and the nightly review leaves the row alone.
+    TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
