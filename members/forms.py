@@ -257,3 +257,9 @@ class EraseForm(forms.Form):
         max_length=200,
         help_text=_("How the member asked, for example at the counter or by e-mail. Do not write their name."),
     )
+
+
+class LostCardForm(forms.Form):
+    """A member who lost the link to their card gives the e-mail address they joined with."""
+
+    email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))

@@ -9,6 +9,7 @@ public_patterns = [
     path("shops/new/", home.shop_create, name="shop_create"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),
     path("j/<slug:shop_slug>/", public.join, name="join"),
+    path("j/<slug:shop_slug>/lost/", public.lost_card, name="lost_card"),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
 ]
 

@@ -5,6 +5,7 @@ from .views import card, counter, members, setup
 app_name = "rewards"
 
 public_patterns = [
+    path("me/cards/", card.my_cards, name="my_cards"),
     path("c/sw.js", card.card_service_worker, name="card_service_worker"),
     path("c/<str:token>/", card.card, name="card"),
     path("c/<str:token>/manifest.webmanifest", card.card_manifest, name="card_manifest"),

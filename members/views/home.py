@@ -12,7 +12,8 @@ def home(request):
     """Anonymous visitors see what the portal is; signed-in users their shops."""
     if not request.user.is_authenticated:
         return render(request, "members/landing.html")
-    return render(request, "members/home.html")
+    # A customer who joined shops with this address: their cards, one click away.
+    return render(request, "members/home.html", {"has_cards": request.user.memberships.exists()})
 
 
 @login_required

@@ -11,8 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .. import offers, services
-from ..emails import masked_email
-from ..forms import JoinForm
+from ..emails import canonical_email, masked_email
+from ..forms import JoinForm, LostCardForm
 from ..i18n import activate_customer_language
 from ..models import Shop
 from ..ratelimit import address_key, allow, client_ip
@@ -60,6 +60,32 @@ def _already_a_member(request, member):
         services.card_link_send(member=member, occasion=f"again-{today}")
     context = {"public_shop": member.shop, "sent_to": masked_email(member.email) if member.email else ""}
     return render(request, "members/join_known.html", context)
+
+
+# At most this many requests for a card link per network address an hour, whatever the addresses typed.
+LOST_CARD_PER_IP_PER_HOUR = 10
+
+
+@require_http_methods(["GET", "POST"])
+def lost_card(request, shop_slug):
+    """Lost the link to my card: the link goes to the member's own mailbox (at most once a day,
+    as when joining again), and the answer is the same whether the address is a member's or not,
+    so the form tells nobody who is a member."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    activate_customer_language(request, shop)
+    form = LostCardForm(request.POST or None)
+    context = {"public_shop": shop, "form": form, "sent": False}
+    if request.method == "POST":
+        if not allow(f"lost:ip:{client_ip(request)}", limit=LOST_CARD_PER_IP_PER_HOUR, period=3600):
+            form.add_error(None, _("Too many requests from here just now. Please try again in a while."))
+            return render(request, "members/lost_card.html", context, status=429)
+        if form.is_valid():
+            email = canonical_email(form.cleaned_data["email"])
+            if member := shop.members.filter(email_canonical=email).first():
+                today = timezone.localdate(timezone=shop.tz).isoformat()
+                services.card_link_send(member=member, occasion=f"again-{today}")
+            return render(request, "members/lost_card.html", {**context, "sent": True})
+    return render(request, "members/lost_card.html", context, status=400 if form.errors else 200)
 
 
 # The signed token is the authorisation, and mail clients' one-click

@@ -4,6 +4,7 @@ and a QR code that refreshes itself while the page is open."""
 import mimetypes
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -16,10 +17,12 @@ from django.views.decorators.http import require_GET
 
 from members.emails import masked_email
 from members.i18n import activate_customer_language
+from members.models import Member
 from members.qr import qr_svg
-from members.tokens import member_from_card_token, member_qr_payload
+from members.tokens import card_token, member_from_card_token, member_qr_payload
 
-from ..reads import card_panel
+from ..config import shop_rewards
+from ..reads import card_panel, cards, stamps_by_program, usable_vouchers
 
 
 @never_cache
@@ -98,3 +101,24 @@ def card_manifest(request, token):
 def card_service_worker(request):
     """Keeps the last card page each phone opened, for when the phone is offline (see the script)."""
     return render(request, "rewards/card_sw.js", content_type="text/javascript")
+
+
+@login_required
+@require_GET
+def my_cards(request):
+    """A customer's cards at every shop of this installation on one page, each with its balances,
+    vouchers and QR code (signed in with a code sent to their e-mail)."""
+    entries = []
+    for member in Member.objects.filter(user=request.user).select_related("shop").order_by("shop__name", "pk"):
+        entries.append(
+            {
+                "member": member,
+                "shop": member.shop,
+                "token": card_token(member),
+                "cards": cards(member.shop, stamps_by_program(member)),
+                "points_rule": shop_rewards(member.shop).active_rule,
+                "vouchers": usable_vouchers(member),
+                "qr": mark_safe(qr_svg(member_qr_payload(member))),  # noqa: S308 - SVG made by qrcode from our own data
+            }
+        )
+    return render(request, "rewards/my_cards.html", {"entries": entries})

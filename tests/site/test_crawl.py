@@ -263,6 +263,8 @@ PUBLIC = {
     "members:home": {"staff": 200, "customer": 200, None: 200},
     "members:shop_create": {"staff": 200, "customer": 200, None: 302},
     "members:join": {"staff": 200, "customer": 200, None: 200},
+    "members:lost_card": {"staff": 200, "customer": 200, None: 200},
+    "rewards:my_cards": {"staff": 200, "customer": 200, None: 302},
     "rewards:card": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_manifest": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_service_worker": {"staff": 200, "customer": 200, None: 200},
