@@ -275,6 +275,13 @@ class Cafe:
             consent_method=ConsentMethod.FORM if persona.consent else "",
             joined_at=joined,
         )  # fmt: skip
+        if persona.key == "regular":
+            # A customer with an account (signed in with a code sent to the address): all their cards
+            # on one page, their own settings, a copy of their data.
+            user = User.objects.create_user(email=persona.email, password=None, first_name=persona.name)
+            EmailAddress.objects.create(user=user, email=persona.email, primary=True, verified=True)
+            Member.objects.filter(pk=member.pk).update(user=user)
+            member.user = user
         # The welcome campaign reached everyone who joined while it ran.
         with transaction.atomic():
             campaign_services.welcome_locked(member=member, now=joined)

@@ -292,9 +292,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.refresh_figures",
         "schedule": 15 * 60,
     },
+    # Customers' copies of their data: prepared if the request's own task was lost, removed when old.
+    "data-downloads": {
+        "task": "rewards.tasks.prepare_data_downloads",
+        "schedule": 15 * 60,
+    },
 }
 
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+# How long the link to a customer's copy of their data works before the file is deleted.
+DATA_DOWNLOAD_DAYS = env.int("DATA_DOWNLOAD_DAYS", default=7)
 
 # Content Security Policy: only our own scripts and styles; the one inline
 # <style> that carries a shop's brand colour gets the request's nonce.

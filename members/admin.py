@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .admin_base import RecordAdmin, StateAdmin
-from .models import AuditEntry, Invitation, Member, Message, SetupStep, Shop, StaffMember, User
+from .models import AuditEntry, DataDownload, Invitation, Member, Message, SetupStep, Shop, StaffMember, User
 
 
 @admin.register(User)
@@ -87,3 +87,11 @@ class AuditEntryAdmin(RecordAdmin):
     list_display = ["created_at", "shop", "actor", "action", "subject"]
     list_select_related = ["shop", "actor"]
     list_filter = ["action"]
+
+
+# Customers' copies of their data: a record of who asked and when (the file is only for them).
+@admin.register(DataDownload)
+class DataDownloadAdmin(RecordAdmin):
+    list_display = ["requested_at", "user", "ready_at"]
+    list_select_related = ["user"]
+    exclude = ["file"]

@@ -21,6 +21,7 @@ class Code(StrEnum):
     OTHER_ADDRESS = "other_address"
     NOTHING_TO_CONFIRM = "nothing_to_confirm"
     LAST_OWNER = "last_owner"
+    STAFF_ACCOUNT = "staff_account"  # an account that works at a shop is not deleted by its holder
     # Stamps and vouchers
     PAUSED = "paused"
     BAD_COUNT = "bad_count"

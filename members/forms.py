@@ -263,3 +263,34 @@ class LostCardForm(forms.Form):
     """A member who lost the link to their card gives the e-mail address they joined with."""
 
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+
+class ProfileForm(forms.Form):
+    """What a customer changes in their own account: their name and language everywhere, and a
+    birthday once (only offered while a shop they joined does not know it)."""
+
+    name = forms.CharField(label=_("Your name"), max_length=80, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    language = forms.ChoiceField(label=_("Language"), choices=Shop.Language.choices)
+    birthday = forms.DateField(
+        label=_("Birthday (optional)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        help_text=_("For a birthday treat. Once given, only the shop can change it."),
+    )
+
+    def __init__(self, *args, birthday_open: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not birthday_open:
+            del self.fields["birthday"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Enter your name."))
+        return name
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data.get("birthday")
+        if birthday and not (timezone.localdate().year - 120 <= birthday.year and birthday <= timezone.localdate()):
+            raise forms.ValidationError(_("Enter your real date of birth."))
+        return birthday

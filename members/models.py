@@ -229,6 +229,7 @@ class ConsentMethod(models.TextChoices):
 
     FORM = "form", _("Ticked the box on the join form")
     ALOUD = "aloud", _("Said yes when staff asked at the counter")
+    ACCOUNT = "account", _("Ticked the box in their own account")
 
 
 class Member(models.Model):
@@ -382,6 +383,7 @@ class AuditEntry(models.Model):
 
     class Action(models.TextChoices):
         MEMBER_ERASED = "member_erased", _("Erased a member's personal data")
+        MEMBER_LEFT = "member_left", _("A member left and erased their personal data")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -398,3 +400,23 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.subject}"
+
+
+class DataDownload(models.Model):
+    """A customer asked for a copy of everything the shops hold about them: the worker prepares an
+    archive and e-mails a link to it, which works for ``DATA_DOWNLOAD_DAYS``; then the file goes."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_downloads")
+    language = models.CharField(max_length=10, default="en")
+    requested_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    # The archive's name in the default storage: random, and only ever served through the view.
+    file = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["ready_at", "requested_at"], name="data_download_due")]
+
+    def __str__(self):
+        return f"{self.user} {self.requested_at:%Y-%m-%d %H:%M}"

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 from . import signals
 from .emails import canonical_email
 from .errors import Code, LoyaltyError
-from .models import AuditEntry, ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
+from .models import AuditEntry, ConsentMethod, DataDownload, Invitation, Member, Message, Shop, StaffMember, User
 from .outbox import enqueue, message_queue
 from .roles import Role
 from .tokens import card_token
@@ -276,12 +277,16 @@ def member_unsubscribe(*, member: Member) -> None:
 ERASED = "Not sent: the member's personal data was erased."
 
 
-def member_erase(*, member: Member, by: User | None, note: str = "") -> bool:
+def member_erase(
+    *, member: Member, by: User | None, note: str = "", action: str = AuditEntry.Action.MEMBER_ERASED
+) -> bool:
     """Erase a member's personal data, at their request: name, e-mail, phone, birthday, consent,
     the link to their account and their messages' addresses. The row stays, naming nobody, so the
     ledger's rows keep pointing somewhere and the shop's balances, reports and ``ledger_verify``
     stay right; rewards closes the balances (ledger rows of their own) and voids the vouchers. An
-    entry in the shop's audit trail records who did it. Erasing twice is erasing once: False."""
+    entry in the shop's audit trail records who did it (``by`` is None when the member left by
+    themselves, ``action`` MEMBER_LEFT: the trail never names them). Erasing twice is erasing
+    once: False."""
     with transaction.atomic():
         locked = Member.all_objects.select_for_update().select_related("shop").get(pk=member.pk)
         if locked.erased_at is not None:
@@ -298,8 +303,80 @@ def member_erase(*, member: Member, by: User | None, note: str = "") -> bool:
             consent_version="", consent_at=None, consent_method="", user=None, joined_from="", erased_at=now,
         )  # fmt: skip
         AuditEntry.objects.create(
-            shop=locked.shop, actor=by, action=AuditEntry.Action.MEMBER_ERASED, subject=locked.code,
+            shop=locked.shop, actor=by, action=action, subject=locked.code,
             note=note.strip()[:200], created_at=now,
         )  # fmt: skip
     member.erased_at = now
     return True
+
+
+# A customer's own account: every shop they joined with its address (``Member.user``).
+
+
+def customer_update(*, user: User, name: str, language: str) -> None:
+    """The name and language a customer goes by, at every shop they joined."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(first_name=name[:150])
+        Member.objects.filter(user=user).update(name=name, language=language)
+
+
+def birthday_set_once(*, user: User, birthday) -> int:
+    """A birthday given once, for the shops that do not know it yet: it drives a gift, so changing
+    it afterwards is for the shop to do. Returns the memberships that took it."""
+    with transaction.atomic():
+        return Member.objects.filter(user=user, birthday__isnull=True).update(birthday=birthday)
+
+
+def consent_set(*, member: Member, agreed: bool) -> None:
+    """News and offers from one shop, yes or no, recorded with the time and the wording's version."""
+    if not agreed:
+        member_unsubscribe(member=member)
+        return
+    with transaction.atomic():
+        Member.objects.filter(pk=member.pk).update(
+            marketing_consent=True, consent_version=CONSENT_VERSION, consent_at=timezone.now(),
+            consent_method=ConsentMethod.ACCOUNT,
+        )  # fmt: skip
+
+
+def account_delete(*, user: User) -> int:
+    """A customer leaves every shop and their account goes. An account that works at a shop is
+    refused: its shops need it (staff leave a shop's staff first). Returns the shops left."""
+    if StaffMember.objects.filter(user=user).exists():
+        raise LoyaltyError(
+            _("This account works at a shop. Ask its owner to remove you from the staff first."),
+            code=Code.STAFF_ACCOUNT,
+        )
+    with transaction.atomic():
+        members = list(Member.objects.filter(user=user))
+        for member in members:
+            member_erase(member=member, by=None, action=AuditEntry.Action.MEMBER_LEFT)
+        files = [name for name in user.data_downloads.values_list("file", flat=True) if name]
+        user.delete()
+        # Copies of their data go with the account, once the deletion is sure.
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+    return len(members)
+
+
+# A customer may ask for a copy of their data this many times a day.
+DATA_DOWNLOADS_PER_DAY = 3
+PREPARE_TASK = "rewards.tasks.prepare_data_downloads"
+
+
+def data_download_request(*, user: User, language: str) -> DataDownload:
+    """Ask the worker for a copy of the customer's data. A request still being prepared is answered
+    with itself, and a few a day are enough; the beat prepares any whose task was lost."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        pending = user.data_downloads.filter(ready_at__isnull=True).first()
+        if pending is not None:
+            return pending
+        today = user.data_downloads.filter(requested_at__gte=timezone.now() - timedelta(days=1)).count()
+        if today >= DATA_DOWNLOADS_PER_DAY:
+            raise LoyaltyError(
+                _("You asked for a copy of your data several times today. Please try again tomorrow."),
+                code=Code.TOO_MANY,
+            )
+        download = DataDownload.objects.create(user=user, language=language)
+        enqueue(PREPARE_TASK)
+    return download

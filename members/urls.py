@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import home, invitations, public, shop, staff
+from .views import account, home, invitations, public, shop, staff
 
 app_name = "members"
 
@@ -8,6 +8,12 @@ public_patterns = [
     path("", home.home, name="home"),
     path("shops/new/", home.shop_create, name="shop_create"),
     path("invitations/<str:token>/", invitations.invitation, name="invitation"),
+    path("me/", account.account, name="account"),
+    path("me/consent/<uuid:member_id>/", account.account_consent, name="account_consent"),
+    path("me/leave/<uuid:member_id>/", account.account_leave, name="account_leave"),
+    path("me/delete/", account.account_delete, name="account_delete"),
+    path("me/data/", account.data_request, name="data_request"),
+    path("me/data/<uuid:download_id>/", account.data_download, name="data_download"),
     path("j/<slug:shop_slug>/", public.join, name="join"),
     path("j/<slug:shop_slug>/lost/", public.lost_card, name="lost_card"),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),

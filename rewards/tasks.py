@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import services
+from . import data, services
 
 
 @shared_task(acks_late=True)
@@ -21,3 +21,10 @@ def review_tiers() -> int:
 def expire_points() -> int:
     """Daily: points past their time expire, first earned first, as each shop's rule says."""
     return services.points_expire()
+
+
+@shared_task(acks_late=True)
+def prepare_data_downloads() -> int:
+    """Customers' copies of their data: prepared as soon as asked (and every 15 minutes for any whose
+    task was lost), e-mailed as a link; old ones removed."""
+    return data.prepare_due()

@@ -1,26 +1,13 @@
-"""Tables as CSV files a spreadsheet opens safely: a text cell that a spreadsheet would read as a
-formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe. Numbers
-stay numbers. Large lists stream, so an export of a big shop never sits in memory whole."""
+"""Tables as CSV files a spreadsheet opens safely (formula cells neutralised: members.spreadsheet).
+Large lists stream, so an export of a big shop never sits in memory whole."""
 
 import csv
 from collections.abc import Iterable
-from decimal import Decimal
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value) -> str | int | float | Decimal:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float | Decimal):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+from members.spreadsheet import BOM, cell
 
 
 class _Echo:
@@ -32,7 +19,7 @@ def csv_response(name: str, header: list, rows: Iterable[Iterable]) -> Streaming
     writer = csv.writer(_Echo())
 
     def lines():
-        yield "\ufeff"  # so spreadsheet programs read the file as UTF-8 (Chinese names)
+        yield BOM
         yield writer.writerow([cell(value) for value in header])
         for row in rows:
             yield writer.writerow([cell(value) for value in row])

@@ -15,8 +15,8 @@ def test_landing_page_for_visitors(client, db):
 def test_home_lists_my_shops(world, django_assert_num_queries):
     client = world.client(world.dave)
     client.get("/")
-    # The user and their roles (the session comes from the cache).
-    with django_assert_num_queries(2):
+    # The user, their roles, and whether they hold cards as a customer (the session comes from the cache).
+    with django_assert_num_queries(3):
         response = client.get("/")
     body = response.content.decode()
     assert "Dave&#x27;s Bakery" in body

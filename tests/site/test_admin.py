@@ -38,6 +38,7 @@ STATE = {
     "members.message": None,
     "members.setupstep": None,
     "members.auditentry": None,
+    "members.datadownload": None,
 }  # fmt: skip
 
 

@@ -130,6 +130,11 @@ def _targets(cafe: Cafe) -> list[Target]:
         "rewards:card_manifest": [("manifest", {"token": card_token(cafe.members["regular"])})],
         "members:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
         "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
+        # The customer's own membership (another person's is a 404, tested with the account pages).
+        "members:account_leave": [("own", {"member_id": cafe.members["regular"].public_id})],
+        "members:account_consent": [("own", {"member_id": cafe.members["regular"].public_id})],
+        # No copy of anyone's data here (a real one is tested with the account pages): the "gone" page.
+        "members:data_download": [("none", {"download_id": "00000000-0000-4000-8000-000000000000"})],
     }
     targets, missing = [], []
     for route, name, pattern in all_patterns():
@@ -265,6 +270,12 @@ PUBLIC = {
     "members:join": {"staff": 200, "customer": 200, None: 200},
     "members:lost_card": {"staff": 200, "customer": 200, None: 200},
     "rewards:my_cards": {"staff": 200, "customer": 200, None: 302},
+    "members:account": {"staff": 200, "customer": 200, None: 302},
+    "members:account_delete": {"staff": 200, "customer": 200, None: 302},
+    "members:account_leave": {"staff": 404, "customer": 200, None: 302},
+    "members:account_consent": {"staff": 405, "customer": 405, None: 302},
+    "members:data_request": {"staff": 405, "customer": 405, None: 302},
+    "members:data_download": {"staff": 404, "customer": 404, None: 302},
     "rewards:card": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_manifest": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_service_worker": {"staff": 200, "customer": 200, None: 200},
