@@ -274,6 +274,9 @@ class ShopDay(models.Model):
     # Vouchers of full cards issued this day, and how many of them were redeemed since.
     card_vouchers = models.PositiveIntegerField(default=0)
     card_vouchers_redeemed = models.PositiveIntegerField(default=0)
+    # Network addresses (keyed hashes, Member.joined_from) that several members joined from this day,
+    # with how many: {address: members}, for the owner's flag (insights.rollup.SAME_SOURCE_JOINS).
+    join_sources = models.JSONField(default=dict)
     # Kept for the day the nightly run counted them (the latest one is what the pages show): members
     # per segment, per visit frequency over a year, and per tier.
     segments = models.JSONField(default=dict)

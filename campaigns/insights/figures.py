@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +23,7 @@ from campaigns.models import (
     ShopDay,
     StaffDay,
 )
-from members.models import Member, Shop, StaffMember
+from members.models import Shop, StaffMember
 from rewards.config import shop_rewards
 from rewards.models import CatalogueReward, LedgerEntry, TierChange
 
@@ -198,10 +198,19 @@ def _money_ratio(amount, count):
     return (amount / count).quantize(Decimal("0.01")) if count else None
 
 
+# Today's figures are counted from the day's rows at most this often: a big shop's busy day is tens
+# of thousands of rows, and an owner who reloads the page needs no fresher count than a minute.
+TODAY_SECONDS = 60
+
+
 def today(shop: Shop) -> dict:
-    """Today so far, counted live from the day's rows."""
+    """Today so far, counted live from the day's rows (kept for a minute)."""
     day = rollup.local_day(shop, timezone.now())
-    return rollup.count_days(shop, day, day, active=False)[day]
+    return cache.get_or_set(
+        f"insights-today:{shop.pk}:{day.isoformat()}",
+        lambda: rollup.count_days(shop, day, day, active=False)[day],
+        TODAY_SECONDS,
+    )
 
 
 @dataclass
@@ -392,7 +401,6 @@ PEER_FACTOR, PEER_MIN_STAMPS = 2, 20
 SHARE_LIMIT, SHARE_MIN_VISITS = 0.10, 10
 REPEAT_OVERRIDES = 3
 QUIET_SHARE = 0.01  # an hour with less than this share of the shop's visits is "usually closed"
-SAME_SOURCE_JOINS = 5
 
 
 @dataclass
@@ -495,16 +503,12 @@ def flags(shop: Shop, period: Period, lines: list[StaffRow]) -> list[Flag]:
                 {"kind": "override", "member": str(row["member__public_id"])},
             )
         )
-    joins = (
-        Member.objects.filter(shop=shop, joined_at__gte=start, joined_at__lt=end)
-        .exclude(joined_from="")
-        .annotate(d=TruncDate("joined_at", tzinfo=shop.tz))
-        .values("joined_from", "d")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=SAME_SOURCE_JOINS)
-        .order_by("-n")[:20]
+    # Counted by the nightly roll-up, a few sources a day at most: the period's days, not its members.
+    sources = ShopDay.objects.filter(shop=shop, day__gte=period.first, day__lte=period.last).values_list(
+        "day", "join_sources"
     )
-    for row in joins:
+    joins = [{"joined_from": src, "d": day, "n": n} for day, found in sources for src, n in found.items()]
+    for row in sorted(joins, key=lambda row: (-row["n"], row["d"]))[:20]:
         text = _("%(count)s members joined from one network address on %(day)s.")
         found.append(
             Flag(

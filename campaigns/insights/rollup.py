@@ -42,6 +42,8 @@ ZERO = {
     "card_vouchers": 0,
     "card_vouchers_redeemed": 0,
 }
+# Members joining from one network address in one day, from this many on, are a flag for the owner.
+SAME_SOURCE_JOINS = 5
 # The segments' rules, in days and visits; the customers page says them in words.
 NEW_DAYS, REGULAR_DAYS, REGULAR_VISITS, RISK_DAYS, RISK_VISITS = 30, 30, 4, 90, 2
 FREQUENCY = [
@@ -79,7 +81,7 @@ def _by_day(queryset, column: str, shop: Shop, **aggregates) -> dict[date, dict]
 def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> dict[date, dict]:
     """Every figure of every day from ``first`` to ``last``: {day: {figure: value, hours: [24]}}."""
     start, end = bounds(shop, first, last)
-    days = {day: dict(ZERO, hours=[0] * 24) for day in days_between(first, last)}
+    days = {day: dict(ZERO, hours=[0] * 24, join_sources={}) for day in days_between(first, last)}
 
     def merge(found: dict[date, dict]):
         for day, values in found.items():
@@ -137,6 +139,17 @@ def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> d
         join_day=TruncDate("joined_at", tzinfo=shop.tz), back=Exists(came_back)
     )
     merge(_by_day(joined, "joined_at", shop, new_members=Count("id"), returned=Count("id", filter=Q(back=True))))
+    sources = (
+        Member.objects.filter(shop=shop, joined_at__gte=start, joined_at__lt=end)
+        .exclude(joined_from="")
+        .annotate(d=TruncDate("joined_at", tzinfo=shop.tz))
+        .values("d", "joined_from")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=SAME_SOURCE_JOINS)
+    )
+    for row in sources:
+        if row["d"] in days:
+            days[row["d"]]["join_sources"][row["joined_from"]] = row["n"]
     vouchers = Voucher.objects.filter(shop=shop)
     issued = vouchers.filter(issued_at__gte=start, issued_at__lt=end)
     carded = Q(program__isnull=False)
