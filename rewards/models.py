@@ -283,6 +283,8 @@ class TierChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A shop's moves in a period (the insights' programme page): one range of one index.
+        indexes = [models.Index(fields=["shop", "created_at"], name="tierchange_shop_time")]
 
     def __str__(self):
         return f"{self.member}: {self.from_tier} -> {self.to_tier} ({self.reason})"
