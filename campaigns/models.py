@@ -277,6 +277,8 @@ class ShopDay(models.Model):
     # Network addresses (keyed hashes, Member.joined_from) that several members joined from this day,
     # with how many: {address: members}, for the owner's flag (insights.rollup.SAME_SOURCE_JOINS).
     join_sources = models.JSONField(default=dict)
+    # Moves between tiers this day: {"<from tier id>><to tier id>": members}, "" for no tier.
+    tier_moves = models.JSONField(default=dict)
     # Kept for the day the nightly run counted them (the latest one is what the pages show): members
     # per segment, per visit frequency over a year, and per tier.
     segments = models.JSONField(default=dict)

@@ -25,7 +25,7 @@ from campaigns.models import (
 )
 from members.models import Shop, StaffMember
 from rewards.config import shop_rewards
-from rewards.models import CatalogueReward, LedgerEntry, TierChange
+from rewards.models import CatalogueReward, LedgerEntry
 
 from . import rollup
 from .stats import uplift
@@ -368,17 +368,17 @@ def programme(shop: Shop, period: Period) -> Programme:
     kept = latest_snapshot(shop)
     counts = kept.tiers if kept else {}
     distribution = [(_("No tier"), counts.get("", 0))] + [(name, counts.get(pk, 0)) for pk, name in tiers.items()]
-    start, end = rollup.bounds(shop, period.first, period.last)
-    moves = (
-        TierChange.objects.filter(shop=shop, created_at__gte=start, created_at__lt=end)
-        .values("from_tier", "to_tier")
-        .annotate(n=Count("id"))
-        .order_by("-n")
-    )
+    # Counted by the nightly roll-up: the period's days, not its moves.
+    counted: dict[str, int] = defaultdict(int)
+    days = ShopDay.objects.filter(shop=shop, day__gte=period.first, day__lte=period.last)
+    for day_moves in days.values_list("tier_moves", flat=True):
+        for move, n in day_moves.items():
+            counted[move] += n
     nobody = str(_("No tier"))
-    moved = [
-        (tiers.get(str(row["from_tier"]), nobody), tiers.get(str(row["to_tier"]), nobody), row["n"]) for row in moves
-    ]
+    moved = []
+    for move, n in sorted(counted.items(), key=lambda item: -item[1]):
+        from_tier, to_tier = move.split(">")
+        moved.append((tiers.get(from_tier, nobody), tiers.get(to_tier, nobody), n))
     compared = []
     for kept_figures in CampaignFigures.objects.filter(campaign__shop=shop).select_related("campaign").order_by("-pk"):
         reached, held = kept_figures.figures["reached"], kept_figures.figures["held_out"]

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce, ExtractHour, TruncDate, TruncMo
 from django.utils import timezone
 
 from members.models import Member, Shop
-from rewards.models import LedgerEntry, Purchase, Voucher
+from rewards.models import LedgerEntry, Purchase, TierChange, Voucher
 
 from ..models import CohortMonth, MemberActivity, RewardDay, Segment, ShopDay, StaffDay
 
@@ -81,7 +81,7 @@ def _by_day(queryset, column: str, shop: Shop, **aggregates) -> dict[date, dict]
 def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> dict[date, dict]:
     """Every figure of every day from ``first`` to ``last``: {day: {figure: value, hours: [24]}}."""
     start, end = bounds(shop, first, last)
-    days = {day: dict(ZERO, hours=[0] * 24, join_sources={}) for day in days_between(first, last)}
+    days = {day: dict(ZERO, hours=[0] * 24, join_sources={}, tier_moves={}) for day in days_between(first, last)}
 
     def merge(found: dict[date, dict]):
         for day, values in found.items():
@@ -150,6 +150,15 @@ def count_days(shop: Shop, first: date, last: date, *, active: bool = True) -> d
     for row in sources:
         if row["d"] in days:
             days[row["d"]]["join_sources"][row["joined_from"]] = row["n"]
+    moves = (
+        TierChange.objects.filter(shop=shop, created_at__gte=start, created_at__lt=end)
+        .annotate(d=TruncDate("created_at", tzinfo=shop.tz))
+        .values("d", "from_tier", "to_tier")
+        .annotate(n=Count("id"))
+    )
+    for row in moves:
+        if row["d"] in days:
+            days[row["d"]]["tier_moves"][f"{row['from_tier'] or ''}>{row['to_tier'] or ''}"] = row["n"]
     vouchers = Voucher.objects.filter(shop=shop)
     issued = vouchers.filter(issued_at__gte=start, issued_at__lt=end)
     carded = Q(program__isnull=False)
