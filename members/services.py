@@ -267,6 +267,13 @@ def card_link_send(*, member: Member, occasion: str) -> bool:
         )
 
 
+def card_link_again(*, member: Member) -> bool:
+    """A member asks for their card link again (joining twice, or "lost the link"): at most once a
+    day, counted in the shop's calendar, whichever way they asked."""
+    today = timezone.localdate(timezone=member.shop.tz).isoformat()
+    return card_link_send(member=member, occasion=f"again-{today}")
+
+
 def member_unsubscribe(*, member: Member) -> None:
     """No more news and offers; service messages (a card link, a trial ending) still go."""
     with transaction.atomic():

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -56,8 +56,7 @@ def _already_a_member(request, member):
     """Never a second member, and never a card to whoever typed a known address or number: the
     card link goes to the member's own mailbox, or staff show it at the counter."""
     if member.email:
-        today = timezone.localdate(timezone=member.shop.tz).isoformat()
-        services.card_link_send(member=member, occasion=f"again-{today}")
+        services.card_link_again(member=member)
     context = {"public_shop": member.shop, "sent_to": masked_email(member.email) if member.email else ""}
     return render(request, "members/join_known.html", context)
 
@@ -82,8 +81,7 @@ def lost_card(request, shop_slug):
         if form.is_valid():
             email = canonical_email(form.cleaned_data["email"])
             if member := shop.members.filter(email_canonical=email).first():
-                today = timezone.localdate(timezone=shop.tz).isoformat()
-                services.card_link_send(member=member, occasion=f"again-{today}")
+                services.card_link_again(member=member)
             return render(request, "members/lost_card.html", {**context, "sent": True})
     return render(request, "members/lost_card.html", context, status=400 if form.errors else 200)
 
