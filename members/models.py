@@ -5,7 +5,7 @@ from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -128,6 +128,16 @@ class Shop(models.Model):
         default=JoinFirst.EMAIL,
         help_text=_("Customers give either; the one asked first is the one most of them will give."),
     )
+    retention_months = models.PositiveSmallIntegerField(
+        _("remove members inactive for (months)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(6), MaxValueValidator(120)],
+        help_text=_(
+            "Empty: members are kept until they leave. Otherwise a member with no visit for this long is told a "
+            "month before, then their personal data is erased as if they had asked."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Changes whenever the shop's cards, points rule, tiers, catalogue or campaigns do: see config.py.
     config_key = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -230,6 +240,7 @@ class ConsentMethod(models.TextChoices):
     FORM = "form", _("Ticked the box on the join form")
     ALOUD = "aloud", _("Said yes when staff asked at the counter")
     ACCOUNT = "account", _("Ticked the box in their own account")
+    IMPORT = "import", _("Agreed before, as the shop's imported list says")
 
 
 class Member(models.Model):
@@ -277,6 +288,8 @@ class Member(models.Model):
     # When the member's personal data was erased (they asked to leave): the row is kept for the
     # ledger's sake, emptied of everything that names a person (members.services.member_erase).
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Retention (Shop.retention_months): when the member was told their data goes for inactivity.
+    retention_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = PresentMembers()
     all_objects = ShopScopedQuerySet.as_manager()
@@ -384,6 +397,12 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         MEMBER_ERASED = "member_erased", _("Erased a member's personal data")
         MEMBER_LEFT = "member_left", _("A member left and erased their personal data")
+        MEMBERS_IMPORTED = "members_imported", _("Imported members from a file")
+        MEMBERS_EXPORTED = "members_exported", _("Exported members or the ledger")
+        MEMBERS_MERGED = "members_merged", _("Merged two records of one member")
+        MERGE_UNDONE = "merge_undone", _("Undid a merge of two members")
+        MEMBER_RETIRED = "member_retired", _("Removed an inactive member (retention)")
+        RETENTION_SET = "retention_set", _("Changed how long inactive members are kept")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -420,3 +439,107 @@ class DataDownload(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class MemberImport(models.Model):
+    """A file of members a shop brings in (CSV or XLSX): uploaded, its columns mapped, previewed, then
+    run by the worker batch by batch. See rewards/imports.py."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for its columns")
+        QUEUED = "queued", _("Waiting for the worker")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    filename = models.CharField(max_length=200)
+    # The upload's name in the default storage (random; deleted when the import is done).
+    file = models.CharField(max_length=200, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
+    header = models.JSONField(default=list)
+    # Field name -> column number in ``header``.
+    mapping = models.JSONField(default=dict)
+    rows = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    processed = models.PositiveIntegerField(default=0)
+    # new / matched / unchanged / rejected, and the vouchers full cards became.
+    counts = models.JSONField(default=dict)
+    # The rejected rows with their reasons, as CSV in the default storage.
+    rejected_file = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.filename
+
+
+class ShopExport(models.Model):
+    """A shop's members or ledger for a period as CSV or XLSX, prepared by the worker; the file is
+    kept for ``DATA_DOWNLOAD_DAYS`` and only ever served to the shop's owners."""
+
+    class Kind(models.TextChoices):
+        MEMBERS = "members", _("Members")
+        LEDGER = "ledger", _("Ledger")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    format = models.CharField(max_length=4, choices=Format.choices)
+    # The period, in the shop's days, both ends included; empty: from the start, to today.
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=200, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["ready_at", "requested_at"], name="shop_export_due")]
+
+    def __str__(self):
+        return f"{self.shop} {self.kind} {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class MemberMerge(models.Model):
+    """Two records of one person made one: ``merged`` (closed) into ``kept``. What moved is listed so a
+    manager can undo it within a day (rewards/services/merge.py)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="merges")
+    kept = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="merges_kept")
+    merged = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="merges_into")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The ledger group of the rows that moved the balances.
+    group = models.UUIDField(default=uuid.uuid4)
+    # Primary keys of what moved, per kind, and the merged member's fields as they were.
+    moved = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.merged_id} -> {self.kept_id}"

@@ -504,6 +504,10 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", _("Adjustment")
         # The member left and their personal data was erased: what they held is closed.
         CLOSED = "closed", _("Left the program")
+        # Balances brought in from a shop's file (rewards/imports.py), once per member and card.
+        IMPORTED = "imported", _("Imported")
+        # Balances moved from a duplicate record to the one kept (rewards/services/merge.py).
+        MERGED = "merged", _("Merged")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
     # Indexed with the time below (ledger_member_time), which serves look-ups by member too.
