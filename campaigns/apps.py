@@ -22,6 +22,8 @@ class CampaignsConfig(AppConfig):
         signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")
         signals.boost_wanted.connect(receivers.on_boost_wanted, dispatch_uid="campaigns.boost")
         signals.extras_wanted.connect(receivers.on_extras_wanted, dispatch_uid="campaigns.extras")
+        signals.members_merged.connect(receivers.on_members_merged, dispatch_uid="campaigns.merge")
+        signals.merge_undoing.connect(receivers.on_merge_undoing, dispatch_uid="campaigns.unmerge")
 
     def first_day(self):
         from django.utils.translation import gettext_lazy as _

@@ -5,11 +5,13 @@ that a multiplier may boost, and the pages that show a member (rewards). Connect
 import logging
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils.dateparse import parse_datetime
 
 from rewards.signals import Boost, Extra
 
 from . import boosts, services
-from .models import MemberActivity
+from .models import MemberActivity, Reach
 from .referrals import referral_offer
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,34 @@ def on_member_joined(sender, *, member, now, **kwargs) -> None:
 def on_member_erasing(sender, *, member, **kwargs) -> None:
     """An erased member leaves the customer lists at once, not at the next night's count."""
     MemberActivity.objects.filter(member=member).delete()
+
+
+def on_members_merged(sender, *, kept, merged, **kwargs) -> dict:
+    """The merged record's reach goes to the kept one, so a campaign remembers the person (a birthday
+    gift once a year, a referral bonus once per friend); a reach both had for the same occasion stays
+    with the merged record. Its activity goes, like an erased member's; both are given back on undo."""
+    both = Reach.objects.filter(member=kept, campaign=OuterRef("campaign"), occasion=OuterRef("occasion"))
+    reaches = list(Reach.objects.filter(member=merged).exclude(Exists(both)).values_list("pk", flat=True))
+    Reach.objects.filter(pk__in=reaches).update(member=kept)
+    activity = MemberActivity.objects.filter(member=merged).first()
+    kept_activity = None
+    if activity is not None:
+        kept_activity = {
+            "last_visit": activity.last_visit.isoformat() if activity.last_visit else None,
+            "visits_90": activity.visits_90, "visits_365": activity.visits_365,
+            "spend_365": str(activity.spend_365), "segment": activity.segment,
+        }  # fmt: skip
+        activity.delete()
+    return {"reaches": reaches, "activity": kept_activity}
+
+
+def on_merge_undoing(sender, *, kept, merged, moved, **kwargs) -> None:
+    Reach.objects.filter(pk__in=moved.get("reaches", []), member=kept).update(member=merged)
+    if activity := moved.get("activity"):
+        last_visit = parse_datetime(activity["last_visit"]) if activity["last_visit"] else None
+        MemberActivity.objects.update_or_create(
+            member=merged, defaults={**activity, "last_visit": last_visit, "shop_id": merged.shop_id}
+        )
 
 
 def on_visit(sender, *, member, now, **kwargs) -> None:

@@ -26,8 +26,19 @@ from campaigns.models import Campaign, Reach
 from members import onboarding
 from members import services as member_services
 from members.config import config_changed
-from members.models import CODE_ALPHABET, ConsentMethod, Invitation, Member, Message, Shop, StaffMember, User
+from members.models import (
+    CODE_ALPHABET,
+    ConsentMethod,
+    Invitation,
+    Member,
+    MemberImport,
+    Message,
+    Shop,
+    StaffMember,
+    User,
+)
 from members.roles import Role
+from rewards import imports
 from rewards import services as rewards_services
 from rewards.lookup import found_by
 from rewards.models import (
@@ -40,6 +51,7 @@ from rewards.models import (
     Tier,
     TierPolicy,
 )
+from rewards.services.merge import member_merge
 
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
 DEMO_USERS = [
@@ -174,6 +186,8 @@ class Cafe:
         self.messages()
         self.left()
         self.worth_a_look()
+        self.merged()
+        self.paper_cards()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
         # Every past day counted for the insights, as the nightly run would have.
@@ -526,6 +540,42 @@ class Cafe:
         """The last of the crowd asked to leave this morning: the owner erased their personal data, so
         their history names nobody, their balances are closed, and the audit trail has an entry."""
         member_services.member_erase(member=self.crowd[-1], by=self.users[Role.OWNER], note="Asked in person")
+
+    def merged(self) -> None:
+        """A regular of the crowd had a second card from a busy day (no phone, no e-mail): the manager
+        merged it into theirs twenty minutes ago, and can still undo it."""
+        kept, manager = self.crowd[0], self.users[Role.MANAGER]
+        twin = Member.objects.create(
+            shop=self.shop, public_id=self.uuid(), code=self.code(), name=kept.name, language=kept.language,
+            joined_at=self.at(20),
+        )  # fmt: skip
+        rewards_services.stamp_add(
+            member=twin, program=self.program, count=1, staff=manager, idempotency_key=self.key("twin"), at=self.at(10)
+        )
+        member_merge(shop=self.shop, keep=kept, merge=twin, by=manager, now=self.now - timedelta(minutes=20))
+
+    def paper_cards(self) -> None:
+        """When the café went digital, four months ago, the owner imported the paper cards typed into
+        a sheet (Big5, as Excel in Taiwan saves it): two new members with their stamps and points, a
+        regular's birthday filled in, and a row without a phone, rejected."""
+        regular = self.crowd[1]
+        local = "0" + regular.phone.removeprefix("+886")
+        sheet = (
+            "姓名,手機,Coffee card,點數,生日,加入日期\r\n"
+            "李淑芬,0933 201 118,6,40,1972-09-03,2023/04/18\r\n"
+            "Jason Ho,0933-201-119,3,,,2024/11/02\r\n"
+            f"{regular.name},{local},,,1989-05-20,\r\n"
+            "王先生,,2,,,\r\n"
+        ).encode("cp950")
+        owner, at = self.users[Role.OWNER], self.at(120, hour=9)
+        imp = imports.upload(shop=self.shop, user=owner, data=sheet, filename="paper-cards.csv", encoding="auto")
+        imports.queue(imp, imp.mapping)
+        imports.run(imp.pk, now=at)
+        MemberImport.objects.filter(pk=imp.pk).update(public_id=self.uuid(), created_at=at, started_at=at)
+        for member in Member.objects.filter(shop=self.shop, phone__in=["+886933201118", "+886933201119"]).order_by(
+            "pk"
+        ):
+            Member.objects.filter(pk=member.pk).update(public_id=self.uuid(), code=self.code())
 
 
 def persona_member(shop: Shop, key: str) -> Member:

@@ -250,6 +250,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.purge_expired_invitations",
         "schedule": 60 * 60 * 24,
     },
+    # Shops that remove inactive members: the reminder a month before, then the erasure.
+    "retention": {
+        "task": "members.tasks.run_retention",
+        "schedule": 60 * 60 * 24,
+    },
     "review-tiers": {
         "task": "rewards.tasks.review_tiers",
         "schedule": 60 * 60 * 24,
@@ -296,6 +301,16 @@ CELERY_BEAT_SCHEDULE = {
     "data-downloads": {
         "task": "rewards.tasks.prepare_data_downloads",
         "schedule": 15 * 60,
+    },
+    # Shops' exports of members and the ledger: the same, for requests whose task was lost.
+    "shop-exports": {
+        "task": "rewards.tasks.prepare_shop_exports",
+        "schedule": 15 * 60,
+    },
+    # Members files: uploads never imported, and rejected rows, removed when old.
+    "member-imports": {
+        "task": "rewards.tasks.purge_member_imports",
+        "schedule": 24 * 60 * 60,
     },
 }
 

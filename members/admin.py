@@ -4,7 +4,20 @@ from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .admin_base import RecordAdmin, StateAdmin
-from .models import AuditEntry, DataDownload, Invitation, Member, Message, SetupStep, Shop, StaffMember, User
+from .models import (
+    AuditEntry,
+    DataDownload,
+    Invitation,
+    Member,
+    MemberImport,
+    MemberMerge,
+    Message,
+    SetupStep,
+    Shop,
+    ShopExport,
+    StaffMember,
+    User,
+)
 
 
 @admin.register(User)
@@ -95,3 +108,28 @@ class DataDownloadAdmin(RecordAdmin):
     list_display = ["requested_at", "user", "ready_at"]
     list_select_related = ["user"]
     exclude = ["file"]
+
+
+# Shops' exports of members and the ledger: a record of who asked for what and when (the file is
+# only for the shop's owners).
+@admin.register(ShopExport)
+class ShopExportAdmin(RecordAdmin):
+    list_display = ["requested_at", "shop", "kind", "format", "ready_at", "rows"]
+    list_select_related = ["shop"]
+    exclude = ["file"]
+
+
+# Members files a shop imported: a record of who brought in what and how it went (the rows rejected are
+# the shop's to download).
+@admin.register(MemberImport)
+class MemberImportAdmin(RecordAdmin):
+    list_display = ["created_at", "shop", "filename", "status", "rows", "processed"]
+    list_select_related = ["shop"]
+    exclude = ["file", "rejected"]
+
+
+# Two records of one member made one: what moved, for operators to read (undone from the shop's pages).
+@admin.register(MemberMerge)
+class MemberMergeAdmin(RecordAdmin):
+    list_display = ["created_at", "shop", "kept", "merged", "by", "undone_at"]
+    list_select_related = ["shop", "kept", "merged", "by"]

@@ -57,6 +57,12 @@ class Code(StrEnum):
     BAD_DAYS = "bad_days"
     TRIAL_RUNNING = "running"
     NOT_HIGHER = "not_higher"
+    # Merging two records of one member
+    SAME_MEMBER = "same_member"
+    MERGE_PENDING = "merge_pending"  # a record took in another less than a day ago: undo would break
+    TAKEN = "taken"  # undo: a phone or e-mail of the merged record now belongs to another member
+    # Exports
+    BAD_PERIOD = "bad_period"
 
 
 class LoyaltyError(Exception):

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .images import reencode_image
@@ -26,6 +27,9 @@ class ColourInput(forms.TextInput):
         return context
 
 
+RETENTION_RANGE = _("Enter a number of months from 6 to 120, or leave it empty to keep members until they leave.")
+
+
 class ShopForm(forms.ModelForm):
     time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices, initial="Asia/Taipei")
     logo = forms.FileField(
@@ -33,6 +37,15 @@ class ShopForm(forms.ModelForm):
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
         help_text=_("PNG, JPEG, GIF or WebP, at most 2 MB. We resize it to fit 512 × 512 pixels."),
+    )
+    # Shown in the page's own Privacy section (the template renders it apart from the others).
+    retention_months = forms.IntegerField(
+        label=capfirst(Shop._meta.get_field("retention_months").verbose_name),
+        required=False,
+        min_value=6,
+        max_value=120,
+        help_text=Shop._meta.get_field("retention_months").help_text,
+        error_messages={"min_value": RETENTION_RANGE, "max_value": RETENTION_RANGE},
     )
 
     class Meta:
@@ -47,6 +60,7 @@ class ShopForm(forms.ModelForm):
             "language",
             "poster_second_language",
             "join_asks_first",
+            "retention_months",
         ]
         widgets = {
             "brand_colour": ColourInput(),
@@ -68,8 +82,12 @@ class ShopCreateForm(ShopForm):
     prints are for its settings.
     The web address may be left empty: it is made from the name (or made up, for a name in Chinese)."""
 
+    # Keeping members until they leave is the default; a shop chooses otherwise in its settings.
+    retention_months = None
+
     class Meta(ShopForm.Meta):
-        fields = [f for f in ShopForm.Meta.fields if f not in ("join_asks_first", "poster_second_language")]
+        fields = [f for f in ShopForm.Meta.fields if f not in ("join_asks_first", "poster_second_language",
+                                                               "retention_months")]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

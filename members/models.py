@@ -461,6 +461,8 @@ class MemberImport(models.Model):
     file = models.CharField(max_length=200, blank=True)
     encoding = models.CharField(max_length=20, blank=True)
     header = models.JSONField(default=list)
+    # The first row's values as text, shown beside the column names while mapping them.
+    sample = models.JSONField(default=list)
     # Field name -> column number in ``header``.
     mapping = models.JSONField(default=dict)
     rows = models.PositiveIntegerField(default=0)
@@ -468,8 +470,9 @@ class MemberImport(models.Model):
     processed = models.PositiveIntegerField(default=0)
     # new / matched / unchanged / rejected, and the vouchers full cards became.
     counts = models.JSONField(default=dict)
-    # The rejected rows with their reasons, as CSV in the default storage.
-    rejected_file = models.CharField(max_length=200, blank=True)
+    # The rejected rows with their reasons, as CSV (at most the upload's size; removed with the upload's
+    # days, see rewards.imports.purge).
+    rejected = models.TextField(blank=True)
     error = models.CharField(max_length=300, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -37,14 +37,29 @@ def shop_create(*, owner: User, **fields) -> Shop:
     return shop
 
 
-def shop_update(*, shop: Shop, fields: dict) -> Shop:
+def shop_update(*, shop: Shop, fields: dict, by: User | None = None) -> Shop:
+    """Change a shop's settings; a change of how long inactive members are kept goes in the audit
+    trail, with ``by``, the owner who made it."""
     with transaction.atomic():
         # From the row, not the instance: a bound ModelForm has already put the
         # new values on the instance.
-        old_logo = Shop.objects.filter(pk=shop.pk).values_list("logo", flat=True).get()
+        old_logo, old_retention = (
+            Shop.objects.select_for_update().filter(pk=shop.pk).values_list("logo", "retention_months").get()
+        )
         for name, value in fields.items():
             setattr(shop, name, value)
         shop.save(update_fields=list(fields))
+        if "retention_months" in fields and fields["retention_months"] != old_retention:
+            AuditEntry.objects.create(
+                shop=shop, actor=by, action=AuditEntry.Action.RETENTION_SET,
+                note=_("From %(old)s to %(new)s.") % {
+                    "old": _retention_words(old_retention), "new": _retention_words(fields["retention_months"]),
+                },
+            )  # fmt: skip
+            if not fields["retention_months"]:
+                # Switched off, the dates members were told no longer hold: if it is switched on again,
+                # they are told again, with a new date and a full notice.
+                shop.members.filter(retention_warned_at__isnull=False).update(retention_warned_at=None)
         if old_logo and old_logo != shop.logo.name:
             # The file goes only once the row no longer points at it.
             storage = shop.logo.storage
@@ -52,11 +67,22 @@ def shop_update(*, shop: Shop, fields: dict) -> Shop:
     return shop
 
 
+def _retention_words(months: int | None) -> str:
+    if not months:
+        return _("keeping members until they leave")
+    # Never fewer than 6 months: no singular needed.
+    return _("removing members inactive for %(months)d months") % {"months": months}
+
+
 def shop_delete(*, shop: Shop) -> None:
     logo = shop.logo.name if shop.logo else ""
     storage = shop.logo.storage
     with transaction.atomic():
+        # The shop's exports name its members: their files go with the shop.
+        exports = list(shop.exports.exclude(file="").values_list("file", flat=True))
         shop.delete()
+    for name in exports:
+        default_storage.delete(name)
     if logo:
         storage.delete(logo)
 
@@ -299,7 +325,7 @@ def member_erase(
         if locked.erased_at is not None:
             return False
         now = timezone.now()
-        signals.member_erasing.send(sender=Member, member=locked, now=now, by=by)
+        signals.member_erasing.send(sender=Member, member=locked, now=now, by=by, action=action)
         messages = Message.objects.filter(member=locked)
         messages.filter(status__in=[Message.Status.PENDING, Message.Status.FAILED]).update(
             status=Message.Status.FAILED, last_error=ERASED

@@ -2,7 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
 
-from . import outbox, services
+from . import outbox, retention, services
 from .emails import send_branded_email
 from .models import Invitation
 from .tokens import invitation_token
@@ -23,6 +23,13 @@ def flush_outbox() -> int:
 def purge_expired_invitations() -> int:
     """Daily: forget invitations nobody accepted in time. Running it twice is harmless."""
     return services.purge_expired_invitations()
+
+
+@shared_task(acks_late=True)
+def run_retention() -> dict[str, int]:
+    """Daily: shops that remove inactive members remind them a month before, then erase them. Running
+    it twice, or twice at once, reminds and erases nobody twice."""
+    return retention.retention_run()
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

@@ -8,7 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from members.currency import money_fields
 from members.images import reencode_image
+from members.models import ShopExport
 
+from .imports import ENCODINGS
 from .models import CatalogueReward, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
 
 
@@ -209,3 +211,70 @@ class TierForm(forms.ModelForm):
         if taken.exists():
             raise forms.ValidationError(_("Another tier already starts at this number."), code="taken")
         return threshold
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Spreadsheet"),
+        help_text=_("CSV or Excel (.xlsx), one member per row, their column names in the first row."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx,text/csv"}),
+    )
+    encoding = forms.ChoiceField(
+        label=_("Characters (CSV only)"),
+        choices=list(ENCODINGS.items()),
+        initial="auto",
+        help_text=_("Excel in Taiwan saves CSV as Big5, in mainland China as GB18030, elsewhere often as UTF-8."),
+    )
+
+
+class ImportMappingForm(forms.Form):
+    """One choice per field: which column of the file holds it, or none."""
+
+    def __init__(self, *args, fields: list, header: list[str], samples: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        columns = [("", _("— not in the file —"))] + [
+            (str(i), f"{name} ({sample})" if sample else name)
+            for i, (name, sample) in enumerate(zip(header, samples, strict=False))
+        ]
+        for item in fields:
+            self.fields[item.key] = forms.ChoiceField(label=item.label, choices=columns, required=False)
+
+    def clean(self):
+        data = super().clean()
+        chosen = [value for value in data.values() if value != ""]
+        if len(chosen) != len(set(chosen)):
+            raise forms.ValidationError(_("A column can go to one field only."))
+        return data
+
+    def mapping(self) -> dict[str, int]:
+        return {key: int(value) for key, value in self.cleaned_data.items() if value != ""}
+
+
+class ExportForm(forms.Form):
+    """What the owner exports; the period's rules are the service's (rewards.export.export_request)."""
+
+    kind = forms.ChoiceField(
+        label=_("What"), choices=ShopExport.Kind.choices, initial=ShopExport.Kind.MEMBERS, widget=forms.RadioSelect
+    )
+    format = forms.ChoiceField(
+        label=_("File"),
+        choices=ShopExport.Format.choices,
+        initial=ShopExport.Format.XLSX,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "An Excel sheet holds about a million rows: a longer ledger goes on over more sheets. A CSV file of a "
+            "very large ledger is prepared much sooner."
+        ),
+    )
+    date_from = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Members who joined, or ledger rows written, from this day on. Empty: from the start."),
+    )
+    date_to = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("This day included, in the shop's time zone. Empty: up to now."),
+    )

@@ -12,7 +12,9 @@ A service (``rewards.services``) does its work in this order, inside one
 4. ``post`` for every change: one ledger row and the cached balance it moves
    (a card's stamps, a member's points), both in the caller's transaction.
 
-Nothing else writes ``LedgerEntry`` or touches a cached balance; ``drift``
+Nothing else writes ``LedgerEntry`` or touches a cached balance, but for a members import
+(``rewards/imports.py``), which writes thousands of members' opening rows and balances in bulk, in
+one transaction per batch under the same locks; ``drift``
 (and ``manage.py ledger_verify``) proves the balances equal the ledger.
 """
 

@@ -17,6 +17,7 @@ from .config import shop_rewards
 from .ledger import Reason
 from .models import CatalogueReward, LedgerEntry, StampProgram, Voucher
 from .services.expiry import next_expiry
+from .services.merge import merges_of, undoable
 from .services.purchases import points_value
 from .services.tiers import standing
 
@@ -136,8 +137,19 @@ def card_panel(member: Member) -> dict:
 
 
 def member_page(shop: Shop, member: Member) -> dict:
-    """Everything of one member for the shop's member page: every card, voucher and row."""
+    """Everything of one member for the shop's member page: every card, voucher and row, and the
+    records merged into it with their own rows (one query more when there are any)."""
+    merges = merges_of(member)
+    merged_history = []
+    if merges:
+        merged_history = list(
+            LedgerEntry.objects.filter(member_id__in=[record.merged_id for record in merges]).select_related(
+                "staff", "voucher", "card__program", "purchase"
+            )[:200]
+        )
     return {
+        "merges": [(record, undoable(record)) for record in merges],
+        "merged_history": merged_history,
         "member": member,
         "cards": cards(shop, stamps_by_program(member), active_only=False),
         "vouchers": list(member.vouchers.all()[:50]),

@@ -46,3 +46,13 @@ def boost_for(*, member, what: str, now) -> Boost | None:
 
 def extras_for(*, member, page: str, now) -> list[Extra]:
     return [extra for _receiver, extra in extras_wanted.send(sender=None, member=member, page=page, now=now) if extra]
+
+
+# Two records of one person were merged (kept=, merged=, now=), both rows locked: campaigns moves the
+# merged record's reach to the kept one. A receiver answers with a dict (JSON) of what it moved,
+# kept with the merge and handed back on undo.
+members_merged = Signal()
+
+# A merge is being undone (kept=, merged=, moved= the receivers' answers merged into one dict, now=),
+# both rows locked: what moved goes back.
+merge_undoing = Signal()

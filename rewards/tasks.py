@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import data, services
+from . import data, export, imports, services
 
 
 @shared_task(acks_late=True)
@@ -28,3 +28,24 @@ def prepare_data_downloads() -> int:
     """Customers' copies of their data: prepared as soon as asked (and every 15 minutes for any whose
     task was lost), e-mailed as a link; old ones removed."""
     return data.prepare_due()
+
+
+@shared_task(acks_late=True)
+def run_member_import(pk: int) -> int:
+    """A shop's members file, imported batch by batch; redelivered after a lost worker, it goes on
+    safely (imported rows change nothing the second time). Returns the rows processed."""
+    imp = imports.run(pk)
+    return imp.processed if imp else 0
+
+
+@shared_task(acks_late=True)
+def purge_member_imports() -> int:
+    """Daily: uploads never imported and rejected-rows files go after the days a data copy is kept."""
+    return imports.purge()
+
+
+@shared_task(acks_late=True)
+def prepare_shop_exports() -> int:
+    """Shops' exports of members and the ledger: prepared as soon as asked (and every 15 minutes for
+    any whose task was lost); old ones removed."""
+    return export.prepare_due()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import card, counter, members, setup
+from .views import card, counter, exports, imports, members, merge, setup
 
 app_name = "rewards"
 
@@ -25,8 +25,16 @@ shop_patterns = [
     path("members/<uuid:member_id>/", members.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", members.member_adjust, name="member_adjust"),
     path("members/<uuid:member_id>/erase/", members.member_erase_confirm, name="member_erase"),
+    path("members/duplicates/", merge.member_duplicates, name="member_duplicates"),
+    path("members/merge/<uuid:keep_id>/<uuid:member_id>/", merge.member_merge, name="member_merge"),
+    path("members/<uuid:member_id>/unmerge/", merge.merge_undo, name="merge_undo"),
+    path("members/import/", imports.import_start, name="import_start"),
+    path("members/import/<uuid:import_id>/", imports.import_detail, name="import_detail"),
+    path("members/import/<uuid:import_id>/rejected.csv", imports.import_rejected, name="import_rejected"),
     path("members/<uuid:member_id>/trial/", members.member_tier_trial, name="member_tier_trial"),
     path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", members.purchase_refund, name="purchase_refund"),
+    path("exports/", exports.export_list, name="export_list"),
+    path("exports/<uuid:export_id>/", exports.export_download, name="export_download"),
     path("cards/", setup.program_list, name="program_list"),
     path("cards/new/", setup.program_edit, name="program_create"),
     path("cards/<uuid:program_id>/", setup.program_edit, name="program_edit"),

@@ -105,6 +105,19 @@ def _stamped(shop: Shop) -> dict:
     return {"member_id": member.public_id, "_data": {"group": str(result.group), "key": "u-" + shop.slug}}
 
 
+def _merge_pair(shop: Shop) -> dict:
+    return {"keep_id": MemberFactory(shop=shop).public_id, "member_id": MemberFactory(shop=shop).public_id}
+
+
+def _merged(shop: Shop) -> dict:
+    from rewards.services.merge import member_merge
+
+    keep, merge = MemberFactory(shop=shop), MemberFactory(shop=shop)
+    owner = shop.staff.order_by("pk").first().user
+    member_merge(shop=shop, keep=keep, merge=merge, by=owner)
+    return {"member_id": merge.public_id}
+
+
 def _points_rule(shop: Shop):
     from rewards.models import PointsRule
 
@@ -172,6 +185,36 @@ def _failed_message(shop: Shop) -> dict:
     return {"message_id": message.public_id}
 
 
+def _export(shop: Shop) -> dict:
+    """A ready export of the shop's members, its file written."""
+    from rewards import export
+
+    owner = shop.staff.order_by("pk").first().user
+    item = export.export_request(shop=shop, user=owner, kind="members", format="csv")
+    export.prepare_due()
+    return {"export_id": item.public_id}
+
+
+def _import(shop: Shop) -> dict:
+    """An uploaded members file waiting for its columns."""
+    from rewards import imports
+
+    owner = shop.staff.order_by("pk").first().user
+    data = f"Name,Phone\nMia,0912 000 {shop.pk:03d}\nNo Phone,\n".encode()
+    return {"import_id": imports.upload(shop=shop, user=owner, data=data, filename="m.csv", encoding="auto").public_id}
+
+
+def _imported(shop: Shop) -> dict:
+    """A members file imported, one row rejected (its file of rejected rows written)."""
+    from rewards import imports
+
+    found = _import(shop)
+    imp = shop.imports.get(public_id=found["import_id"])
+    imports.queue(imp, imp.mapping)
+    imports.run(imp.pk)
+    return found
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -188,6 +231,14 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:member_detail": ShopUrl(objects=_member),
     "rewards:member_erase": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {"confirm": "on"}}),
     "rewards:member_adjust": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": {**_adjust_data(shop)}}),
+    "rewards:member_duplicates": ShopUrl(objects=_with_member),
+    "rewards:member_merge": ShopUrl("post", objects=_merge_pair),
+    "rewards:merge_undo": ShopUrl("post", objects=_merged),
+    "rewards:import_start": ShopUrl(),
+    "rewards:import_detail": ShopUrl(objects=_import),
+    "rewards:import_rejected": ShopUrl(objects=_imported),
+    "rewards:export_list": ShopUrl("post", data={"kind": "members", "format": "csv"}),
+    "rewards:export_download": ShopUrl(objects=_export),
     "rewards:program_list": ShopUrl(),
     "members:poster": ShopUrl(objects=lambda shop: {"layout": "tent", "fmt": "png"}),
     "rewards:program_create": ShopUrl(

@@ -12,8 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import onboarding, services
+from ..duplicates import UNDO_WINDOW, duplicate_count
 from ..forms import MemberSearchForm, ShopForm
+from ..models import AuditEntry
 from ..poster import FORMATS, render_poster
+from ..retention import retention_outlook
 from ..tenancy import shop_view, staff_may
 
 MEMBER_SORTS = {
@@ -64,14 +67,16 @@ def shop_settings(request):
     shop = request.shop
     form = ShopForm(request.POST or None, request.FILES or None, instance=shop)
     if request.method == "POST" and form.is_valid():
-        services.shop_update(shop=shop, fields={name: form.cleaned_data[name] for name in form.changed_data})
+        services.shop_update(
+            shop=shop, fields={name: form.cleaned_data[name] for name in form.changed_data}, by=request.user
+        )
         messages.success(request, _("Settings saved."))
         return redirect("members:shop_settings", shop_slug=shop.slug)
     if request.method == "POST":
         # An invalid form must not leave half-applied values on the shop the
         # layout renders (a bad slug would break every link on the page).
         shop.refresh_from_db()
-    return render(request, "members/shop_settings.html", {"form": form})
+    return render(request, "members/shop_settings.html", {"form": form, "retention": retention_outlook(shop)})
 
 
 @shop_view("shop.delete")
@@ -99,9 +104,13 @@ def member_list(request):
             Q(name__icontains=q) | Q(email__icontains=q) | Q(phone__icontains=q) | Q(code__iexact=q)
         )
     template = "members/member_list.html"
+    duplicates = 0
     if request.htmx:
         template += "#results"
-    return render(request, template, {"form": form, "members": members[:100], "sort": sort})
+    elif staff_may(request.shop, request.user, "members.merge"):
+        duplicates = duplicate_count(request.shop)
+    context = {"form": form, "members": members[:100], "sort": sort, "duplicates": duplicates}
+    return render(request, template, context)
 
 
 POSTER_LAYOUTS = {"a4", "tent"}
@@ -127,5 +136,14 @@ def poster(request, layout, fmt):
 @require_GET
 def audit_list(request):
     """What owners did that the ledger does not show, latest first."""
-    entries = request.shop.audit.select_related("actor")[:200]
+    entries = list(request.shop.audit.select_related("actor")[:200])
+    # A merge of the last day can be undone from here: its entry and its record share the moment.
+    undoable = {}
+    if staff_may(request.shop, request.user, "members.merge"):
+        recent = request.shop.merges.filter(undone_at__isnull=True, created_at__gt=timezone.now() - UNDO_WINDOW)
+        undoable = {(m.created_at, m.merged.code): m.merged.public_id for m in recent.select_related("merged")}
+    for entry in entries:
+        merged_code = entry.subject.split(" ", 1)[0]
+        merged = entry.action == AuditEntry.Action.MEMBERS_MERGED
+        entry.undo_member = undoable.get((entry.created_at, merged_code)) if merged else None
     return render(request, "members/audit_list.html", {"entries": entries})

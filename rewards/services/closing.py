@@ -7,11 +7,13 @@ import uuid
 
 from django.utils.translation import gettext as _
 
+from members.models import AuditEntry
+
 from ..ledger import Reason, post_all
 from ..models import MemberCard, TierTrial, Voucher
 
 
-def on_member_erasing(sender, *, member, now, by, **kwargs) -> None:
+def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
     rows = [
         {"reason": Reason.CLOSED, "card": card, "stamps": -card.stamps, "staff": by}
         for card in MemberCard.objects.filter(member=member).exclude(stamps=0).order_by("pk")
@@ -19,7 +21,12 @@ def on_member_erasing(sender, *, member, now, by, **kwargs) -> None:
     if member.points:
         rows.append({"reason": Reason.CLOSED, "points": -member.points, "staff": by})
     if rows:
-        post_all(member, [{**row, "note": _("Personal data erased at the member's request")} for row in rows],
+        note = (
+            _("Removed after a long time without a visit (the shop's retention rule)")
+            if action == AuditEntry.Action.MEMBER_RETIRED
+            else _("Personal data erased at the member's request")
+        )
+        post_all(member, [{**row, "note": note} for row in rows],
                  group=uuid.uuid4(), now=now)  # fmt: skip
     Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
     # A trial running ends here: no reminder goes out, and the nightly review leaves the row alone.

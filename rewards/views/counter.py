@@ -20,7 +20,7 @@ from members.forms import EnrolForm
 from members.phones import normalise_phone, shop_region
 from members.qr import qr_svg
 from members.services import member_join
-from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
+from members.tenancy import shop_member_or_404, shop_view, staff_may, uuid_or_none
 from members.tokens import card_token
 
 from .. import services
@@ -30,6 +30,7 @@ from ..lookup import counter_lookup, found_by, found_method, found_token
 from ..models import CatalogueReward, FoundBy, OverrideReason, Voucher
 from ..reads import CardView, catalogue_for, counter_panel, masked_contact, stamps_by_program, usable_vouchers
 from ..services.expiry import next_expiry
+from ..services.merge import likely_duplicates
 from ..services.tiers import standing
 
 # Refusals whose reason is that it already happened: staff see "already done", not "not done".
@@ -80,7 +81,10 @@ def _outcome(**outcome) -> dict:
 def _render(request, *, member=None, lookup=None, outcome=None, status=200, method="", **extra):
     """The look-up: the member's whole panel (history opens on demand), or the members found; or
     the form to enrol a new member (``enrol``)."""
-    context = {"query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {})), **extra}
+    context = {
+        "query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {})), "duplicates": [],
+        **extra,
+    }  # fmt: skip
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
         context["found_links"] = [
@@ -172,7 +176,11 @@ def counter(request):
     outcome = None
     if lookup.voucher is not None:
         outcome = {"voucher": lookup.voucher}
-    return _render(request, member=member, lookup=lookup, outcome=outcome, method=lookup.method)
+    # Managers see another record that is probably the same person (one query, theirs only).
+    duplicates = []
+    if member is not None and staff_may(request.shop, request.user, "members.merge"):
+        duplicates = likely_duplicates(request.shop, member=member)
+    return _render(request, member=member, lookup=lookup, outcome=outcome, method=lookup.method, duplicates=duplicates)
 
 
 @shop_view("counter.use")

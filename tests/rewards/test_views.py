@@ -68,8 +68,8 @@ def test_member_detail_shows_the_full_ledger_and_adjusts(world, program, member,
     url = reverse("rewards:member_detail", args=[world.shop.slug, member.public_id])
     client.get(url)
     # the user with their role, member, cards, vouchers, history, purchases, tier changes, switcher, adjust
-    # form's programs (the shop's cards and tiers are held: rewards.config)
-    with django_assert_num_queries(9):
+    # form's programs (the shop's cards and tiers are held: rewards.config), the records merged into it
+    with django_assert_num_queries(10):
         response = client.get(url)
     assert "Visit" in response.content.decode()
 

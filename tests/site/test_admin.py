@@ -39,6 +39,9 @@ STATE = {
     "members.setupstep": None,
     "members.auditentry": None,
     "members.datadownload": None,
+    "members.memberimport": None,
+    "members.membermerge": None,
+    "members.shopexport": None,
 }  # fmt: skip
 
 

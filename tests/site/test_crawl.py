@@ -30,9 +30,10 @@ from django.urls.exceptions import Resolver404
 from campaigns.insights.views import KINDS as INSIGHT_ROWS
 from campaigns.models import Campaign, Segment
 from loyalty_site.demo import PERSONAS, ledger_reasons, persona_member
-from members.models import Invitation, Member, Message, Shop, StaffMember, User
+from members.models import Invitation, Member, MemberImport, MemberMerge, Message, Shop, ShopExport, StaffMember, User
 from members.roles import Role, role_has
 from members.tokens import card_token, invitation_token, unsubscribe_token
+from rewards import export, imports
 from rewards.models import CatalogueReward, LedgerEntry, Purchase, StampProgram, Tier
 
 from ..tenancy import walk_urls
@@ -114,6 +115,8 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
         "reward_id": [(r.kind, {**base, "reward_id": r.public_id}) for r in CatalogueReward.objects.filter(shop=shop)],
         "campaign_id": [(c.kind, {**base, "campaign_id": c.public_id}) for c in Campaign.objects.filter(shop=shop)],
         "message_id": [("failed message", {**base, "message_id": message.public_id})],
+        "export_id": [(e.kind, {**base, "export_id": e.public_id}) for e in ShopExport.objects.filter(shop=shop)],
+        "import_id": [(i.status, {**base, "import_id": i.public_id}) for i in MemberImport.objects.filter(shop=shop)],
         "kind": [(k, {**base, "kind": k}) for k in Campaign.Kind.values],
         "segment": [(k, {**base, "segment": k}) for k in Segment.values],
         "layout": [(f"{lay}.{fmt}", {**base, "layout": lay, "fmt": fmt})
@@ -135,6 +138,27 @@ def _targets(cafe: Cafe) -> list[Target]:
         "members:account_consent": [("own", {"member_id": cafe.members["regular"].public_id})],
         # No copy of anyone's data here (a real one is tested with the account pages): the "gone" page.
         "members:data_download": [("none", {"download_id": "00000000-0000-4000-8000-000000000000"})],
+        # The rows a finished import rejected (one waiting for its columns has none: a 404).
+        "rewards:import_rejected": [
+            (
+                "done",
+                {"shop_slug": shop.slug, "import_id": MemberImport.objects.get(shop=shop, status="done").public_id},
+            )
+        ],
+        # Two records of the café, the page that would merge them (the demo's own merge: its undo).
+        "rewards:member_merge": [
+            (
+                "pair",
+                {
+                    "shop_slug": shop.slug,
+                    "keep_id": cafe.members["regular"].public_id,
+                    "member_id": cafe.members["phone"].public_id,
+                },
+            ),
+        ],
+        "rewards:merge_undo": [
+            ("merged", {"shop_slug": shop.slug, "member_id": MemberMerge.objects.get(shop=shop).merged.public_id})
+        ],
     }
     targets, missing = [], []
     for route, name, pattern in all_patterns():
@@ -216,6 +240,12 @@ def demo_cafe() -> Cafe:
     users = {Role(s.role): s.user for s in StaffMember.objects.filter(shop=shop).select_related("user")}
     members = {p.key: persona_member(shop, p.key) for p in PERSONAS}
     customer = members["regular"].user or User.objects.create_user(email="regular@demo.example", password=None)
+    # An export of the members, prepared afresh in each test (_export_ready): its file belongs in the
+    # test's own media folder, which does not exist yet.
+    export.export_request(shop=shop, user=users[Role.OWNER], kind="members", format="xlsx")
+    # Beside the demo's import of paper cards (one row rejected), a file waiting for its columns.
+    sheet = "Name,Phone,Coffee card\n陳小明,0955 123 456,7\nNo phone,,3\n".encode()
+    imports.upload(shop=shop, user=users[Role.OWNER], data=sheet, filename="again.csv", encoding="auto")
     cafe = Cafe(shop, users, customer, members)
     cafe.targets = _targets(cafe)
     return cafe
@@ -227,6 +257,14 @@ def cafe(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         yield demo_cafe()
         transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _export_ready(request):
+    """The café's export, ready to download, in this test's media folder; rolled back with the test."""
+    if "cafe" in request.fixturenames:
+        request.getfixturevalue("db")
+        export.prepare_due()
 
 
 class Errors:
