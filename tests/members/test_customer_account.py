@@ -57,6 +57,8 @@ def test_a_member_who_lost_the_link_gets_it_by_email(world, client, django_captu
     link = re.search(r"http://\S+/c/\S+/", mail.outbox[0].body).group(0)
     card = client.get(link.split("127.0.0.1:8000", 1)[1])
     assert card.status_code == 200 and mia.code in card.content.decode()
+    # The card says where to ask for it again, for the day it is lost.
+    assert reverse("members:lost_card", args=[world.shop.slug]) in card.content.decode()
 
     # Asking again the same day sends nothing more: the form cannot flood a mailbox.
     ask_for_link(client, world.shop, "mia@example.com", django_capture_on_commit_callbacks)
