@@ -209,7 +209,6 @@ def member_merge(*, shop: Shop, keep: Member, merge: Member, by: User | None, no
             Member.all_objects.filter(pk=keep.pk).update(**filled)
             for name, value in filled.items():
                 setattr(keep, name, value)
-        moved["tier"] = _keep_higher_tier(keep, merge, now, moved["tier_changes"])
         # The kept record was last seen when either of the two was.
         moved["last_visit"] = {"before": _json(keep.last_visit_at), "after": _json(merge.last_visit_at)}
         if merge.last_visit_at and (keep.last_visit_at is None or merge.last_visit_at > keep.last_visit_at):
@@ -225,6 +224,9 @@ def member_merge(*, shop: Shop, keep: Member, merge: Member, by: User | None, no
         record = MemberMerge.objects.create(
             shop=shop, kept=keep, merged=merge, by=by, created_at=now, group=group, moved=moved
         )
+        # With the merge recorded, the merged record's history counts towards the kept one's tier.
+        moved["tier"] = _keep_higher_tier(keep, merge, now, moved["tier_changes"])
+        MemberMerge.objects.filter(pk=record.pk).update(moved=moved)
         AuditEntry.objects.create(
             shop=shop, actor=by, action=AuditEntry.Action.MEMBERS_MERGED, subject=f"{merge.code} → {keep.code}",
             created_at=now,

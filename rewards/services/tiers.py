@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.errors import Code, LoyaltyError
-from members.models import Member, Message
+from members.models import Member, MemberMerge, Message
 from members.outbox import message_queue
 from members.tenancy import staff_may
 
@@ -55,16 +55,26 @@ def _counted(entries, policy: TierPolicy, tz, now: datetime):
     return entries.visits(), Count("pk")
 
 
+def history(member_id):
+    """The ledger rows that count towards a member's tier: their own, and those of the records merged
+    into them (a merge moves balances by rows of its own; each record's history stays where it was
+    written). ``member_id``: a primary key or an outer reference. The look-up by member stays one
+    range of the ledger's member index per record."""
+    merged = MemberMerge.objects.filter(kept_id=member_id, undone_at__isnull=True).order_by().values("merged_id")
+    records = Member.all_objects.filter(pk=member_id).order_by().values("pk").union(merged, all=True)
+    return LedgerEntry.objects.filter(member_id__in=records)
+
+
 def progress(member: Member, policy: TierPolicy, tz, now: datetime) -> int:
     """Points earned (less what refunds took back) or visits, within the window: one query."""
-    rows, total = _counted(LedgerEntry.objects.filter(member=member), policy, tz, now)
+    rows, total = _counted(history(member.pk), policy, tz, now)
     return rows.aggregate(total=total)["total"] or 0
 
 
 def with_progress(members, policy: TierPolicy, tz, now: datetime):
     """``members`` annotated with their ``progress``, each counted through its own rows: one query."""
-    rows, total = _counted(LedgerEntry.objects.filter(member=OuterRef("pk")), policy, tz, now)
-    counted = rows.order_by().values("member").annotate(total=total).values("total")
+    rows, total = _counted(history(OuterRef(OuterRef("pk"))), policy, tz, now)
+    counted = rows.order_by().values(one=Value(1)).annotate(total=total).values("total")
     return members.annotate(progress=Coalesce(Subquery(counted), 0))
 
 

@@ -19,6 +19,7 @@ from rewards import ledger, services
 from rewards.ledger import LoyaltyError
 from rewards.lookup import counter_lookup
 from rewards.models import CatalogueReward, LedgerEntry, MemberCard, Purchase, TierChange, Voucher
+from rewards.services import tiers
 from rewards.services.merge import likely_duplicates, member_merge, merge_undo
 
 from ..conftest import key
@@ -489,3 +490,30 @@ def test_the_merge_locks_both_rows(raced):
     assert len(locks) >= 2
     first, second = sorted([one.pk, two.pk])
     assert f'"members_member"."id" = {first}' in locks[0] and f'"members_member"."id" = {second}' in locks[1]
+
+
+def test_the_merged_records_visits_count_towards_the_kept_ones_tier(world, program, pair):
+    """A merge moves balances, not history: the merged record's visits still count for the tier of
+    the member it became, in the counter's standing and in the nightly review, and stop counting
+    when the merge is undone."""
+    keep, merge = pair
+    TierPolicyFactory(shop=world.shop, basis="visits", grace_days=0)
+    regular = TierFactory(shop=world.shop, name="Regular", threshold=4)
+    now = timezone.now()
+    for member, days in ((keep, [20, 10]), (merge, [15, 5])):
+        for day in days:
+            services.stamp_add(member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
+                               at=now - timedelta(days=day))  # fmt: skip
+    keep.refresh_from_db()
+    assert tiers.standing(keep).value == 2 and keep.tier is None
+    record = member_merge(shop=world.shop, keep=keep, merge=merge, by=world.bob)
+    keep.refresh_from_db()
+    assert tiers.standing(keep).value == 4 and keep.tier == regular  # moved up at the merge
+    # The nightly review counts the same rows: nothing moves down.
+    services.tiers_review(now=now + timedelta(days=1))
+    services.tiers_review(now=now + timedelta(days=2))
+    keep.refresh_from_db()
+    assert keep.tier == regular
+    merge_undo(merge_record=record, by=world.bob)
+    keep.refresh_from_db()
+    assert tiers.standing(keep).value == 2
