@@ -11,7 +11,7 @@ import io
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
@@ -45,6 +45,8 @@ from rewards.models import (
     CatalogueReward,
     FoundBy,
     LedgerEntry,
+    Membership,
+    MembershipPlan,
     OverrideReason,
     PointsRule,
     StampProgram,
@@ -188,6 +190,8 @@ class Cafe:
         self.worth_a_look()
         self.merged()
         self.paper_cards()
+        self.prepaid()
+        self.likely_twin()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
         # Every past day counted for the insights, as the nightly run would have.
@@ -576,6 +580,52 @@ class Cafe:
             "pk"
         ):
             Member.objects.filter(pk=member.pk).update(public_id=self.uuid(), code=self.code())
+
+    def likely_twin(self) -> None:
+        """A regular who joined on the poster with her e-mail signed up again at the counter three
+        days ago with her phone, giving the same name and birthday: the members list and the counter
+        show a likely duplicate for a manager to merge."""
+        regular = self.crowd[3]
+        birthday = date(1991, 6, 14)
+        Member.objects.filter(pk=regular.pk).update(birthday=birthday)
+        Member.objects.create(
+            shop=self.shop, public_id=self.uuid(), code=self.code(), name=regular.name, language=regular.language,
+            phone="+886933555018", birthday=birthday, joined_at=self.at(3), enrolled_by=self.users[Role.STAFF],
+        )  # fmt: skip
+
+    def prepaid(self) -> None:
+        """Memberships sold at the counter: a monthly coffee club, and ten lattes for the price of
+        eight. One of the crowd bought a bundle five weeks ago and has had three lattes since;
+        another bought one, had two, and was refunded the unused part. Drawn last, so the rest of
+        the café stays as it was."""
+        shop, manager = self.shop, self.users[Role.MANAGER]
+        bundle = MembershipPlan.objects.create(
+            shop=shop, public_id=self.uuid(), name="10 lattes for the price of 8", kind=MembershipPlan.Kind.BUNDLE,
+            price=Decimal(1040), items=10, item_name="latte", valid_days=180, created_at=self.at(60, hour=9),
+        )  # fmt: skip
+        MembershipPlan.objects.create(
+            shop=shop, public_id=self.uuid(), name="Coffee club", kind=MembershipPlan.Kind.PERIOD, price=Decimal(490),
+            period_months=1, discount_percent=10, benefits="A free drip coffee every month",
+            created_at=self.at(60, hour=9),
+        )  # fmt: skip
+        # (who, bought days ago, lattes days ago, refunded days ago)
+        buyers = [(self.crowd[5], 35, (30, 19, 8), None), (self.crowd[9], 28, (21, 14), 10)]
+        for member, bought, used, refunded in buyers:
+            sold = rewards_services.plan_sell(
+                member=member, plan=bundle, staff=self.rng.choice(self.staff), idempotency_key=self.key("plan"),
+                payment_method=Membership.PaymentMethod.CARD, receipt=f"A-{self.rng.randint(1000, 9999)}",
+                at=self.at(bought),
+            ).membership  # fmt: skip
+            Membership.objects.filter(pk=sold.pk).update(public_id=self.uuid())
+            for days in used:
+                rewards_services.bundle_redeem(
+                    member=member, membership=sold, staff=self.rng.choice(self.staff), at=self.at(days),
+                    idempotency_key=self.key("latte"),
+                )  # fmt: skip
+            if refunded:
+                rewards_services.membership_refund(
+                    membership=sold, staff=manager, idempotency_key=self.key("unplan"), at=self.at(refunded, hour=17)
+                )
 
 
 def persona_member(shop: Shop, key: str) -> Member:

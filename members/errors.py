@@ -63,6 +63,14 @@ class Code(StrEnum):
     TAKEN = "taken"  # undo: a phone or e-mail of the merged record now belongs to another member
     # Exports
     BAD_PERIOD = "bad_period"
+    # Memberships and prepaid bundles
+    NOT_ON_SALE = "not_on_sale"  # a paused or retired plan
+    WRONG_MEMBER = "wrong_member"  # a membership of another member
+    NONE_LEFT = "none_left"
+    EXPIRED = "expired"
+    MEMBERSHIP_ENDED = "membership_ended"  # ended or refunded: nothing more to use, refund or undo
+    ALREADY_REFUNDED = "already_refunded"
+    BAD_PAYMENT = "bad_payment"
 
 
 class LoyaltyError(Exception):

@@ -1,5 +1,6 @@
 """Operators see every model; configuration saves through the same services as the shop's pages,
-and loyalty state (balances, the ledger, vouchers, purchases, tier history) is read-only."""
+and loyalty state (balances, the ledger, vouchers, purchases, memberships, tier history) is
+read-only."""
 
 from django.contrib import admin
 
@@ -10,6 +11,8 @@ from .models import (
     CatalogueReward,
     LedgerEntry,
     MemberCard,
+    Membership,
+    MembershipPlan,
     PointsExpiryTerms,
     PointsRule,
     Purchase,
@@ -113,3 +116,20 @@ class PointsExpiryTermsAdmin(RecordAdmin):
 
     list_display = ["shop", "expiry", "months", "valid_from"]
     list_select_related = ["shop"]
+
+
+@admin.register(MembershipPlan)
+class MembershipPlanAdmin(RecordAdmin):
+    """Read-only until the shop's plan pages and their service exist: a plan's kind and items are
+    what memberships were sold on."""
+
+    list_display = ["name", "shop", "kind", "price", "period_months", "items", "status"]
+    list_select_related = ["shop"]
+    list_filter = ["kind", "status"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(RecordAdmin):
+    list_display = ["member", "plan", "status", "items_left", "items_total", "starts_at", "ends_at", "price_paid"]
+    list_select_related = ["member", "plan"]
+    list_filter = ["status", "kind"]

@@ -21,7 +21,7 @@ from members.emails import send_branded_email
 from members.models import DataDownload, Member, Message, User
 from members.spreadsheet import csv_text
 
-from .models import LedgerEntry, MemberCard, Purchase, TierChange, Voucher
+from .models import LedgerEntry, MemberCard, Membership, Purchase, TierChange, Voucher
 
 FOLDER = "data-downloads"
 README = """Your data at the loyalty program of the shops you joined.
@@ -33,6 +33,7 @@ profile.json          your account: e-mail address, name, when it was made, the 
 <shop>/vouchers.csv   vouchers issued to you and what became of them
 <shop>/messages.csv   e-mails the shop sent you, or tried to
 <shop>/tiers.csv      your tier changes
+<shop>/memberships.csv  memberships and prepaid bundles bought, and what is left of them
 
 Times are in UTC (ISO 8601). CSV files open in a spreadsheet; a cell that a spreadsheet would read
 as a formula starts with an apostrophe.
@@ -49,6 +50,7 @@ HEADERS = {
     "vouchers": ["code", "reward", "status", "issued", "expires", "redeemed"],
     "messages": ["created", "kind", "about", "to", "status", "sent"],
     "tiers": ["time", "from", "to", "reason"],
+    "memberships": ["plan", "kind", "sold", "price_paid", "paid_by", "prepaid_items", "items_left", "ends", "status"],
 }
 
 
@@ -87,7 +89,12 @@ def _tables(member: Member) -> dict[str, tuple[list[str], list[list]]]:
         "tiers": [
             [_iso(c.created_at), str(c.from_tier or ""), str(c.to_tier or ""), c.get_reason_display()] for c in tiers
         ],
-    }
+        "memberships": [
+            [m.plan.name, m.get_kind_display(), _iso(m.created_at), m.price_paid, m.get_payment_method_display(),
+             m.items_total, m.items_left, _iso(m.ends_at), m.get_status_display()]
+            for m in Membership.objects.filter(member=member).select_related("plan").order_by("created_at")
+        ],
+    }  # fmt: skip
     return {name: (HEADERS[name], rows[name]) for name in HEADERS}
 
 

@@ -67,11 +67,12 @@ MEMBER_FIELDS = [
 ]  # fmt: skip
 LEDGER_HEADER = [
     "time", "member_code", "reason", "card", "stamps", "points", "amount", "voucher", "reward", "staff",
-    "note", "undone", "override", "override_reason",
+    "note", "undone", "override", "override_reason", "plan", "prepaid_items",
 ]  # fmt: skip
 LEDGER_FIELDS = [
     "created_at", "member__code", "reason", "card__program__name", "stamps", "points", "money_amount",
     "voucher__code", "reward__name", "staff__email", "note", "undone", "override", "override_reason",
+    "membership__plan__name", "items",
 ]  # fmt: skip
 
 
@@ -157,11 +158,11 @@ def _ledger(export: ShopExport) -> tuple[list[str], Iterator[list]]:
         for at, code, reason, card, stamps, points, amount, voucher, reward, staff, note, *flags in entries.iterator(
             chunk_size=CHUNK
         ):
-            undone, override, override_reason = flags
+            undone, override, override_reason, plan, items = flags
             yield [
                 _local(at, tz), code, str(reasons.get(reason, reason)), card or "", stamps, points, amount,
                 voucher or "", reward or "", staff or "", note, _yes(undone), _yes(override),
-                str(overrides.get(override_reason, "")),
+                str(overrides.get(override_reason, "")), plan or "", items,
             ]  # fmt: skip
 
     return list(LEDGER_HEADER), rows()

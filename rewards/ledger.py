@@ -10,7 +10,8 @@ A service (``rewards.services``) does its work in this order, inside one
    (``idempotent`` does the same when a concurrent twin won the insert);
 3. its rules, re-checked under the lock, refusing with ``LoyaltyError``;
 4. ``post`` for every change: one ledger row and the cached balance it moves
-   (a card's stamps, a member's points), both in the caller's transaction.
+   (a card's stamps, a member's points, a membership's prepaid items left), both
+   in the caller's transaction.
 
 Nothing else writes ``LedgerEntry`` or touches a cached balance, but for a members import
 (``rewards/imports.py``), which writes thousands of members' opening rows and balances in bulk, in
@@ -31,7 +32,7 @@ from django.utils.translation import gettext as _
 from members.errors import Code, LoyaltyError
 from members.models import Member, Shop
 
-from .models import CatalogueReward, LedgerEntry, MemberCard, Purchase, StampProgram, Voucher
+from .models import CatalogueReward, LedgerEntry, MemberCard, Membership, Purchase, StampProgram, Voucher
 
 Reason = LedgerEntry.Reason
 
@@ -53,6 +54,8 @@ class ActionResult:
     replayed: bool = False
     purchase: Purchase | None = None
     reward_redeemed: CatalogueReward | None = None
+    # The membership the action sold, used an item of, or refunded (rewards.services.plans).
+    membership: Membership | None = None
     # Things staff should know that did not stop the action (e.g. no stamp: too soon).
     notes: list[str] = field(default_factory=list)
     # Where the member stands on the tier ladder after the action (rewards.services.tiers.Standing),
@@ -75,6 +78,11 @@ class ActionResult:
     @property
     def stamps(self) -> int:
         return sum(entry.stamps for entry in self.entries if entry.reason != Reason.CARD_COMPLETE)
+
+    @property
+    def items(self) -> int:
+        """Prepaid items the action moved: +10 for a bundle sold, -1 for one used."""
+        return sum(entry.items for entry in self.entries)
 
 
 def lock_member(member_id: int, idempotency_key: str | None = None) -> Member:
@@ -105,13 +113,19 @@ def replay(shop: Shop, key: str | None, locked: Member | None = None) -> ActionR
     if group is None:
         return None
     entries = list(
-        LedgerEntry.objects.filter(shop=shop, group=group).select_related("voucher", "reward").order_by("id")
+        LedgerEntry.objects.filter(shop=shop, group=group)
+        .select_related("voucher", "reward", "membership")
+        .order_by("id")
     )
     issued = [e.voucher for e in entries if e.reason == Reason.CARD_COMPLETE and e.voucher]
     redeemed = next((e.voucher for e in entries if e.reason == Reason.REDEEM and e.voucher), None)
     purchase = Purchase.objects.filter(group=group).first()
     reward = next((e.reward for e in entries if e.reason == Reason.REDEEM and e.reward_id), None)
-    return ActionResult(group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward)
+    membership = next((e.membership for e in entries if e.membership_id), None)
+    return ActionResult(
+        group, entries, issued, redeemed, replayed=True, purchase=purchase, reward_redeemed=reward,
+        membership=membership,
+    )  # fmt: skip
 
 
 def idempotent(function):
@@ -122,13 +136,21 @@ def idempotent(function):
         try:
             return function(idempotency_key=idempotency_key, **kwargs)
         except IntegrityError:
-            shop = kwargs["member"].shop if "member" in kwargs else kwargs["shop"]
+            shop = _shop_of(kwargs)
             replayed = replay(shop, idempotency_key)
             if replayed is None:
                 raise
             return replayed
 
     return wrapper
+
+
+def _shop_of(kwargs: dict) -> Shop:
+    """The shop of an action, from the arguments it names it by."""
+    for name in ("member", "membership"):
+        if name in kwargs:
+            return kwargs[name].shop
+    return kwargs["shop"]
 
 
 def card_for(member: Member, program: StampProgram) -> MemberCard:
@@ -140,29 +162,38 @@ def card_for(member: Member, program: StampProgram) -> MemberCard:
 
 def post(
     member: Member, reason: str, *, group: uuid.UUID, now, card: MemberCard | None = None, stamps: int = 0,
-    points: int = 0, seen: bool = False, **fields,
+    points: int = 0, membership: Membership | None = None, items: int = 0, seen: bool = False, **fields,
 ) -> LedgerEntry:  # fmt: skip
-    """Write one ledger row and move the balance it changes: the card's stamps and the member's
-    points, in the database with F() and on the instances the caller holds. ``seen``: the row is
-    the member at the counter, so their last visit moves to ``now`` in the same UPDATE. The caller
-    holds the member lock and the transaction."""
+    """Write one ledger row and move the balance it changes: the card's stamps, the member's
+    points and the membership's prepaid items, in the database with F() and on the instances the
+    caller holds. ``seen``: the row is the member at the counter, so their last visit moves to
+    ``now`` in the same UPDATE. The caller holds the member lock and the transaction."""
     row = {"reason": reason, "card": card, "stamps": stamps, "points": points, **fields}
+    if membership is not None or items:
+        row.update(membership=membership, items=items)
     return post_all(member, [row], group=group, now=now, seen=seen)[0]
 
 
 def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: bool = False) -> list[LedgerEntry]:
     """``post`` for several rows of one action: one INSERT for the rows, one UPDATE for each balance
-    they move together (a purchase's points earned and points paid move the member's once)."""
+    they move together (a purchase's points earned and points paid move the member's once). A row
+    with stamps names its card, one with items its membership, as instances."""
     entries = LedgerEntry.objects.bulk_create(
         [LedgerEntry(shop_id=member.shop_id, member=member, group=group, created_at=now, **row) for row in rows]
     )
     moved: dict[int, list] = {}
+    held: dict[int, list] = {}
     for entry in entries:
         if entry.stamps:
             moved.setdefault(entry.card.pk, [entry.card, 0])[1] += entry.stamps
+        if entry.items:
+            held.setdefault(entry.membership.pk, [entry.membership, 0])[1] += entry.items
     for card, stamps in moved.values():
         MemberCard.objects.filter(pk=card.pk).update(stamps=F("stamps") + stamps)
         card.stamps += stamps
+    for membership, items in held.values():
+        Membership.objects.filter(pk=membership.pk).update(items_left=F("items_left") + items)
+        membership.items_left += items
     points = sum(entry.points for entry in entries)
     if points or seen:
         changes = {"points": F("points") + points} if points else {}
@@ -172,10 +203,11 @@ def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: b
 
 
 def drift() -> list[tuple[object, int, int]]:
-    """Balances that differ from the sum of their ledger rows: (card or member, cached, ledger).
+    """Balances that differ from the sum of their ledger rows: (card, member or membership, cached,
+    ledger).
 
-    Computed in the database, one query for cards and one for members' points,
-    whatever the number of rows."""
+    Computed in the database, one query for cards, one for members' points and one for
+    memberships' prepaid items, whatever the number of rows."""
 
     def ledger_sum(field: str, column: str):
         rows = LedgerEntry.objects.filter(**{field: OuterRef("pk")}).values(field).annotate(total=Sum(column))
@@ -183,6 +215,11 @@ def drift() -> list[tuple[object, int, int]]:
 
     cards = MemberCard.objects.annotate(ledger_total=ledger_sum("card", "stamps")).exclude(stamps=F("ledger_total"))
     members = Member.all_objects.annotate(ledger_total=ledger_sum("member", "points")).exclude(points=F("ledger_total"))
-    return [(card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")] + [
-        (member, member.points, member.ledger_total) for member in members
+    memberships = Membership.objects.annotate(ledger_total=ledger_sum("membership", "items")).exclude(
+        items_left=F("ledger_total")
+    )
+    return [
+        *((card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")),
+        *((member, member.points, member.ledger_total) for member in members),
+        *((held, held.items_left, held.ledger_total) for held in memberships.select_related("member", "plan")),
     ]

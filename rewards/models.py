@@ -3,12 +3,14 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.currency import MoneyValidator
 from members.models import Member, Shop, ShopScopedQuerySet, random_code
 
 
@@ -508,6 +510,11 @@ class LedgerEntry(models.Model):
         IMPORTED = "imported", _("Imported")
         # Balances moved from a duplicate record to the one kept (rewards/services/merge.py).
         MERGED = "merged", _("Merged")
+        # Memberships and prepaid bundles (rewards/services/plans.py): a row's ``items`` moves the
+        # membership's prepaid items left.
+        PLAN_SOLD = "plan_sold", _("Membership sold")
+        PLAN_ITEM = "plan_item", _("Prepaid item used")
+        PLAN_REFUND = "plan_refund", _("Membership refunded")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
     # Indexed with the time below (ledger_member_time), which serves look-ups by member too.
@@ -521,6 +528,11 @@ class LedgerEntry(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, null=True, blank=True, related_name="entries")
     reward = models.ForeignKey(
         CatalogueReward, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries"
+    )
+    # A prepaid bundle's items: sold (+N), used (-1), refunded (what was left), as stamps are a card's.
+    items = models.IntegerField(_("prepaid items"), default=0)
+    membership = models.ForeignKey(
+        "Membership", on_delete=models.CASCADE, null=True, blank=True, related_name="entries"
     )
     # All entries written by one counter action share a group; undo voids the group.
     group = models.UUIDField(default=uuid.uuid4, db_index=True)
@@ -568,7 +580,8 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_reason_display()} {self.stamps:+d} stamps, {self.points:+d} points"
+        items = f", {self.items:+d} items" if self.items else ""
+        return f"{self.get_reason_display()} {self.stamps:+d} stamps, {self.points:+d} points{items}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -577,3 +590,189 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Ledger entries are never deleted: write a void entry instead.")
+
+
+class MembershipPlan(models.Model):
+    """What a shop sells at the counter: a membership for a period, or a prepaid bundle of items
+    ("10 lattes for the price of 8", used one at a time). Pausing or retiring a plan stops its sale
+    and leaves the memberships already sold as they are."""
+
+    class Kind(models.TextChoices):
+        PERIOD = "period", _("Membership for a period")
+        BUNDLE = "bundle", _("Prepaid bundle")
+
+    class Period(models.IntegerChoices):
+        MONTH = 1, _("A month")
+        QUARTER = 3, _("A quarter")
+        YEAR = 12, _("A year")
+
+    class RefundRule(models.TextChoices):
+        PRO_RATA = "pro_rata", _("Refund the unused part")
+        NONE = "none", _("No refund")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("On sale")
+        PAUSED = "paused", _("Paused")
+        RETIRED = "retired", _("Retired")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="membership_plans")
+    name = models.CharField(_("name"), max_length=60)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERIOD)
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)],
+        help_text=_("In the shop's currency."),
+    )  # fmt: skip
+    period_months = models.PositiveSmallIntegerField(
+        _("runs for"), choices=Period.choices, null=True, blank=True, help_text=_("For a membership for a period.")
+    )
+    items = models.PositiveSmallIntegerField(
+        _("items in the bundle"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text=_("For a prepaid bundle: how many, e.g. 10 lattes."),
+    )  # fmt: skip
+    item_name = models.CharField(_("item"), max_length=60, blank=True, help_text=_("What each one is, e.g. latte."))
+    valid_days = models.PositiveIntegerField(
+        _("bundle valid for (days)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Days after the sale; leave empty for a bundle that never expires."),
+    )  # fmt: skip
+    tier = models.ForeignKey(
+        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("tier held while it runs"),
+    )  # fmt: skip
+    points_multiplier = models.DecimalField(
+        _("points multiplier"), max_digits=4, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("10.00"))],
+    )  # fmt: skip
+    discount_percent = models.PositiveSmallIntegerField(
+        _("discount at the counter (%)"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )  # fmt: skip
+    benefits = models.TextField(_("other benefits"), blank=True, max_length=500)
+    refund_rule = models.CharField(
+        _("on a refund"), max_length=8, choices=RefundRule.choices, default=RefundRule.PRO_RATA
+    )
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="period", period_months__isnull=False, items__isnull=True, valid_days__isnull=True)
+                | Q(kind="bundle", period_months__isnull=True, items__isnull=False),
+                name="plan_fields_match_kind",
+            ),
+            models.CheckConstraint(condition=Q(price__gte=0), name="plan_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.kind == self.Kind.PERIOD:
+            if self.period_months is None:
+                errors["period_months"] = _("Choose how long the membership runs.")
+            for name in ("items", "item_name", "valid_days"):
+                if getattr(self, name) not in (None, ""):
+                    errors[name] = _("Only a prepaid bundle has this; leave it empty.")
+        elif self.kind == self.Kind.BUNDLE:
+            if self.items is None:
+                errors["items"] = _("Enter how many items the bundle holds.")
+            if not self.item_name.strip():
+                errors["item_name"] = _("Name the item, e.g. latte.")
+            if self.period_months is not None:
+                errors["period_months"] = _("A prepaid bundle runs until its items are used; leave this empty.")
+        if self.shop_id and self.price is not None:
+            try:
+                MoneyValidator(self.shop.currency)(self.price)
+            except ValidationError as error:
+                errors["price"] = error.messages
+        if self.tier_id and self.shop_id and self.tier.shop_id != self.shop_id:
+            errors["tier"] = _("Choose a tier of this shop.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def on_sale(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Membership(models.Model):
+    """A member's holding of a plan, sold at the counter. ``items_left`` (a bundle's items not yet
+    used) is a cache of the ledger: the sum of the rows' ``items``, as a card's stamps are.
+
+    A bundle used up stays ACTIVE until it ends or is refunded: the status says whether the member
+    holds it, ``items_left`` what is in it, and an undo of the last item gives it back without
+    reviving anything."""
+
+    class PaymentMethod(models.TextChoices):
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Card")
+        TRANSFER = "transfer", _("Bank transfer")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+        REFUNDED = "refunded", _("Refunded")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    plan = models.ForeignKey(MembershipPlan, on_delete=models.PROTECT, related_name="memberships")
+    # The plan's kind and price when sold: a plan changed later does not change what was bought.
+    kind = models.CharField(_("kind"), max_length=8, choices=MembershipPlan.Kind.choices)
+    price_paid = models.DecimalField(_("price paid"), max_digits=12, decimal_places=2)
+    payment_method = models.CharField(_("paid by"), max_length=8, choices=PaymentMethod.choices)
+    receipt = models.CharField(_("receipt number"), max_length=40, blank=True)
+    items_total = models.PositiveIntegerField(_("prepaid items"), default=0)
+    items_left = models.IntegerField(_("prepaid items left"), default=0)
+    starts_at = models.DateTimeField(_("starts"))
+    # The end of the period, or when a bundle expires; empty for a bundle that never does.
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(items_left__gte=0) & Q(items_left__lte=F("items_total")),
+                name="membership_items_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("price_paid")),
+                name="membership_refund_within_price",
+            ),
+        ]
+        indexes = [
+            # A member's memberships at the counter and on the card.
+            models.Index(fields=["member", "status"], name="membership_member_status"),
+            # Memberships ending soon or due to end (reminders, renewals, the worker's period starts).
+            models.Index(fields=["shop", "status", "ends_at"], name="membership_shop_status_ends"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} on {self.plan}"
+
+    def is_over(self, now) -> bool:
+        """The period has ended, or the bundle has expired."""
+        return self.ends_at is not None and self.ends_at <= now
+
+    def is_usable(self, now) -> bool:
+        """A bundle item can be used now."""
+        return (
+            self.status == self.Status.ACTIVE
+            and self.kind == MembershipPlan.Kind.BUNDLE
+            and self.items_left > 0
+            and not self.is_over(now)
+        )

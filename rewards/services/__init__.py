@@ -8,11 +8,13 @@ gifts      what campaigns give
 tiers      moving up at once, down after grace, trials
 expiry     points that expire, first earned first
 setup      cards, points rule, catalogue and tiers as the owner configures them
+plans      memberships and prepaid bundles sold at the counter, their items used, refunds
 """
 
 from .catalogue import reward_redeem
 from .expiry import points_expire
 from .gifts import Gift, gift_grant_locked
+from .plans import bundle_redeem, membership_refund, plan_sell
 from .purchases import purchase_record, purchase_refund
 from .setup import points_rule_save, program_create_default, program_save, reward_save, tier_settings_save
 from .stamps import stamp_add, stamps_adjust, voucher_redeem, vouchers_expire
@@ -22,7 +24,10 @@ from .undo import action_undo
 __all__ = [
     "Gift",
     "action_undo",
+    "bundle_redeem",
     "gift_grant_locked",
+    "membership_refund",
+    "plan_sell",
     "points_expire",
     "points_rule_save",
     "program_create_default",

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from members.models import AuditEntry
 
 from ..ledger import Reason, post_all
-from ..models import MemberCard, TierTrial, Voucher
+from ..models import MemberCard, Membership, TierTrial, Voucher
 
 
 def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
@@ -20,6 +20,12 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
     ]
     if member.points:
         rows.append({"reason": Reason.CLOSED, "points": -member.points, "staff": by})
+    # Prepaid items not used are closed like stamps; the memberships end.
+    held = Membership.objects.filter(member=member, status=Membership.Status.ACTIVE)
+    rows += [
+        {"reason": Reason.CLOSED, "membership": membership, "items": -membership.items_left, "staff": by}
+        for membership in held.filter(items_left__gt=0).order_by("pk")
+    ]
     if rows:
         note = (
             _("Removed after a long time without a visit (the shop's retention rule)")
@@ -28,6 +34,7 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
         )
         post_all(member, [{**row, "note": note} for row in rows],
                  group=uuid.uuid4(), now=now)  # fmt: skip
+    held.update(status=Membership.Status.ENDED)
     Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
     # A trial running ends here: no reminder goes out, and the nightly review leaves the row alone.
     TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)

@@ -24,7 +24,7 @@ from members.tenancy import staff_may
 
 from .. import signals
 from ..ledger import Code, LoyaltyError, Reason, card_for, lock_member, post_all
-from ..models import LedgerEntry, MemberCard, Purchase, Tier, TierChange, TierTrial, Voucher
+from ..models import LedgerEntry, MemberCard, Membership, Purchase, Tier, TierChange, TierTrial, Voucher
 from . import tiers
 from .stamps import complete_cards
 from .undo import refuse_if_spent
@@ -183,6 +183,9 @@ def member_merge(*, shop: Shop, keep: Member, merge: Member, by: User | None, no
         moved["vouchers"] = list(vouchers.values_list("pk", flat=True))
         moved["vouchers_usable"] = list(vouchers.filter(status=Voucher.Status.ISSUED).values_list("pk", flat=True))
         vouchers.update(member=keep)
+        # Memberships and prepaid bundles keep their items (their balance is their own rows').
+        moved["memberships"] = list(Membership.objects.filter(member=merge).values_list("pk", flat=True))
+        Membership.objects.filter(pk__in=moved["memberships"]).update(member=keep)
         moved["purchases"] = list(Purchase.objects.filter(member=merge).values_list("pk", flat=True))
         Purchase.objects.filter(pk__in=moved["purchases"]).update(member=keep)
         moved["tier_changes"] = list(TierChange.objects.filter(member=merge).values_list("pk", flat=True))
@@ -297,6 +300,7 @@ def merge_undo(*, merge_record: MemberMerge, by: User | None, now=None) -> Membe
         Purchase.objects.filter(pk__in=moved["purchases"], member=keep).update(member=merge)
         TierChange.objects.filter(pk__in=moved["tier_changes"], member=keep).update(member=merge)
         TierTrial.objects.filter(pk__in=moved["tier_trials"], member=keep).update(member=merge)
+        Membership.objects.filter(pk__in=moved.get("memberships", []), member=keep).update(member=merge)
         TierTrial.objects.filter(pk__in=moved["trials_ended"], ended_at=record.created_at).update(ended_at=None)
         Member.all_objects.filter(pk__in=moved["referrals"], referred_by=keep).update(referred_by=merge)
         tier = moved["tier"]

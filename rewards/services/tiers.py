@@ -36,6 +36,12 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def months_after(day: date, months: int) -> date:
+    """The same day ``months`` calendar months on, or the month's last day: 31 January + 1 is 28 or
+    29 February."""
+    return months_before(day, -months)
+
+
 def window_start(policy: TierPolicy, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
     """Local midnight of the first day that still counts: a visit counts through the same date N months on."""
     if not policy.window_months:

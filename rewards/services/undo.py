@@ -13,17 +13,31 @@ from members.config import config_changed
 from members.models import Member, Shop, User
 
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
-from ..models import CatalogueReward, LedgerEntry, MemberCard, Purchase, Voucher
+from ..models import CatalogueReward, LedgerEntry, MemberCard, Membership, Purchase, Voucher
 
 
 def undo_window() -> timedelta:
     return timedelta(minutes=settings.COUNTER_UNDO_MINUTES)
 
 
-def refuse_if_spent(member: Member, entries: list[LedgerEntry], cards: dict[int, MemberCard]) -> None:
-    """One rule for undoing stamps, points and purchases: what the undo would take back must still be
-    there. Stamps already turned into a reward, or points already spent, stay; a manager refunds the
-    purchase or adjusts the balance instead. The caller holds the member lock."""
+def refuse_if_spent(
+    member: Member, entries: list[LedgerEntry], cards: dict[int, MemberCard],
+    memberships: dict[int, Membership] | None = None,
+) -> None:  # fmt: skip
+    """One rule for undoing stamps, points, purchases and bundles sold: what the undo would take back
+    must still be there. Stamps already turned into a reward, points already spent, or a bundle's
+    items already used, stay; a manager refunds or adjusts instead. The caller holds the member
+    lock."""
+    items_short = any(
+        held.items_left - sum(e.items for e in entries if e.membership_id == pk) < 0
+        for pk, held in (memberships or {}).items()
+    )
+    if items_short:
+        raise LoyaltyError(
+            _("An item of this bundle was already used, so the sale cannot be undone. Ask a manager to refund it "
+              "instead."),
+            code=Code.ALREADY_SPENT,
+        )  # fmt: skip
     points = sum(e.points for e in entries)
     stamps_short = any(
         card.stamps - sum(e.stamps for e in entries if e.card_id == pk) < 0 for pk, card in cards.items()
@@ -48,6 +62,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         locked = lock_member(entries[0].member_id, idempotency_key)
         cards = MemberCard.objects.in_bulk({e.card_id for e in entries if e.card_id})
         vouchers = Voucher.objects.select_for_update().in_bulk([e.voucher_id for e in entries if e.voucher_id])
+        memberships = Membership.objects.in_bulk({e.membership_id for e in entries if e.membership_id})
         if replayed := replay(shop, idempotency_key, locked):
             return replayed
         if LedgerEntry.objects.filter(voids__in=entries).exists():
@@ -55,6 +70,15 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         if any(e.reason == Reason.REFUND for e in entries):
             raise LoyaltyError(
                 _("A refund cannot be undone; record the purchase again instead."), code=Code.REFUND_IS_FINAL
+            )
+        if any(e.reason == Reason.PLAN_REFUND for e in entries):
+            raise LoyaltyError(
+                _("A refund cannot be undone; sell the membership again instead."), code=Code.REFUND_IS_FINAL
+            )
+        if any(held.status != Membership.Status.ACTIVE for held in memberships.values()):
+            raise LoyaltyError(
+                _("This membership was refunded or has ended, so this cannot be undone."),
+                code=Code.MEMBERSHIP_ENDED,
             )
         if Purchase.objects.filter(group=group, refunded_amount__gt=0).exists():
             raise LoyaltyError(_("This purchase was partly refunded; it cannot be undone."), code=Code.PARTLY_REFUNDED)
@@ -65,7 +89,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                 % {"minutes": settings.COUNTER_UNDO_MINUTES},
                 code=Code.TOO_LATE,
             )
-        refuse_if_spent(locked, entries, cards)
+        refuse_if_spent(locked, entries, cards, memberships)
         for entry in entries:
             voucher = vouchers.get(entry.voucher_id)
             if entry.reason == Reason.CARD_COMPLETE and voucher:
@@ -86,6 +110,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             voids.append(
                 post(
                     locked, Reason.VOID, card=cards.get(entry.card_id), stamps=-entry.stamps, points=-entry.points,
+                    membership=memberships.get(entry.membership_id), items=-entry.items,
                     voucher_id=entry.voucher_id, voids=entry, group=void_group,
                     idempotency_key=idempotency_key if index == 0 else None, staff=staff, now=now,
                 )
@@ -94,6 +119,10 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             shelf = CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False)
             if entry.reward_id and entry.reason == Reason.REDEEM and shelf.update(stock=F("stock") + 1):
                 config_changed(shop.pk)
+        # A sale undone: the member no longer holds what was sold (a used item undone gives it back).
+        sold = [e.membership_id for e in entries if e.reason == Reason.PLAN_SOLD]
+        if sold:
+            Membership.objects.filter(pk__in=sold).update(status=Membership.Status.ENDED)
         # An undone purchase counts as fully refunded, so it cannot be refunded again.
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")

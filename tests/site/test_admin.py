@@ -27,6 +27,8 @@ STATE = {
     "rewards.pointsexpiryterms": None,
     "rewards.tierchange": None,
     "rewards.tiertrial": None,
+    "rewards.membershipplan": None,
+    "rewards.membership": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
