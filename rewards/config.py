@@ -1,6 +1,7 @@
 """A shop's reward settings, read once per change (``members.config``): its cards, points rule and
-expiry terms, tier policy and tiers, and the catalogue. The counter, the card and the services read
-them from here, so a look-up or a stamp spends its queries on the member, not on the shop.
+expiry terms, tier policy and tiers, the catalogue, and the plans on sale. The counter, the card and
+the services read them from here, so a look-up or a stamp spends its queries on the member, not on
+the shop.
 
 The rows held here are shared by every request of the process: read them, never change them."""
 
@@ -10,7 +11,7 @@ from datetime import datetime
 from members.config import shop_cached, watch
 from members.models import Shop
 
-from .models import CatalogueReward, PointsExpiryTerms, PointsRule, StampProgram, Tier, TierPolicy
+from .models import CatalogueReward, MembershipPlan, PointsExpiryTerms, PointsRule, StampProgram, Tier, TierPolicy
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class ShopRewards:
     policy: TierPolicy | None
     tiers: tuple[Tier, ...]  # lowest first
     catalogue: tuple[CatalogueReward, ...]  # active rewards, whatever their dates and stock
+    # Plans on sale at the counter, oldest first; memberships already sold name their plan themselves.
+    plans_on_sale: tuple[MembershipPlan, ...]
+    # Whether the shop has ever had a plan: if not, nobody holds a membership, and the counter, the
+    # card and the member page do not ask.
+    has_plans: bool
 
     @property
     def active_programs(self) -> list[StampProgram]:
@@ -32,6 +38,9 @@ class ShopRewards:
 
     def program(self, public_id) -> StampProgram | None:
         return next((p for p in self.programs if p.public_id == public_id), None)
+
+    def plan_on_sale(self, public_id) -> MembershipPlan | None:
+        return next((plan for plan in self.plans_on_sale if plan.public_id == public_id), None)
 
     def rewards_on(self, now: datetime) -> list[CatalogueReward]:
         """Rewards on offer at ``now``: within their dates and not sold out."""
@@ -45,6 +54,7 @@ class ShopRewards:
 
 
 def _load(shop: Shop) -> ShopRewards:
+    plans = list(MembershipPlan.objects.filter(shop=shop).order_by("created_at", "pk"))
     tiers = tuple(Tier.objects.filter(shop=shop))
     programs = tuple(StampProgram.objects.filter(shop=shop))
     program_by_id = {program.pk: program for program in programs}
@@ -61,6 +71,8 @@ def _load(shop: Shop) -> ShopRewards:
         policy=TierPolicy.objects.filter(shop=shop).first(),
         tiers=tiers,
         catalogue=catalogue,
+        plans_on_sale=tuple(plan for plan in plans if plan.status == MembershipPlan.Status.ACTIVE),
+        has_plans=bool(plans),
     )
 
 
@@ -69,5 +81,5 @@ def shop_rewards(shop: Shop) -> ShopRewards:
 
 
 def watch_settings() -> None:
-    for model in (StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward):
+    for model in (StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward, MembershipPlan):
         watch(model)

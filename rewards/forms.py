@@ -11,7 +11,7 @@ from members.images import reencode_image
 from members.models import ShopExport
 
 from .imports import ENCODINGS
-from .models import CatalogueReward, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
+from .models import CatalogueReward, MembershipPlan, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
 
 
 class StampProgramForm(forms.ModelForm):
@@ -191,6 +191,62 @@ class CatalogueRewardForm(forms.ModelForm):
         if starts and ends and ends <= starts:
             self.add_error("ends_at", _("The end must come after the start."))
         return cleaned
+
+
+class MembershipPlanForm(forms.ModelForm):
+    """One plain form for both kinds: the kind comes first, and each field says which kind it is for;
+    the model's rules (``MembershipPlan.clean``) say what is missing or out of place."""
+
+    class Meta:
+        model = MembershipPlan
+        fields = [
+            "kind",
+            "name",
+            "price",
+            "period_months",
+            "items",
+            "item_name",
+            "valid_days",
+            "refund_rule",
+            "tier",
+            "discount_percent",
+            "points_multiplier",
+            "benefits",
+        ]
+        widgets = {
+            "kind": forms.RadioSelect,
+            "refund_rule": forms.RadioSelect,
+            "benefits": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "kind": _("Choose this first: each field below says which kind it is for."),
+            "name": _("As staff and customers see it, e.g. Coffee club or 10 lattes for the price of 8."),
+            "period_months": _("Membership for a period only: how long one sale runs. Empty for a prepaid bundle."),
+            "items": _("Prepaid bundle only: how many the customer pays for now, e.g. 10. Empty for a membership."),
+            "item_name": _("Prepaid bundle only: what each one is, e.g. latte."),
+            "valid_days": _(
+                "Prepaid bundle only: days after the sale to use them; empty for a bundle that never expires."
+            ),
+            "refund_rule": _("The unused part is the items left of a bundle, or the days left of a membership."),
+            "tier": _("Optional: members hold this tier for as long as their membership runs."),
+            "discount_percent": _("Optional: taken off what members on this plan buy at the counter."),
+            "points_multiplier": _("Optional: e.g. 2 for double points on purchases while it runs."),
+            "benefits": _("Optional: anything else the plan gives, shown to staff and customers."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shop = self.instance.shop
+        money_fields(self, shop.currency, "price")
+        self.fields["period_months"].choices = [("", _("None (a prepaid bundle)")), *MembershipPlan.Period.choices]
+        self.fields["tier"].queryset = Tier.objects.for_shop(shop)
+        self.fields["tier"].empty_label = _("No tier")
+        # A multiplier is written as people write it: 2, not 2.00; 1.5 stays.
+        self.fields["points_multiplier"].widget = PlainNumberInput(attrs={"inputmode": "decimal", "step": "any"})
+
+
+class PlanStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=MembershipPlan.Status.choices)
 
 
 class TierPolicyForm(forms.ModelForm):

@@ -5,6 +5,7 @@ their news (a member day running now, a referral offer) through ``signals.extras
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -15,9 +16,10 @@ from members.models import Member, Shop
 from . import signals
 from .config import shop_rewards
 from .ledger import Reason
-from .models import CatalogueReward, LedgerEntry, StampProgram, Voucher
+from .models import CatalogueReward, LedgerEntry, Membership, StampProgram, Voucher
 from .services.expiry import next_expiry
 from .services.merge import merges_of, undoable
+from .services.plans import refund_due
 from .services.purchases import points_value
 from .services.tiers import standing
 
@@ -68,6 +70,17 @@ def masked_contact(member: Member) -> str:
     return ""
 
 
+def held_memberships(member: Member) -> list[Membership]:
+    """The memberships a member holds now, newest first, each with its plan (one query, none in a
+    shop that never had a plan): a period not yet over, a bundle not expired, used up or not (staff
+    see "0 of 10 left" and sell another)."""
+    if not shop_rewards(member.shop).has_plans:
+        return []
+    now = timezone.now()
+    held = member.memberships.filter(status=Membership.Status.ACTIVE).select_related("plan")
+    return list(held.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)))
+
+
 @dataclass
 class RewardView:
     reward: CatalogueReward
@@ -102,9 +115,11 @@ def catalogue_for(member: Member, stamps_by_program: dict[int, int]) -> list[Rew
 
 
 def counter_panel(shop: Shop, member: Member) -> dict:
-    """Cards, points, tier, rewards and vouchers of one member, for staff (history opens on demand)."""
+    """Cards, points, tier, rewards, vouchers and memberships of one member, for staff (history opens
+    on demand), and the plans staff may sell (held with the shop's settings: no query)."""
     stamps = stamps_by_program(member)
-    rule = shop_rewards(shop).active_rule
+    settings = shop_rewards(shop)
+    rule = settings.active_rule
     return {
         "member": member,
         "points_rule": rule,
@@ -114,6 +129,8 @@ def counter_panel(shop: Shop, member: Member) -> dict:
         "expiring": next_expiry(member, rule, shop.tz),
         "cards": cards(shop, stamps),
         "vouchers": usable_vouchers(member),
+        "memberships": held_memberships(member),
+        "plans_on_sale": settings.plans_on_sale,
     }
 
 
@@ -131,9 +148,23 @@ def card_panel(member: Member) -> dict:
         "expiring": next_expiry(member, rule, shop.tz),
         "cards": cards(shop, stamps),
         "vouchers": usable_vouchers(member),
+        "memberships": held_memberships(member),
         "history": list(member.ledger.select_related("voucher", "card__program")[:10]),
         "extras": signals.extras_for(member=member, page="card", now=timezone.now()),
     }
+
+
+def memberships_with_refunds(shop: Shop, member: Member) -> list[tuple[Membership, Decimal | None]]:
+    """Every membership of a member, newest first (one query), each with what a refund would give
+    back now, as ``membership_refund`` would compute it; None for one that cannot be refunded. No
+    query in a shop that never had a plan."""
+    if not shop_rewards(shop).has_plans:
+        return []
+    now = timezone.now()
+    return [
+        (held, refund_due(held, now, shop.tz, shop.currency) if held.status == Membership.Status.ACTIVE else None)
+        for held in member.memberships.select_related("plan", "sold_by")[:50]
+    ]
 
 
 def member_page(shop: Shop, member: Member) -> dict:
@@ -155,6 +186,7 @@ def member_page(shop: Shop, member: Member) -> dict:
         "vouchers": list(member.vouchers.all()[:50]),
         "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
         "purchases": list(member.purchases.all()[:50]),
+        "memberships": memberships_with_refunds(shop, member),
         "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
         "tiers": shop_rewards(shop).tiers,
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import card, counter, exports, imports, members, merge, setup
+from .views import card, counter, exports, imports, members, merge, plans, setup
 
 app_name = "rewards"
 
@@ -22,6 +22,10 @@ shop_patterns = [
     path("counter/m/<uuid:member_id>/undo/", counter.counter_undo, name="counter_undo"),
     path("counter/m/<uuid:member_id>/purchase/", counter.counter_purchase, name="counter_purchase"),
     path("counter/m/<uuid:member_id>/reward/", counter.counter_reward, name="counter_reward"),
+    path("counter/m/<uuid:member_id>/plan/sell/", counter.counter_plan_sell, name="counter_plan_sell"),
+    path(
+        "counter/m/<uuid:member_id>/plan/<uuid:membership_id>/use/", counter.counter_plan_use, name="counter_plan_use"
+    ),
     path("members/<uuid:member_id>/", members.member_detail, name="member_detail"),
     path("members/<uuid:member_id>/adjust/", members.member_adjust, name="member_adjust"),
     path("members/<uuid:member_id>/erase/", members.member_erase_confirm, name="member_erase"),
@@ -33,6 +37,11 @@ shop_patterns = [
     path("members/import/<uuid:import_id>/rejected.csv", imports.import_rejected, name="import_rejected"),
     path("members/<uuid:member_id>/trial/", members.member_tier_trial, name="member_tier_trial"),
     path("members/<uuid:member_id>/refund/<uuid:purchase_id>/", members.purchase_refund, name="purchase_refund"),
+    path(
+        "members/<uuid:member_id>/memberships/<uuid:membership_id>/refund/",
+        members.membership_refund,
+        name="membership_refund",
+    ),
     path("exports/", exports.export_list, name="export_list"),
     path("exports/<uuid:export_id>/", exports.export_download, name="export_download"),
     path("cards/", setup.program_list, name="program_list"),
@@ -44,4 +53,8 @@ shop_patterns = [
     path("rewards/", setup.catalogue_list, name="catalogue_list"),
     path("rewards/new/", setup.catalogue_edit, name="catalogue_create"),
     path("rewards/<uuid:reward_id>/", setup.catalogue_edit, name="catalogue_edit"),
+    path("plans/", plans.plan_list, name="plan_list"),
+    path("plans/new/", plans.plan_edit, name="plan_create"),
+    path("plans/<uuid:plan_id>/", plans.plan_edit, name="plan_edit"),
+    path("plans/<uuid:plan_id>/status/", plans.plan_status, name="plan_status"),
 ]

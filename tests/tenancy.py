@@ -215,6 +215,41 @@ def _imported(shop: Shop) -> dict:
     return found
 
 
+def _plan(shop: Shop, **fields):
+    from decimal import Decimal
+
+    from rewards.models import MembershipPlan
+
+    values = {"name": "10 lattes", "kind": "bundle", "price": Decimal(800), "items": 10, "item_name": "latte"}
+    return MembershipPlan.objects.create(shop=shop, **{**values, **fields})
+
+
+def _plan_sale(shop: Shop) -> dict:
+    plan = _plan(shop)
+    return {**_member(shop), "_data": {"plan": str(plan.public_id), "payment_method": "cash", "key": "ps-" + shop.slug}}
+
+
+def _bundle_held(shop: Shop) -> dict:
+    """A member holding a bundle of ten, none used; the form data uses one."""
+    from rewards import services
+
+    member = MemberFactory(shop=shop)
+    owner = shop.staff.order_by("pk").first().user
+    held = services.plan_sell(
+        member=member, plan=_plan(shop), staff=owner, payment_method="cash", idempotency_key="pb-" + shop.slug
+    ).membership
+    return {
+        "member_id": member.public_id,
+        "membership_id": held.public_id,
+        "_data": {"key": "pu-" + shop.slug, "confirmed": "1"},
+    }
+
+
+def _with_plan(shop: Shop) -> dict:
+    _plan(shop)
+    return {}
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
@@ -274,6 +309,18 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:catalogue_create": ShopUrl("post", data={"name": "Cookie", "kind": "free_item", "cost_points": "10"}),
     "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
     "rewards:counter_reward": ShopUrl("post", objects=_reward_redeem),
+    "rewards:plan_list": ShopUrl(objects=_with_plan),
+    "rewards:plan_create": ShopUrl(
+        "post",
+        data={"kind": "period", "name": "Coffee club", "price": "300", "period_months": "1", "refund_rule": "pro_rata"},
+    ),
+    "rewards:plan_edit": ShopUrl(objects=lambda shop: {"plan_id": _plan(shop).public_id}),
+    "rewards:plan_status": ShopUrl(
+        "post", objects=lambda shop: {"plan_id": _plan(shop).public_id}, data={"status": "paused"}
+    ),
+    "rewards:counter_plan_sell": ShopUrl("post", objects=_plan_sale),
+    "rewards:counter_plan_use": ShopUrl("post", objects=_bundle_held),
+    "rewards:membership_refund": ShopUrl("post", objects=_bundle_held),
     "campaigns:campaign_list": ShopUrl(),
     "campaigns:campaign_create": ShopUrl(
         "post",

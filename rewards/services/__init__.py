@@ -7,7 +7,7 @@ undo       taking back a counter action within minutes
 gifts      what campaigns give
 tiers      moving up at once, down after grace, trials
 expiry     points that expire, first earned first
-setup      cards, points rule, catalogue and tiers as the owner configures them
+setup      cards, points rule, catalogue, tiers and membership plans as the owner configures them
 plans      memberships and prepaid bundles sold at the counter, their items used, refunds
 """
 
@@ -16,7 +16,15 @@ from .expiry import points_expire
 from .gifts import Gift, gift_grant_locked
 from .plans import bundle_redeem, membership_refund, plan_sell
 from .purchases import purchase_record, purchase_refund
-from .setup import points_rule_save, program_create_default, program_save, reward_save, tier_settings_save
+from .setup import (
+    plan_save,
+    plan_set_status,
+    points_rule_save,
+    program_create_default,
+    program_save,
+    reward_save,
+    tier_settings_save,
+)
 from .stamps import stamp_add, stamps_adjust, voucher_redeem, vouchers_expire
 from .tiers import tier_trial_start, tiers_review, trial_reminders
 from .undo import action_undo
@@ -27,7 +35,9 @@ __all__ = [
     "bundle_redeem",
     "gift_grant_locked",
     "membership_refund",
+    "plan_save",
     "plan_sell",
+    "plan_set_status",
     "points_expire",
     "points_rule_save",
     "program_create_default",

@@ -1,4 +1,5 @@
-"""Shop setup: the stamp cards, the points rule, the catalogue and the tiers an owner configures.
+"""Shop setup: the stamp cards, the points rule, the catalogue, the tiers and the membership plans an
+owner configures.
 
 Changing a rule never rewrites the past: stamps already earned stay, points keep the expiry terms
 they were earned under, members keep their tier until they next qualify or the review moves them."""
@@ -9,10 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Shop
+from members.errors import Code, LoyaltyError
+from members.models import Shop, User
+from members.tenancy import staff_may
 
 from ..ledger import lock_member
-from ..models import CatalogueReward, MemberCard, PointsExpiryTerms, PointsRule, StampProgram
+from ..models import CatalogueReward, MemberCard, MembershipPlan, PointsExpiryTerms, PointsRule, StampProgram
 from .stamps import complete_cards
 
 
@@ -90,3 +93,56 @@ def tier_settings_save(*, policy=None, tier=None) -> None:
             policy.save()
         if tier is not None:
             tier.save()
+
+
+# What the owner sets on a plan; its shop, status and history are not theirs to set here.
+PLAN_FIELDS = frozenset({
+    "name", "kind", "price", "period_months", "items", "item_name", "valid_days", "tier", "points_multiplier",
+    "discount_percent", "benefits", "refund_rule",
+})  # fmt: skip
+
+
+def _may_edit_plans(shop: Shop, by: User) -> None:
+    if not staff_may(shop, by, "programs.edit"):
+        raise LoyaltyError(_("Only a manager or owner can change membership plans."), code=Code.NOT_ALLOWED)
+
+
+def plan_save(*, shop: Shop, plan: MembershipPlan | None = None, fields: dict, by: User) -> MembershipPlan:
+    """Create a plan, or change one. Memberships already sold keep the kind, price and items they
+    were sold with (a price rise reaches the next sale only). The model's rules apply
+    (``MembershipPlan.clean``): a ``ValidationError`` names the fields that break them."""
+    _may_edit_plans(shop, by)
+    unknown = set(fields) - PLAN_FIELDS
+    if unknown:
+        raise ValueError(f"Not a plan's setting: {sorted(unknown)}")
+    if plan is not None and plan.shop_id != shop.pk:
+        raise LoyaltyError(_("This plan belongs to another shop."), code=Code.WRONG_SHOP)
+    with transaction.atomic():
+        if plan is None:
+            plan = MembershipPlan(shop=shop)
+        else:
+            # The row as it is now: a pause or retirement made meanwhile stays.
+            plan = MembershipPlan.objects.select_for_update().get(pk=plan.pk)
+            plan.shop = shop
+        for name, value in fields.items():
+            setattr(plan, name, value)
+        plan.full_clean()
+        # Saving renews the shop's settings key (rewards.config watches plans): the counter offers
+        # the plans on sale as they are now on its next request.
+        plan.save()
+    return plan
+
+
+def plan_set_status(*, plan: MembershipPlan, status: str, by: User) -> MembershipPlan:
+    """Put a plan on sale, pause it, or retire it. Only its sale changes: memberships already sold run
+    on, and a bundle's items can still be used, whatever the plan's status."""
+    if status not in MembershipPlan.Status.values:
+        raise ValueError(f"Not a plan's status: {status!r}")
+    _may_edit_plans(plan.shop, by)
+    with transaction.atomic():
+        held = MembershipPlan.objects.select_for_update().get(pk=plan.pk)
+        if held.status != status:
+            held.status = status
+            held.save(update_fields=["status"])  # a save, not update(): the counter's settings key moves
+    plan.status = held.status
+    return held

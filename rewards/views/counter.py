@@ -26,9 +26,18 @@ from members.tokens import card_token
 from .. import services
 from ..config import shop_rewards
 from ..forms import PurchaseForm
+from ..ledger import Reason
 from ..lookup import counter_lookup, found_by, found_method, found_token
-from ..models import CatalogueReward, FoundBy, OverrideReason, Voucher
-from ..reads import CardView, catalogue_for, counter_panel, masked_contact, stamps_by_program, usable_vouchers
+from ..models import CatalogueReward, FoundBy, Membership, MembershipPlan, OverrideReason, Voucher
+from ..reads import (
+    CardView,
+    catalogue_for,
+    counter_panel,
+    held_memberships,
+    masked_contact,
+    stamps_by_program,
+    usable_vouchers,
+)
 from ..services.expiry import next_expiry
 from ..services.merge import likely_duplicates
 from ..services.tiers import standing
@@ -48,7 +57,7 @@ def _urls(shop, member) -> dict[str, str]:
     args = (shop.slug, member.public_id)
     return {
         name: reverse(f"rewards:counter_{name}", args=args)
-        for name in ("stamp", "redeem", "undo", "purchase", "reward")
+        for name in ("stamp", "redeem", "undo", "purchase", "reward", "plan_sell")
     }
 
 
@@ -62,6 +71,7 @@ def _member_context(request, member, method: str) -> dict:
         "needs_confirm": method not in PRESENT,
         "contact": masked_contact(member),
         "override_reasons": OverrideReason.choices,
+        "payment_methods": Membership.PaymentMethod.choices,
         "urls": _urls(request.shop, member),
     }
 
@@ -75,6 +85,10 @@ def _outcome(**outcome) -> dict:
     # Every key the template reads is present, whatever the outcome.
     outcome = {"error": "", "code": "", "result": None, "voucher": None, "notice": "", **outcome}
     outcome["already_done"] = outcome["code"] in ALREADY_DONE
+    # A plan sold or a prepaid item used: the confirmation names the plan and what is left of it.
+    reasons = {entry.reason for entry in outcome["result"].entries} if outcome["result"] else set()
+    outcome["plan_sold"] = Reason.PLAN_SOLD in reasons
+    outcome["item_used"] = Reason.PLAN_ITEM in reasons
     return outcome
 
 
@@ -137,11 +151,19 @@ def _answer(request, member, method, *, result=None, outcome=None, status=200, r
         else:
             changed["vouchers_added"] = result.vouchers_issued
             changed["vouchers_gone"] = [result.voucher_redeemed] if result.voucher_redeemed else []
+        if any(entry.membership_id for entry in result.entries):
+            # A plan sold, an item used or either undone: the member's memberships, read again.
+            changed["memberships"] = True
+            context["memberships"] = held_memberships(member)
+            context["plans_on_sale"] = settings.plans_on_sale
     elif refresh or result is not None:
         member.refresh_from_db(fields=["points", "last_visit_at", "tier"])
         panel = counter_panel(shop, member)
         context.update(panel)
-        changed = {"standing": True, "points": True, "catalogue": True, "vouchers": True, "cards": panel["cards"]}
+        changed = {
+            "standing": True, "points": True, "catalogue": True, "vouchers": True, "memberships": True,
+            "cards": panel["cards"],
+        }  # fmt: skip
         # A card paused since the panel opened leaves it.
         context["paused"] = [program for program in settings.programs if not program.is_active]
     context.update(_member_context(request, member, method))
@@ -284,6 +306,54 @@ def counter_undo(request, member_id):
             group=group,
             staff=request.user,
             idempotency_key=_key(request),
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_plan_sell(request, member_id):
+    """Sell one of the shop's plans on sale to the member, paid at the till. Staff may: it is the
+    counter's work; refunds stay with managers, on the member page."""
+    member = shop_member_or_404(request, member_id)
+    plan_id = uuid_or_none(request.POST.get("plan"))
+    plan = shop_rewards(request.shop).plan_on_sale(plan_id)
+    if plan is None:
+        if plan_id is None:
+            return _unreadable(request, member, _("Choose a plan to sell."))
+        # Paused or retired since the panel was opened: the service refuses it in its own words.
+        plan = MembershipPlan.objects.for_shop(request.shop).filter(public_id=plan_id).first()
+        if plan is None:
+            raise Http404
+    return _act(
+        request,
+        member,
+        lambda: services.plan_sell(
+            member=member,
+            plan=plan,
+            staff=request.user,
+            payment_method=request.POST.get("payment_method") or Membership.PaymentMethod.CASH,
+            receipt=request.POST.get("receipt", "")[:40],
+            idempotency_key=_key(request),
+        ),
+    )
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_plan_use(request, member_id, membership_id):
+    """Use one prepaid item of the member's bundle: spent like a voucher, so staff who did not scan
+    the customer's own QR code check the person first."""
+    member = shop_member_or_404(request, member_id)
+    held = Membership.objects.for_shop(request.shop).filter(member=member, public_id=membership_id).first()
+    if held is None:
+        raise Http404
+    return _act(
+        request,
+        member,
+        spends=True,
+        action=lambda: services.bundle_redeem(
+            member=member, membership=held, staff=request.user, idempotency_key=_key(request)
         ),
     )
 

@@ -1,5 +1,5 @@
 """The shop's page of one member, and what a manager does there: correct a card, refund a
-purchase, give a tier trial."""
+purchase or a membership, give a tier trial."""
 
 import uuid
 
@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from members.currency import format_money
 from members.errors import LoyaltyError
 from members.forms import EraseForm
 from members.services import member_erase
@@ -16,7 +17,7 @@ from members.tenancy import shop_member_or_404, shop_view, uuid_or_none
 
 from .. import services
 from ..forms import AdjustForm, RefundForm
-from ..models import MemberCard, Purchase, Tier, Voucher
+from ..models import MemberCard, Membership, Purchase, Tier, Voucher
 from ..reads import member_page
 
 
@@ -80,6 +81,30 @@ def purchase_refund(request, member_id, purchase_id):
             messages.success(request, _("Refund recorded."))
         except LoyaltyError as error:
             messages.error(request, error.message)
+    return _back(request, member)
+
+
+@shop_view("purchases.refund")
+@require_POST
+def membership_refund(request, member_id, membership_id):
+    """Refund a membership as its plan says and end it; the amount was on the button."""
+    member = shop_member_or_404(request, member_id)
+    held = Membership.objects.for_shop(request.shop).filter(member=member, public_id=membership_id).first()
+    if held is None:
+        raise Http404
+    try:
+        result = services.membership_refund(
+            membership=held, staff=request.user, idempotency_key=request.POST.get("key") or uuid.uuid4().hex
+        )
+    except LoyaltyError as error:
+        messages.error(request, error.message)
+    else:
+        refunded = result.membership.refunded_amount
+        if refunded:
+            amount = format_money(refunded, request.shop.currency)
+            messages.success(request, _("Membership refunded: give back %(amount)s.") % {"amount": amount})
+        else:
+            messages.success(request, _("Membership ended. Its plan gives nothing back."))
     return _back(request, member)
 
 

@@ -34,7 +34,7 @@ from members.models import Invitation, Member, MemberImport, MemberMerge, Messag
 from members.roles import Role, role_has
 from members.tokens import card_token, invitation_token, unsubscribe_token
 from rewards import export, imports
-from rewards.models import CatalogueReward, LedgerEntry, Purchase, StampProgram, Tier
+from rewards.models import CatalogueReward, LedgerEntry, Membership, MembershipPlan, Purchase, StampProgram, Tier
 
 from ..tenancy import walk_urls
 
@@ -113,6 +113,11 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
         "program_id": [(p.name, {**base, "program_id": p.public_id}) for p in StampProgram.objects.filter(shop=shop)],
         "tier_id": [(t.name, {**base, "tier_id": t.public_id}) for t in Tier.objects.filter(shop=shop)],
         "reward_id": [(r.kind, {**base, "reward_id": r.public_id}) for r in CatalogueReward.objects.filter(shop=shop)],
+        "plan_id": [(p.kind, {**base, "plan_id": p.public_id}) for p in MembershipPlan.objects.filter(shop=shop)],
+        "membership_id": [
+            (held.status, {**base, "member_id": held.member.public_id, "membership_id": held.public_id})
+            for held in Membership.objects.filter(shop=shop).select_related("member")
+        ],
         "campaign_id": [(c.kind, {**base, "campaign_id": c.public_id}) for c in Campaign.objects.filter(shop=shop)],
         "message_id": [("failed message", {**base, "message_id": message.public_id})],
         "export_id": [(e.kind, {**base, "export_id": e.public_id}) for e in ShopExport.objects.filter(shop=shop)],
