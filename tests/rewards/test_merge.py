@@ -34,6 +34,7 @@ from ..factories import (
     TierPolicyFactory,
     VoucherFactory,
 )
+from .test_concurrency import race
 
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="locking is proven on PostgreSQL only")
 
@@ -382,27 +383,6 @@ def test_the_audit_trail_offers_undo_for_a_day(world, program, pair):
 # Races on PostgreSQL
 
 
-def race(actions):
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = actions[i]()
-        except Exception as error:
-            results[i] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 @pytest.fixture
 def raced():
     shop = ShopFactory()
@@ -419,12 +399,8 @@ def raced():
 @pytest.mark.django_db(transaction=True)
 def test_merges_in_opposite_directions_one_wins_no_deadlock(raced):
     shop, manager, _program, one, two = raced
-    results = race(
-        [
-            lambda: member_merge(shop=shop, keep=one, merge=two, by=manager),
-            lambda: member_merge(shop=shop, keep=two, merge=one, by=manager),
-        ]
-    )
+    pairs = [(one, two), (two, one)]
+    results = race(2, lambda i: member_merge(shop=shop, keep=pairs[i][0], merge=pairs[i][1], by=manager))
     wins = [r for r in results if isinstance(r, MemberMerge)]
     refusals = [r for r in results if isinstance(r, LoyaltyError)]
     assert len(wins) == 1 and len(refusals) == 1, results
