@@ -143,17 +143,14 @@ def likely_duplicates(shop: Shop, member: Member | None = None, limit: int = 200
 
 
 def _pairs_of(member: Member, members) -> list[Pair]:
-    match = Q()
-    if member.phone:
-        match |= Q(phone_key=phone_key(member.phone))
-    if member.email_canonical:
-        match |= Q(email_canonical=member.email_canonical)
-    if member.birthday and member.name.strip():
-        match |= Q(birthday=member.birthday, name_key=name_key_sql(Value(member.name)))
-    if not match:
+    """The counter's question, asked at every manager's look-up, so it reads one range of an index:
+    the same name with the same birthday (``member_shop_birthday``). Phones and e-mail addresses are
+    stored normalised and are unique in a shop, so no second record shares them; the duplicates page
+    (a scan of the shop, counted a few minutes at a time) also finds ones written another way."""
+    if not (member.birthday and member.name.strip()):
         return []
     others = (
-        members.filter(match)
+        members.filter(birthday=member.birthday, name_key=name_key_sql(Value(member.name)))
         .exclude(pk=member.pk)
         .filter(~Exists(_undone_with(member.pk, OuterRef("pk"))))
         .annotate(own_name_key=name_key_sql(Value(member.name)))

@@ -315,6 +315,8 @@ class Member(models.Model):
             models.Index(fields=["shop", "-last_visit_at"], name="member_shop_last_visit"),
             models.Index(fields=["shop", "-joined_at"], name="member_shop_joined"),
             models.Index(fields=["shop", "name"], name="member_shop_name"),
+            # Likely duplicates at the counter: the same name and birthday (members/duplicates.py).
+            models.Index(fields=["shop", "birthday"], name="member_shop_birthday"),
             # On PostgreSQL, migration 0010 adds trigram indexes for searching by part of a name,
             # address or phone (SQLite has none and scans).
         ]

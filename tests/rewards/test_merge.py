@@ -369,6 +369,21 @@ def test_counter_shows_a_likely_duplicate_to_managers_only(world, program, pair,
     assert "Possibly the same person" not in world.client(world.carol).get(url, {"q": keep.code}).content.decode()
 
 
+def test_a_member_without_a_birthday_costs_a_managers_look_up_no_duplicate_query(
+    world, program, pair, django_assert_num_queries
+):
+    """Only the same name and birthday can make a second record at the counter (phones and e-mail
+    addresses are unique in a shop): without a birthday there is nothing to ask."""
+    keep, _merge = pair
+    url = reverse("rewards:counter", args=[world.shop.slug])
+    bob = world.client(world.bob)
+    bob.get(url, {"q": keep.code})
+    # what staff's look-up costs (tests/members/test_counter.py)
+    with django_assert_num_queries(4):
+        body = bob.get(url, {"q": keep.code}, headers={"HX-Request": "true"}).content.decode()
+    assert "Possibly the same person" not in body
+
+
 def test_the_audit_trail_offers_undo_for_a_day(world, program, pair):
     keep, merge = pair
     member_merge(shop=world.shop, keep=keep, merge=merge, by=world.alice)
