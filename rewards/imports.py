@@ -155,7 +155,7 @@ def _kind(filename: str, data: bytes) -> str:
             _("This is an old Excel file (.xls). Save it as .xlsx or CSV in Excel, then upload that.")
         )
     if filename.lower().endswith((".xlsx", ".xlsm")):
-        raise ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV."))
+        raise _unreadable()
     return "csv"
 
 
@@ -205,7 +205,7 @@ def _check_zip(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except zipfile.BadZipFile:
-        raise ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV.")) from None
+        raise _unreadable() from None
     unpacked = sum(info.file_size for info in infos)
     packed = max(1, sum(info.compress_size for info in infos))
     if len(infos) > 1000 or unpacked > MAX_UNPACKED or unpacked / packed > MAX_RATIO:
@@ -214,12 +214,21 @@ def _check_zip(data: bytes) -> None:
         )
 
 
-def _xlsx_rows(data: bytes) -> Iterator[list]:
+def _unreadable() -> ImportFileError:
+    return ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV."))
+
+
+def _open_book(data: bytes):
+    """The upload as a workbook, read-only and with its formulas as written, once its zip is checked."""
     _check_zip(data)
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV.")) from None
+        raise _unreadable() from None
+
+
+def _xlsx_rows(data: bytes) -> Iterator[list]:
+    book = _open_book(data)
     try:
         sheet = book.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(), start=1):
@@ -254,11 +263,7 @@ def _xlsx_outline(data: bytes) -> tuple[list | None, int, list]:
     """The first sheet's header and how many rows below it hold a value, without walking every row
     through openpyxl (the upload is a web request; the worker walks them): its XML scanned as bytes,
     which also finds a formula anywhere in it."""
-    _check_zip(data)
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV.")) from None
+    book = _open_book(data)
     try:
         sheet = book.worksheets[0]
         # Where the sheet's XML is in the archive: openpyxl resolved it from the workbook's relations.
@@ -266,7 +271,7 @@ def _xlsx_outline(data: bytes) -> tuple[list | None, int, list]:
         filled = (list(row) for row in sheet.iter_rows(values_only=True) if not _blank(list(row)))
         header, sample = next(filled, None), next(filled, [])
     except (IndexError, KeyError, ValueError, AttributeError):
-        raise ImportFileError(_("This file is not a readable Excel file. Save it again as .xlsx or CSV.")) from None
+        raise _unreadable() from None
     finally:
         book.close()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -11,17 +11,9 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from loyalty_site.demo import DEMO_PASSWORD
 from members.models import Member, Shop
 
-
-def log_in(page, live_server, email):
-    page.context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
-    page.goto(live_server.url + "/accounts/login/")
-    page.locator("#id_login").fill(email)
-    page.locator("#id_password").fill(DEMO_PASSWORD)
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/s/.*|.*/$"))
+from .test_insights_journey import log_in
 
 
 def sheet() -> bytes:
