@@ -1,3 +1,4 @@
+import re
 import secrets
 import uuid
 import zoneinfo
@@ -421,6 +422,36 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.subject}"
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language. The portal's own notes are kept as values (a note
+        outlives the language it was written in); an owner's are shown as they typed them."""
+        found = AUDIT_NOTES.get(self.action, re.compile("(?!)")).fullmatch(self.note)
+        if found is None:
+            return self.note
+        if self.action == self.Action.RETENTION_SET:
+            old, new = (retention_words(int(months)) for months in found.groups())
+            return gettext("From %(old)s to %(new)s.") % {"old": old, "new": new}
+        seen, told = found.groups()
+        return gettext("No visit since %(seen)s; told on %(told)s that their data would be removed.") % {
+            "seen": seen, "told": told,
+        }  # fmt: skip
+
+
+def retention_words(months: int | None) -> str:
+    if not months:
+        return gettext("keeping members until they leave")
+    # Never fewer than 6 months: no singular needed.
+    return gettext("removing members inactive for %(months)d months") % {"months": months}
+
+
+# The notes the portal writes itself, as values: months before and after (0: kept until they
+# leave), and a retired member's last visit and the day they were told.
+AUDIT_NOTES = {
+    AuditEntry.Action.RETENTION_SET: re.compile(r"(\d+) -> (\d+)"),
+    AuditEntry.Action.MEMBER_RETIRED: re.compile(r"(\d{4}-\d\d-\d\d) (\d{4}-\d\d-\d\d)"),
+}
 
 
 class DataDownload(models.Model):

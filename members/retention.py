@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from .models import AuditEntry, Member, Message, Shop
 from .outbox import message_queue
@@ -190,12 +189,8 @@ def _erase(shop: Shop, rule: Rule, pk: int, now: datetime) -> bool:
     if not _told(rule, seen, member.last_visit_at, warned_at) or now < rule.remove_at(seen, warned_at):
         return False
     tz = rule.tz
-    # The trail is the shop's: written in the shop's language, naming nobody.
-    with translation.override(shop.language):
-        note = _("No visit since %(seen)s; told on %(told)s that their data would be removed.") % {
-            "seen": timezone.localtime(seen, tz).date().isoformat(),
-            "told": timezone.localtime(warned_at, tz).date().isoformat(),
-        }
+    # Kept as values, naming nobody; the audit page says it in the reader's language (note_text).
+    note = f"{timezone.localtime(seen, tz).date().isoformat()} {timezone.localtime(warned_at, tz).date().isoformat()}"
     # Inside this transaction, which already holds the lock member_erase asks for.
     return member_erase(member=member, by=None, note=note, action=AuditEntry.Action.MEMBER_RETIRED)
 

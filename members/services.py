@@ -52,9 +52,7 @@ def shop_update(*, shop: Shop, fields: dict, by: User | None = None) -> Shop:
         if "retention_months" in fields and fields["retention_months"] != old_retention:
             AuditEntry.objects.create(
                 shop=shop, actor=by, action=AuditEntry.Action.RETENTION_SET,
-                note=_("From %(old)s to %(new)s.") % {
-                    "old": _retention_words(old_retention), "new": _retention_words(fields["retention_months"]),
-                },
+                note=f"{old_retention or 0} -> {fields['retention_months'] or 0}",  # AuditEntry.note_text
             )  # fmt: skip
             if not fields["retention_months"]:
                 # Switched off, the dates members were told no longer hold: if it is switched on again,
@@ -65,13 +63,6 @@ def shop_update(*, shop: Shop, fields: dict, by: User | None = None) -> Shop:
             storage = shop.logo.storage
             transaction.on_commit(lambda: storage.delete(old_logo))
     return shop
-
-
-def _retention_words(months: int | None) -> str:
-    if not months:
-        return _("keeping members until they leave")
-    # Never fewer than 6 months: no singular needed.
-    return _("removing members inactive for %(months)d months") % {"months": months}
 
 
 def shop_delete(*, shop: Shop) -> None:

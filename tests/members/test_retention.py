@@ -230,6 +230,7 @@ def test_the_audit_trail_lists_the_retired_member(world, retaining, alice_client
     trail = alice_client.get(reverse("members:audit_list", args=[retaining.slug])).content.decode()
     assert "Removed an inactive member (retention)" in trail and "The shop's retention rule" in trail
     assert gone.code in trail and "Mia" not in trail
+    assert "No visit since 2019-01-01; told on 2026-01-01 that their data would be removed." in trail
 
 
 # The owner's settings.
@@ -267,7 +268,10 @@ def test_changing_the_period_is_recorded_with_the_old_and_new_value(world, alice
     assert world.shop.retention_months == 24
     entry = AuditEntry.objects.get(shop=world.shop)
     assert (entry.actor, entry.action) == (world.alice, AuditEntry.Action.RETENTION_SET)
-    assert entry.note == "From keeping members until they leave to removing members inactive for 24 months."
+    assert entry.note_text == "From keeping members until they leave to removing members inactive for 24 months."
+    # Kept as values, so the trail reads in whichever language its reader uses.
+    trail = alice_client.get(reverse("members:audit_list", args=[world.shop.slug]), HTTP_ACCEPT_LANGUAGE="zh-hant")
+    assert "移除 24 個月未到店的會員" in trail.content.decode()
 
     # Saving the other settings leaves the period, and the trail, alone.
     alice_client.post(settings_url(world.shop), settings_data(world.shop, name="Alice's", retention_months="24"))
@@ -276,7 +280,7 @@ def test_changing_the_period_is_recorded_with_the_old_and_new_value(world, alice
     alice_client.post(settings_url(world.shop), settings_data(world.shop, retention_months=""))
     world.shop.refresh_from_db()
     assert world.shop.retention_months is None
-    assert AuditEntry.objects.order_by("-id").first().note == (
+    assert AuditEntry.objects.order_by("-id").first().note_text == (
         "From removing members inactive for 24 months to keeping members until they leave."
     )
 
