@@ -192,6 +192,7 @@ class Cafe:
         self.paper_cards()
         self.prepaid()
         self.likely_twin()
+        self.retention()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
         # Every past day counted for the insights, as the nightly run would have.
@@ -580,6 +581,11 @@ class Cafe:
             "pk"
         ):
             Member.objects.filter(pk=member.pk).update(public_id=self.uuid(), code=self.code())
+
+    def retention(self) -> None:
+        """The owner keeps members for two years without a visit, then lets them go (told a month
+        before): the settings page states the rule, the audit trail the change."""
+        member_services.shop_update(shop=self.shop, fields={"retention_months": 24}, by=self.users[Role.OWNER])
 
     def likely_twin(self) -> None:
         """A regular who joined on the poster with her e-mail signed up again at the counter three
