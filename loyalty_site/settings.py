@@ -259,6 +259,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.review_tiers",
         "schedule": 60 * 60 * 24,
     },
+    # Hourly: memberships that end, monthly vouchers at each shop's month start, reminders, prices.
+    "memberships": {
+        "task": "rewards.tasks.run_memberships",
+        "schedule": 60 * 60,
+    },
     "expire-points": {
         "task": "rewards.tasks.expire_points",
         "schedule": 60 * 60 * 24,

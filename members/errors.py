@@ -71,6 +71,9 @@ class Code(StrEnum):
     MEMBERSHIP_ENDED = "membership_ended"  # ended or refunded: nothing more to use, refund or undo
     ALREADY_REFUNDED = "already_refunded"
     BAD_PAYMENT = "bad_payment"
+    ALREADY_RENEWED = "already_renewed"  # a membership renewed once already (two taps, two tills)
+    PRICE_CHANGE_PENDING = "price_change_pending"  # one scheduled price change per plan at a time
+    BAD_DATE = "bad_date"
 
 
 class LoyaltyError(Exception):

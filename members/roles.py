@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, tuple[Role, str]] = {
     "members.merge": (Role.MANAGER, _("Merge two records of one member, and undo it within a day")),
     "members.import": (Role.OWNER, _("Import members and their balances from a spreadsheet")),
     "members.export": (Role.OWNER, _("Export members and the ledger as a spreadsheet")),
+    "plans.price": (Role.OWNER, _("Schedule a plan's new price and invite members to renew before it")),
     "members.erase": (Role.OWNER, _("Erase a member's personal data when they ask")),
     "audit.view": (Role.OWNER, _("See the audit trail of what owners did")),
     "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),

@@ -11,7 +11,16 @@ from datetime import datetime
 from members.config import shop_cached, watch
 from members.models import Shop
 
-from .models import CatalogueReward, MembershipPlan, PointsExpiryTerms, PointsRule, StampProgram, Tier, TierPolicy
+from .models import (
+    CatalogueReward,
+    MembershipPlan,
+    PlanPriceChange,
+    PointsExpiryTerms,
+    PointsRule,
+    StampProgram,
+    Tier,
+    TierPolicy,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,10 @@ class ShopRewards:
     # Whether the shop has ever had a plan: if not, nobody holds a membership, and the counter, the
     # card and the member page do not ask.
     has_plans: bool
+    # Each plan's new price scheduled and not started yet (at most one per plan), by plan.
+    price_changes: dict = None
+    # Whether a plan gives a points multiplier: only then does a purchase ask for the member's.
+    plans_multiply: bool = False
 
     @property
     def active_programs(self) -> list[StampProgram]:
@@ -41,6 +54,14 @@ class ShopRewards:
 
     def plan_on_sale(self, public_id) -> MembershipPlan | None:
         return next((plan for plan in self.plans_on_sale if plan.public_id == public_id), None)
+
+    def price_change(self, plan: MembershipPlan) -> PlanPriceChange | None:
+        return (self.price_changes or {}).get(plan.pk)
+
+    def price_now(self, plan: MembershipPlan, now: datetime):
+        """What the plan costs now: its scheduled new price once the day has come."""
+        change = self.price_change(plan)
+        return change.new_price if change is not None and change.starts_at <= now else plan.price
 
     def rewards_on(self, now: datetime) -> list[CatalogueReward]:
         """Rewards on offer at ``now``: within their dates and not sold out."""
@@ -73,6 +94,13 @@ def _load(shop: Shop) -> ShopRewards:
         catalogue=catalogue,
         plans_on_sale=tuple(plan for plan in plans if plan.status == MembershipPlan.Status.ACTIVE),
         has_plans=bool(plans),
+        price_changes={
+            change.plan_id: change
+            for change in PlanPriceChange.objects.filter(shop=shop, applied_at__isnull=True, cancelled_at__isnull=True)
+        }
+        if plans
+        else {},
+        plans_multiply=any(plan.points_multiplier and plan.points_multiplier > 1 for plan in plans),
     )
 
 
@@ -81,5 +109,7 @@ def shop_rewards(shop: Shop) -> ShopRewards:
 
 
 def watch_settings() -> None:
-    for model in (StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward, MembershipPlan):
+    for model in (
+        StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward, MembershipPlan, PlanPriceChange,
+    ):  # fmt: skip
         watch(model)

@@ -211,6 +211,9 @@ class MembershipPlanForm(forms.ModelForm):
             "tier",
             "discount_percent",
             "points_multiplier",
+            "allowance_title",
+            "vip_after_months",
+            "vip_tier",
             "benefits",
         ]
         widgets = {
@@ -228,9 +231,21 @@ class MembershipPlanForm(forms.ModelForm):
                 "Prepaid bundle only: days after the sale to use them; empty for a bundle that never expires."
             ),
             "refund_rule": _("The unused part is the items left of a bundle, or the days left of a membership."),
-            "tier": _("Optional: members hold this tier for as long as their membership runs."),
+            "tier": _("Membership only, optional: members hold this tier for as long as their membership runs."),
             "discount_percent": _("Optional: taken off what members on this plan buy at the counter."),
-            "points_multiplier": _("Optional: e.g. 2 for double points on purchases while it runs."),
+            "points_multiplier": _(
+                "Membership only, optional: e.g. 2 for double points on purchases while it runs (a tier's "
+                "multiplier does not add to it; the higher applies)."
+            ),
+            "allowance_title": _(
+                "Membership only, optional: a voucher issued at the start of each month of the membership, e.g. "
+                "a free drink."
+            ),
+            "vip_after_months": _(
+                "Membership only: members who renew without a break are VIP after this many months, for as long as "
+                "they stay. Empty for no VIP status."
+            ),
+            "vip_tier": _("Membership only, optional: the tier VIP members hold while they stay."),
             "benefits": _("Optional: anything else the plan gives, shown to staff and customers."),
         }
 
@@ -239,8 +254,13 @@ class MembershipPlanForm(forms.ModelForm):
         shop = self.instance.shop
         money_fields(self, shop.currency, "price")
         self.fields["period_months"].choices = [("", _("None (a prepaid bundle)")), *MembershipPlan.Period.choices]
-        self.fields["tier"].queryset = Tier.objects.for_shop(shop)
-        self.fields["tier"].empty_label = _("No tier")
+        for name in ("tier", "vip_tier"):
+            self.fields[name].queryset = Tier.objects.for_shop(shop)
+            self.fields[name].empty_label = _("No tier")
+        if self.instance.pk and self.instance.memberships.exists():
+            # What was sold keeps its kind; a plan that changed kind would read as another plan.
+            self.fields["kind"].disabled = True
+            self.fields["kind"].help_text = _("Sold already, so its kind stays; make a new plan for the other kind.")
         # A multiplier is written as people write it: 2, not 2.00; 1.5 stays.
         self.fields["points_multiplier"].widget = PlainNumberInput(attrs={"inputmode": "decimal", "step": "any"})
 

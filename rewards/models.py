@@ -90,12 +90,24 @@ class Voucher(models.Model):
     redeemed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A membership's allowance ("a free drink a month"): which membership, and which of its months
+    # (0 for the first), so that each month's voucher exists once.
+    membership = models.ForeignKey(
+        "Membership", on_delete=models.CASCADE, null=True, blank=True, related_name="allowance_vouchers"
+    )
+    allowance_month = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects = ShopScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-issued_at"]
-        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="voucher_code_unique_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "code"], name="voucher_code_unique_per_shop"),
+            models.UniqueConstraint(
+                fields=["membership", "allowance_month"], condition=Q(membership__isnull=False),
+                name="one_allowance_voucher_per_month",
+            ),
+        ]  # fmt: skip
         # A shop's vouchers issued, and expiring, in a day (the insights, today counted live).
         indexes = [
             models.Index(fields=["shop", "issued_at"], name="voucher_shop_issued"),
@@ -275,6 +287,8 @@ class TierChange(models.Model):
         MANUAL = "manual", _("Set by the shop")
         TRIAL = "trial", _("Trial")
         TRIAL_END = "trial_end", _("Trial ended")
+        PLAN = "plan", _("Membership")
+        PLAN_END = "plan_end", _("Membership ended")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
@@ -515,6 +529,11 @@ class LedgerEntry(models.Model):
         PLAN_SOLD = "plan_sold", _("Membership sold")
         PLAN_ITEM = "plan_item", _("Prepaid item used")
         PLAN_REFUND = "plan_refund", _("Membership refunded")
+        # A bundle's items left when it expired; a membership's free item of the month (a voucher); a
+        # free trial of a plan given by a campaign.
+        PLAN_EXPIRED = "plan_expired", _("Prepaid items expired")
+        PLAN_ALLOWANCE = "plan_allowance", _("Membership allowance")
+        PLAN_TRIAL = "plan_trial", _("Membership trial")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
     # Indexed with the time below (ledger_member_time), which serves look-ups by member too.
@@ -647,6 +666,21 @@ class MembershipPlan(models.Model):
         _("discount at the counter (%)"), null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
     )  # fmt: skip
+    allowance_title = models.CharField(
+        _("free item each month"), max_length=60, blank=True,
+        help_text=_("Issued as a voucher at the start of each month of the membership, e.g. a free drink. "
+                    "Leave empty for none."),
+    )  # fmt: skip
+    vip_after_months = models.PositiveSmallIntegerField(
+        _("VIP after (months in a row)"), null=True, blank=True, default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("Members who keep the membership this many months without a break are VIP while they stay. "
+                    "Leave empty for no VIP status."),
+    )  # fmt: skip
+    vip_tier = models.ForeignKey(
+        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("VIP tier"),
+        help_text=_("Optional: the tier VIP members hold while they stay."),
+    )  # fmt: skip
     benefits = models.TextField(_("other benefits"), blank=True, max_length=500)
     refund_rule = models.CharField(
         _("on a refund"), max_length=8, choices=RefundRule.choices, default=RefundRule.PRO_RATA
@@ -686,6 +720,9 @@ class MembershipPlan(models.Model):
                 errors["item_name"] = _("Name the item, e.g. latte.")
             if self.period_months is not None:
                 errors["period_months"] = _("A prepaid bundle runs until its items are used; leave this empty.")
+            for name in ("allowance_title", "vip_tier", "tier", "points_multiplier"):
+                if getattr(self, name) not in (None, ""):
+                    errors[name] = _("Only a membership for a period has this; leave it empty.")
         if self.shop_id and self.price is not None:
             try:
                 MoneyValidator(self.shop.currency)(self.price)
@@ -693,12 +730,55 @@ class MembershipPlan(models.Model):
                 errors["price"] = error.messages
         if self.tier_id and self.shop_id and self.tier.shop_id != self.shop_id:
             errors["tier"] = _("Choose a tier of this shop.")
+        if self.vip_tier_id and self.shop_id and self.vip_tier.shop_id != self.shop_id:
+            errors["vip_tier"] = _("Choose a tier of this shop.")
         if errors:
             raise ValidationError(errors)
 
     @property
     def on_sale(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def has_vip(self) -> bool:
+        return self.kind == self.Kind.PERIOD and bool(self.vip_after_months)
+
+
+class PlanPriceChange(models.Model):
+    """A plan's new price from a day on, announced ahead: members who hold the plan are invited to
+    renew early at the price of today, and the results page shows who did. The new price applies
+    from ``starts_at`` (midnight of the day, in the shop's time zone)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(MembershipPlan, on_delete=models.CASCADE, related_name="price_changes")
+    old_price = models.DecimalField(_("price now"), max_digits=12, decimal_places=2)
+    new_price = models.DecimalField(_("new price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    starts_at = models.DateTimeField(_("new price from"))
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    invited = models.PositiveIntegerField(default=0)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan"], condition=Q(applied_at__isnull=True, cancelled_at__isnull=True),
+                name="one_pending_price_change_per_plan",
+            ),
+            models.CheckConstraint(condition=Q(new_price__gte=0), name="price_change_not_negative"),
+        ]  # fmt: skip
+
+    def __str__(self):
+        return f"{self.plan}: {self.old_price} -> {self.new_price}"
+
+    @property
+    def pending(self) -> bool:
+        return self.applied_at is None and self.cancelled_at is None
 
 
 class Membership(models.Model):
@@ -727,7 +807,7 @@ class Membership(models.Model):
     # The plan's kind and price when sold: a plan changed later does not change what was bought.
     kind = models.CharField(_("kind"), max_length=8, choices=MembershipPlan.Kind.choices)
     price_paid = models.DecimalField(_("price paid"), max_digits=12, decimal_places=2)
-    payment_method = models.CharField(_("paid by"), max_length=8, choices=PaymentMethod.choices)
+    payment_method = models.CharField(_("paid by"), max_length=8, choices=PaymentMethod.choices, blank=True)
     receipt = models.CharField(_("receipt number"), max_length=40, blank=True)
     items_total = models.PositiveIntegerField(_("prepaid items"), default=0)
     items_left = models.IntegerField(_("prepaid items left"), default=0)
@@ -738,6 +818,24 @@ class Membership(models.Model):
     sold_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     refunded_at = models.DateTimeField(null=True, blank=True)
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # The plan's refund rule when sold: a rule changed later applies to later sales.
+    refund_rule = models.CharField(
+        max_length=8, choices=MembershipPlan.RefundRule.choices, default=MembershipPlan.RefundRule.PRO_RATA
+    )
+    # A free trial of the plan (a campaign's gift): nothing paid, nothing to refund, not a paid month.
+    trial = models.BooleanField(default=False)
+    # The membership this one continues: sold before (or when) that one ended, it starts at its end,
+    # so renewing early never loses a day. One renewal per membership.
+    renews = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewal")
+    # When the member's unbroken run of this plan began (the first of the renewals): months in a row.
+    chain_started_at = models.DateTimeField(null=True, blank=True)
+    # The monthly allowance: months issued so far, and when the next month starts (empty when none is
+    # due any more), which is what the worker looks for.
+    allowances_issued = models.PositiveSmallIntegerField(default=0)
+    next_allowance_at = models.DateTimeField(null=True, blank=True)
+    # The reminder before the end, and the message once it lapsed: each sent once.
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    lapse_told_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ShopScopedQuerySet.as_manager()
@@ -759,7 +857,13 @@ class Membership(models.Model):
             models.Index(fields=["member", "status"], name="membership_member_status"),
             # Memberships ending soon or due to end (reminders, renewals, the worker's period starts).
             models.Index(fields=["shop", "status", "ends_at"], name="membership_shop_status_ends"),
-        ]
+            # The worker's rounds over every shop: memberships to end, and allowances due.
+            models.Index(fields=["ends_at"], condition=Q(status="active"), name="membership_active_ends"),
+            models.Index(
+                fields=["next_allowance_at"], condition=Q(next_allowance_at__isnull=False),
+                name="membership_allowance_due",
+            ),
+        ]  # fmt: skip
 
     def __str__(self):
         return f"{self.member} on {self.plan}"
@@ -767,6 +871,10 @@ class Membership(models.Model):
     def is_over(self, now) -> bool:
         """The period has ended, or the bundle has expired."""
         return self.ends_at is not None and self.ends_at <= now
+
+    def is_running(self, now) -> bool:
+        """Held now: active, started, and not over (a renewal bought early has not started yet)."""
+        return self.status == self.Status.ACTIVE and self.starts_at <= now and not self.is_over(now)
 
     def is_usable(self, now) -> bool:
         """A bundle item can be used now."""

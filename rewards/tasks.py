@@ -18,6 +18,19 @@ def review_tiers() -> int:
 
 
 @shared_task(acks_late=True)
+def run_memberships() -> int:
+    """Hourly, so every shop's month starts in its own time zone: scheduled prices that start,
+    memberships that end, monthly vouchers, tiers from memberships, reminders."""
+    return services.memberships_run()
+
+
+@shared_task(acks_late=True)
+def invite_to_renew(change_id: int) -> int:
+    """A plan's new price was scheduled: its members are invited to renew early at today's price."""
+    return services.price_change_invite(change_id=change_id)
+
+
+@shared_task(acks_late=True)
 def expire_points() -> int:
     """Daily: points past their time expire, first earned first, as each shop's rule says."""
     return services.points_expire()

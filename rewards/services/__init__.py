@@ -8,13 +8,24 @@ gifts      what campaigns give
 tiers      moving up at once, down after grace, trials
 expiry     points that expire, first earned first
 setup      cards, points rule, catalogue, tiers and membership plans as the owner configures them
-plans      memberships and prepaid bundles sold at the counter, their items used, refunds
+plans      memberships and prepaid bundles sold and renewed at the counter, their items used, refunds,
+           monthly vouchers, trials, ends and reminders, a plan's scheduled new price
 """
 
 from .catalogue import reward_redeem
 from .expiry import points_expire
 from .gifts import Gift, gift_grant_locked
-from .plans import bundle_redeem, membership_refund, plan_sell
+from .plans import (
+    bundle_redeem,
+    early_renewals,
+    membership_refund,
+    memberships_run,
+    plan_sell,
+    plan_trial_start_locked,
+    price_change_cancel,
+    price_change_invite,
+    price_change_schedule,
+)
 from .purchases import purchase_record, purchase_refund
 from .setup import (
     plan_save,
@@ -33,13 +44,19 @@ __all__ = [
     "Gift",
     "action_undo",
     "bundle_redeem",
+    "early_renewals",
     "gift_grant_locked",
     "membership_refund",
+    "memberships_run",
     "plan_save",
     "plan_sell",
     "plan_set_status",
+    "plan_trial_start_locked",
     "points_expire",
     "points_rule_save",
+    "price_change_cancel",
+    "price_change_invite",
+    "price_change_schedule",
     "program_create_default",
     "program_save",
     "purchase_record",

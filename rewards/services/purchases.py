@@ -19,6 +19,7 @@ from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, post_all, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
 from . import catalogue
+from .plans import plan_multiplier
 from .stamps import check_override, opens_visit, stamp_locked, visit_recorded
 
 ROUNDING = {
@@ -89,8 +90,9 @@ def purchase_record(
         # purchase's group, so an undo gives the points back.
         redeemed, discount = _discount(locked, reward_id, amount, amount - value, staff=staff, group=group, now=now)
         earned = points_for(rule, amount - value - discount)
-        if locked.tier is not None and locked.tier.multiplier != 1:
-            earned = int(earned * locked.tier.multiplier)
+        multiplier = max(locked.tier.multiplier if locked.tier else 1, plan_multiplier(locked, now))
+        if multiplier != 1:
+            earned = int(earned * multiplier)
         # A member day or happy hour on at this moment: its bonus is a row of its own, part of what
         # the purchase earned (so a refund takes it back in proportion).
         boost = signals.boost_for(member=locked, what="points", now=now)

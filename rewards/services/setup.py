@@ -98,7 +98,7 @@ def tier_settings_save(*, policy=None, tier=None) -> None:
 # What the owner sets on a plan; its shop, status and history are not theirs to set here.
 PLAN_FIELDS = frozenset({
     "name", "kind", "price", "period_months", "items", "item_name", "valid_days", "tier", "points_multiplier",
-    "discount_percent", "benefits", "refund_rule",
+    "discount_percent", "benefits", "refund_rule", "allowance_title", "vip_after_months", "vip_tier",
 })  # fmt: skip
 
 

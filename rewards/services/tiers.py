@@ -24,7 +24,7 @@ from members.tenancy import staff_may
 
 from ..config import shop_rewards
 from ..ledger import lock_member
-from ..models import LedgerEntry, Tier, TierChange, TierPolicy, TierTrial
+from ..models import LedgerEntry, Membership, Tier, TierChange, TierPolicy, TierTrial
 
 EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
 
@@ -40,6 +40,23 @@ def months_after(day: date, months: int) -> date:
     """The same day ``months`` calendar months on, or the month's last day: 31 January + 1 is 28 or
     29 February."""
     return months_before(day, -months)
+
+
+def period_end(starts_at: datetime, months: int, tz) -> datetime:
+    """``months`` calendar months after ``starts_at`` in the shop's time zone, at the same local
+    time: sold on 31 January at 10:00, a month runs until 28 (or 29) February at 10:00."""
+    local = timezone.localtime(starts_at, tz)
+    return datetime.combine(months_after(local.date(), months), local.time(), tzinfo=tz)
+
+
+def months_in_a_row(since: datetime, now: datetime, tz) -> int:
+    """Whole calendar months from ``since`` to ``now`` in the shop's time zone (a member's unbroken
+    run of a membership): 0 in the first month."""
+    local, today = timezone.localtime(since, tz), timezone.localtime(now, tz)
+    months = (today.year - local.year) * 12 + today.month - local.month
+    while months > 0 and period_end(since, months, tz) > now:
+        months -= 1
+    return max(months, 0)
 
 
 def window_start(policy: TierPolicy, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
@@ -124,6 +141,80 @@ def _rank(tier: Tier | None) -> int:
     return -1 if tier is None else tier.threshold
 
 
+def _highest(*tiers: Tier | None) -> Tier | None:
+    return max(tiers, key=_rank, default=None)
+
+
+def _running_with_tiers(now):
+    """Memberships held now whose plan gives a tier while it runs, or a VIP tier to members who keep
+    it for months in a row."""
+    return (
+        Membership.objects.filter(status=Membership.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now)
+        .filter(Q(plan__tier__isnull=False) | Q(plan__vip_tier__isnull=False, trial=False))
+        .select_related("plan__tier", "plan__vip_tier")
+    )
+
+
+def _floor_of(held: Membership, now, tz) -> Tier | None:
+    plan = held.plan
+    vip = (
+        plan.vip_tier
+        if plan.vip_tier_id
+        and not held.trial
+        and plan.has_vip
+        and months_in_a_row(held.chain_started_at or held.starts_at, now, tz) >= plan.vip_after_months
+        else None
+    )
+    return _highest(plan.tier, vip)
+
+
+def plan_floor(member: Member, now) -> Tier | None:
+    """The highest tier the member's memberships give now (held while they run): one query."""
+    return _highest(*(_floor_of(held, now, member.shop.tz) for held in _running_with_tiers(now).filter(member=member)))
+
+
+def plan_floors(shop, now) -> dict[int, Tier]:
+    """Every member's tier from memberships in a shop, for the nightly review: one query."""
+    floors: dict[int, Tier] = {}
+    for held in _running_with_tiers(now).filter(shop=shop):
+        floor = _highest(floors.get(held.member_id), _floor_of(held, now, shop.tz))
+        if floor is not None:
+            floors[held.member_id] = floor
+    return floors
+
+
+def tier_settle(*, member: Member, now, ended: bool = False) -> None:
+    """After a membership or trial of a plan started, ended or was refunded: the member holds the
+    highest of what they qualify for, what their memberships give and a tier trial running. Up at
+    once; down only when ``ended`` (as a tier trial's end moves down, without a grace). The caller
+    holds the member lock."""
+    current = standing(member, now)
+    trial = TierTrial.objects.filter(member=member, ended_at__isnull=True).select_related("tier").first()
+    target = _highest(current.tier if current else None, plan_floor(member, now), trial.tier if trial else None)
+    if _rank(target) > _rank(member.tier):
+        _move(member, target, TierChange.Reason.PLAN, now)
+    elif ended and _rank(target) < _rank(member.tier):
+        _move(member, target, TierChange.Reason.PLAN_END, now)
+
+
+def plan_tiers_settle(*, now) -> int:
+    """Daily: members whose memberships now give a higher tier than they hold (a VIP run that reached
+    its months, a renewal bought ahead that began) move up. Idempotent."""
+    moved = 0
+    below = {}
+    for held in _running_with_tiers(now).select_related("member__tier", "shop"):
+        floor = _floor_of(held, now, held.shop.tz)
+        if _rank(floor) > _rank(held.member.tier):
+            below[held.member_id] = held.member_id
+    for member_id in below:
+        with transaction.atomic():
+            member = lock_member(member_id)
+            before = member.tier_id
+            tier_settle(member=member, now=now)
+            moved += member.tier_id != before
+    return moved
+
+
 def counted(entries, policy: TierPolicy) -> bool:
     """Whether rows just written count towards a tier (as ``_counted`` counts them): if not, the
     member's progress did not grow, and tiers only move up here."""
@@ -164,11 +255,15 @@ def tiers_review(*, now=None) -> int:
         today = timezone.localtime(now, shop.tz).date()
         tiers = list(Tier.objects.for_shop(shop))
         held = Member.objects.filter(shop=shop, tier__isnull=False).exclude(pk__in=on_trial)
+        # A tier a membership gives is held while it runs, whatever the member's progress.
+        floors = plan_floors(shop, now)
         # Counted for all at once; only a member whose tier may move (or whose grace may end) is
         # then locked and looked at again, so a big shop costs one query per member who changes.
         rows = with_progress(held, policy, shop.tz, now).values_list("pk", "tier_id", "tier_short_since", "progress")
         for member_id, tier_id, short_since, value in rows.iterator(chunk_size=2_000):
-            qualified = next((t for t in reversed(tiers) if t.threshold <= value), None)
+            qualified = _highest(
+                next((t for t in reversed(tiers) if t.threshold <= value), None), floors.get(member_id)
+            )
             if qualified is not None and qualified.pk == tier_id and short_since is None:
                 continue
             with transaction.atomic():
@@ -176,6 +271,7 @@ def tiers_review(*, now=None) -> int:
                 current = standing(member, now)
                 if current is None:
                     continue
+                current.tier = _highest(current.tier, plan_floor(member, now))
                 if _rank(current.tier) > _rank(member.tier):
                     _move(member, current.tier, TierChange.Reason.QUALIFIED, now)
                     moved += 1
@@ -228,7 +324,7 @@ def trials_end(*, now) -> int:
             if TierTrial.objects.filter(pk=trial_id, ended_at__isnull=True).update(ended_at=now) != 1:
                 continue
             current = standing(member, now)
-            back_to = current.tier if current else None
+            back_to = _highest(current.tier if current else None, plan_floor(member, now))
             if _rank(back_to) != _rank(member.tier):
                 _move(member, back_to, TierChange.Reason.TRIAL_END, now)
             ended += 1

@@ -14,6 +14,7 @@ from members.models import Member, Shop, User
 
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, Membership, Purchase, Voucher
+from .tiers import tier_settle
 
 
 def undo_window() -> timedelta:
@@ -99,6 +100,14 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                         code=Code.VOUCHER_USED,
                     )
                 Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.VOIDED)
+            elif entry.reason == Reason.PLAN_ALLOWANCE and voucher:
+                if voucher.status == Voucher.Status.REDEEMED:
+                    raise LoyaltyError(
+                        _("The membership's free item was already used, so the sale cannot be undone. Ask a manager "
+                          "to refund it instead."),
+                        code=Code.VOUCHER_USED,
+                    )  # fmt: skip
+                Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.VOIDED)
             elif entry.reason == Reason.REDEEM and voucher:
                 Voucher.objects.filter(pk=voucher.pk, status=Voucher.Status.REDEEMED).update(
                     status=Voucher.Status.ISSUED, redeemed_at=None, redeemed_by=None
@@ -122,7 +131,11 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         # A sale undone: the member no longer holds what was sold (a used item undone gives it back).
         sold = [e.membership_id for e in entries if e.reason == Reason.PLAN_SOLD]
         if sold:
-            Membership.objects.filter(pk__in=sold).update(status=Membership.Status.ENDED)
+            # Undone, it never renewed anything: the membership it continued can be renewed again.
+            Membership.objects.filter(pk__in=sold).update(
+                status=Membership.Status.ENDED, renews=None, next_allowance_at=None
+            )
+            tier_settle(member=locked, now=now, ended=True)
         # An undone purchase counts as fully refunded, so it cannot be refunded again.
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")
