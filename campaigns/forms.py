@@ -1,7 +1,8 @@
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from rewards.models import StampProgram, Tier
+from rewards.models import MembershipPlan, StampProgram, Tier
 
 from .models import Campaign
 
@@ -23,6 +24,8 @@ COMMON = [
     "audience_to",
 ]  # fmt: skip
 GIFT = ["gift", "gift_stamps", "gift_program", "gift_points", "voucher_title", "voucher_valid_days"]
+# A free trial of a plan is for chosen members, so only announcements (whose owner picks the audience) give it.
+PLAN_TRIAL = ["gift_plan", "gift_plan_days"]
 MESSAGE = ["subject", "body"]
 # The fields each kind of campaign asks for, in the order the form shows them.
 FIELDS = {
@@ -31,7 +34,7 @@ FIELDS = {
     Kind.BOOST: [*COMMON, "multiplier", "multiplies", "weekdays", "on_date", "hours_from", "hours_to"],
     Kind.WINBACK: [*COMMON, "holdout_percent", "days_away", *GIFT, *MESSAGE],
     Kind.REFERRAL: [*COMMON, *GIFT, "referral_limit", *MESSAGE],
-    Kind.ANNOUNCEMENT: [*COMMON, "holdout_percent", *MESSAGE, "send_at", *GIFT],
+    Kind.ANNOUNCEMENT: [*COMMON, "holdout_percent", *MESSAGE, "send_at", *GIFT, *PLAN_TRIAL],
 }
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -76,6 +79,11 @@ class CampaignForm(forms.ModelForm):
         if "gift_program" in self.fields:
             self.fields["gift_program"].queryset = StampProgram.objects.for_shop(shop).filter(is_active=True)
             self.fields["gift_program"].empty_label = _("The first stamp card")
+        if campaign.kind != Kind.ANNOUNCEMENT and "gift" in self.fields:
+            self.fields["gift"].choices = [(value, label) for value, label in Gift.choices if value != Gift.PLAN_TRIAL]
+        if "gift_plan" in self.fields:
+            self._plan_field(shop)
+            self.fields["gift_plan_days"].widget.attrs.update(min=1, max=365)
         if "weekdays" in self.fields:
             self.initial.setdefault("weekdays", list(campaign.weekdays))
         if campaign.kind == Kind.BIRTHDAY and "voucher_title" in self.fields:
@@ -86,6 +94,28 @@ class CampaignForm(forms.ModelForm):
             self.fields["subject"].required = True
             self.fields["body"].required = True
             self.fields["gift"].help_text = _("Optional: something to go with the news.")
+
+    def _plan_field(self, shop):
+        """Any plan of this shop is accepted here so that a bundle or a paused plan gets an error in
+        words (clean_gift_plan); the list offers only plans that can be tried, and the one chosen."""
+        field = self.fields["gift_plan"]
+        field.queryset = MembershipPlan.objects.for_shop(shop)
+        field.empty_label = _("Choose a plan")
+        offered = MembershipPlan.objects.for_shop(shop).filter(
+            Q(kind=MembershipPlan.Kind.PERIOD, status=MembershipPlan.Status.ACTIVE) | Q(pk=self.instance.gift_plan_id)
+        )
+        field.widget.choices = [("", field.empty_label), *((plan.pk, plan.name) for plan in offered)]
+
+    def clean_gift_plan(self):
+        plan = self.cleaned_data.get("gift_plan")
+        if plan is None:
+            return plan
+        if plan.kind != MembershipPlan.Kind.PERIOD:
+            raise forms.ValidationError(_("A prepaid bundle cannot be tried; choose a membership for a period."))
+        # A campaign sent already keeps the plan it offered, on sale or not; a new offer must be on sale.
+        if not plan.on_sale and (self.instance.sent_at is None or plan.pk != self.instance.gift_plan_id):
+            raise forms.ValidationError(_("This plan is not on sale; put it on sale first or choose another."))
+        return plan
 
     def clean_weekdays(self):
         return "".join(sorted(self.cleaned_data.get("weekdays") or []))
@@ -99,6 +129,12 @@ class CampaignForm(forms.ModelForm):
             self.add_error("gift_points", _("Say how many points."))
         if gift == Gift.VOUCHER and not cleaned.get("voucher_title"):
             self.add_error("voucher_title", _("Say what the voucher is for."))
+        if gift == Gift.PLAN_TRIAL:
+            if not cleaned.get("gift_plan") and "gift_plan" not in self.errors:
+                self.add_error("gift_plan", _("Choose the plan to offer."))
+            # 0 is left to the field's own check (at least 1), which says so.
+            if cleaned.get("gift_plan_days") is None and "gift_plan_days" not in self.errors:
+                self.add_error("gift_plan_days", _("Say for how many days the trial runs."))
         cards = StampProgram.objects.for_shop(self.instance.shop).filter(is_active=True)
         needs_card = gift == Gift.STAMPS and "gift_program" in self.fields and not cleaned.get("gift_program")
         if needs_card and not cards.exists():

@@ -56,6 +56,7 @@ class Campaign(models.Model):
         STAMPS = "stamps", _("Stamps")
         POINTS = "points", _("Points")
         VOUCHER = "voucher", _("A voucher")
+        PLAN_TRIAL = "plan_trial", _("A free trial of a membership plan")
 
     class Multiplies(models.TextChoices):
         BOTH = "both", _("Stamps and points")
@@ -84,7 +85,7 @@ class Campaign(models.Model):
         help_text=_("A share of the audience that gets nothing, so the results show what the campaign changed."),
     )
 
-    gift = models.CharField(_("gift"), max_length=8, choices=Gift.choices, default=Gift.NONE)
+    gift = models.CharField(_("gift"), max_length=12, choices=Gift.choices, default=Gift.NONE)
     gift_stamps = models.PositiveSmallIntegerField(
         _("stamps"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)]
     )
@@ -102,6 +103,19 @@ class Campaign(models.Model):
     voucher_title = models.CharField(_("voucher"), max_length=80, blank=True, help_text=_("e.g. A free slice of cake"))
     voucher_valid_days = models.PositiveSmallIntegerField(
         _("voucher valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    # A free trial of a higher plan (announcements only): its benefits for N days, nothing paid.
+    gift_plan = models.ForeignKey(
+        "rewards.MembershipPlan",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("plan to try"),
+        help_text=_("A membership for a period that is on sale."),
+    )
+    gift_plan_days = models.PositiveSmallIntegerField(
+        _("trial for (days)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
 
     # Member day and happy hour.
@@ -178,6 +192,10 @@ class Reach(models.Model):
         "rewards.Voucher", on_delete=models.SET_NULL, null=True, blank=True, related_name="reach"
     )
     message = models.OneToOneField(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="reach")
+    # The free trial of a plan the campaign gave; its PLAN_TRIAL ledger row names the same membership.
+    trial = models.OneToOneField(
+        "rewards.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="reach"
+    )
     stamps = models.IntegerField(default=0)
     points = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from members import outbox
 from members.models import Member, Message
 from rewards.ledger import lock_member
-from rewards.models import LedgerEntry, Voucher
+from rewards.models import LedgerEntry, Membership, Voucher
 from rewards.services import gift_grant_locked
 
 from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
@@ -51,7 +51,7 @@ def campaign_save(*, campaign: Campaign) -> Campaign:
 
 
 def running(shop_id: int, kind: str, now: datetime):
-    return Campaign.objects.running(shop_id, kind, now).select_related("shop", "gift_program")
+    return Campaign.objects.running(shop_id, kind, now).select_related("shop", "gift_program", "gift_plan")
 
 
 def _reach_locked(
@@ -70,7 +70,7 @@ def _reach_locked(
     if reach.held_out:
         return reach
     gift = gift_grant_locked(member=member, campaign=campaign, now=now, voucher_expires=voucher_expires)
-    reach.voucher, reach.stamps, reach.points = gift.voucher, gift.stamps, gift.points
+    reach.voucher, reach.stamps, reach.points, reach.trial = gift.voucher, gift.stamps, gift.points, gift.trial
     if campaign.sends_messages:
         facts = {
             "kind": campaign.kind,
@@ -83,13 +83,15 @@ def _reach_locked(
             "voucher": gift.voucher.title if gift.voucher else "",
             "voucher_code": gift.voucher.code if gift.voucher else "",
             "voucher_until": _last_day(gift.voucher, campaign) if gift.voucher else "",
+            "trial_plan": gift.trial.plan.name if gift.trial else "",
+            "trial_until": _local_day(gift.trial.ends_at, campaign) if gift.trial else "",
             **(context or {}),
         }
         reach.message = outbox.message_queue(
             member=member, campaign=str(campaign.public_id), occasion=occasion, template=CAMPAIGN_TEMPLATE,
             kind=Message.Kind.MARKETING, context=facts,
         )  # fmt: skip
-    reach.save(update_fields=["voucher", "stamps", "points", "message"])
+    reach.save(update_fields=["voucher", "stamps", "points", "trial", "message"])
     return reach
 
 
@@ -97,7 +99,12 @@ def _last_day(voucher: Voucher, campaign: Campaign) -> str:
     """The last day a voucher can be used, as the shop's calendar says (ISO, readable in every language)."""
     if voucher.expires_at is None:
         return ""
-    return (timezone.localtime(voucher.expires_at, campaign.shop.tz) - timedelta(microseconds=1)).date().isoformat()
+    return _local_day(voucher.expires_at, campaign)
+
+
+def _local_day(ends_at: datetime, campaign: Campaign) -> str:
+    """The shop's day that ends at ``ends_at`` (an end at midnight is the day before's)."""
+    return (timezone.localtime(ends_at, campaign.shop.tz) - timedelta(microseconds=1)).date().isoformat()
 
 
 # Welcome and referral: driven by joining and by the counter.
@@ -261,7 +268,7 @@ def announcement_send(*, campaign: Campaign, now=None) -> int:
     """Send an announcement to opted-in members of its audience; a second run sends only to
     those the first did not reach."""
     now = now or timezone.now()
-    campaign = Campaign.objects.select_related("shop", "gift_program").get(pk=campaign.pk)
+    campaign = Campaign.objects.select_related("shop", "gift_program", "gift_plan").get(pk=campaign.pk)
     if campaign.kind != Kind.ANNOUNCEMENT or not campaign.is_active:
         return 0
     pending = announcement_audience(campaign).exclude(
@@ -383,6 +390,15 @@ def results(campaign: Campaign) -> dict:
     vouchers = Voucher.objects.filter(reach__campaign=campaign).aggregate(
         issued=Count("pk"), redeemed=Count("pk", filter=Q(status=Voucher.Status.REDEEMED))
     )
+    # Free trials given, and how many of those members bought the plan after the trial began.
+    bought = Membership.objects.filter(
+        member=OuterRef("member"), plan=OuterRef("plan"), trial=False, created_at__gt=OuterRef("starts_at")
+    )
+    trials = (
+        Membership.objects.filter(reach__campaign=campaign)
+        .annotate(bought=Exists(bought))
+        .aggregate(trials=Count("pk"), trials_taken=Count("pk", filter=Q(bought=True)))
+    )
     reached, held = groups[False], groups[True]
     lift = reached["rate"] - held["rate"] if reached["rate"] is not None and held["rate"] is not None else None
     # Referrals that paid nobody, by reason (one query, empty for other kinds).
@@ -392,7 +408,7 @@ def results(campaign: Campaign) -> dict:
     ] if campaign.kind == Kind.REFERRAL else []  # fmt: skip
     return {
         "reached": reached, "held_out": held, "lift": lift, "days": RESULTS_DAYS, "refused": refused,
-        **messages, **vouchers,
+        **messages, **vouchers, **trials,
     }  # fmt: skip
 
 
@@ -448,6 +464,9 @@ def figures(campaign: Campaign) -> dict:
     audience = data["audience"]
     data["audience"] = {**audience, "sample": [{"name": name} for name in audience["sample"]]}
     data["refused"] = [(ReferralRefusal.Reason(reason).label, count) for reason, count in data.get("refused", [])]
+    # Figures kept before campaigns gave trials have none.
+    data.setdefault("trials", 0)
+    data.setdefault("trials_taken", 0)
     data["as_of"] = kept.computed_at
     reached, held = data["reached"], data["held_out"]
     data["uplift"] = uplift(reached["members"], reached["returned"], held["members"], held["returned"])

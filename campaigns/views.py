@@ -29,7 +29,7 @@ KIND_HELP = {
 def _campaign_or_404(request, campaign_id) -> Campaign:
     campaign = (
         Campaign.objects.for_shop(request.shop)
-        .select_related("shop", "audience_tier", "gift_program")
+        .select_related("shop", "audience_tier", "gift_program", "gift_plan")
         .filter(public_id=campaign_id)
         .first()
     )
@@ -98,6 +98,8 @@ def _edit(request, campaign: Campaign):
         "kind_label": Campaign.Kind(campaign.kind).label,
         "kind_help": KIND_HELP[campaign.kind],
         "preview": shown_preview,
+        # What the preview's campaign gives, as the form has it (saved or not).
+        "previewed": shown,
         "results": results,
     }
     template = "campaigns/campaign_form.html"

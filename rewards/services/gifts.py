@@ -1,4 +1,5 @@
-"""Gifts that campaigns give: stamps, points or a voucher, each with a ledger row naming the campaign.
+"""Gifts that campaigns give: stamps, points, a voucher or a free trial of a membership plan, each with
+a ledger row naming the campaign.
 
 Campaigns call this under the member lock, in the transaction that records the campaign's reach,
 which is what makes each gift happen once."""
@@ -12,8 +13,9 @@ from django.utils import timezone
 from members.models import Member
 
 from ..ledger import Reason, card_for, post
-from ..models import StampProgram, Voucher
+from ..models import Membership, StampProgram, Voucher
 from . import tiers
+from .plans import plan_trial_start_locked
 from .stamps import complete_cards
 
 
@@ -24,6 +26,7 @@ class Gift:
     voucher: Voucher | None = None
     program: StampProgram | None = None
     vouchers_completed: list[Voucher] = field(default_factory=list)
+    trial: Membership | None = None
 
 
 def gift_grant_locked(*, member: Member, campaign, now, group=None, staff=None, voucher_expires=None) -> Gift:
@@ -60,4 +63,11 @@ def gift_grant_locked(*, member: Member, campaign, now, group=None, staff=None, 
             expires_at=voucher_expires,
         )  # fmt: skip
         post(member, Reason.CAMPAIGN, voucher=gift.voucher, group=group, staff=staff, note=note, now=now)
+    elif kind == "plan_trial" and campaign.gift_plan_id and campaign.gift_plan_days:
+        if campaign.gift_plan.shop_id != member.shop_id:
+            return gift
+        # None for a member who holds the plan or had a trial of it: the message still goes.
+        gift.trial = plan_trial_start_locked(
+            member=member, plan=campaign.gift_plan, days=campaign.gift_plan_days, now=now, group=group, note=note
+        )
     return gift
