@@ -520,12 +520,13 @@ class MemberImport(models.Model):
 
 
 class ShopExport(models.Model):
-    """A shop's members or ledger for a period as CSV or XLSX, prepared by the worker; the file is
-    kept for ``DATA_DOWNLOAD_DAYS`` and only ever served to the shop's owners."""
+    """A shop's members, ledger or memberships sold for a period as CSV or XLSX, prepared by the
+    worker; the file is kept for ``DATA_DOWNLOAD_DAYS`` and only ever served to the shop's owners."""
 
     class Kind(models.TextChoices):
         MEMBERS = "members", _("Members")
         LEDGER = "ledger", _("Ledger")
+        MEMBERSHIPS = "memberships", _("Memberships and bundles sold")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -535,7 +536,7 @@ class ShopExport(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="exports")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     format = models.CharField(max_length=4, choices=Format.choices)
     # The period, in the shop's days, both ends included; empty: from the start, to today.
     date_from = models.DateField(null=True, blank=True)

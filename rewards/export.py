@@ -1,4 +1,5 @@
-"""A shop's members, or its ledger, for a period as a CSV or XLSX file for its owner.
+"""A shop's members, its ledger, or the memberships and bundles it sold, for a period as a CSV or
+XLSX file for its owner.
 
 ``export_request`` records what the owner asked for (with an entry in the audit trail) and wakes the
 worker; ``prepare_due`` writes each file (the beat runs it every 15 minutes for any request whose
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -36,7 +37,8 @@ from members.models import AuditEntry, ConsentMethod, Member, Shop, ShopExport, 
 from members.outbox import enqueue
 from members.spreadsheet import BOM, FORMULA_START, cell
 
-from .models import LedgerEntry, MemberCard, OverrideReason, StampProgram, Voucher
+from .models import LedgerEntry, MemberCard, Membership, MembershipPlan, OverrideReason, StampProgram, Voucher
+from .plan_figures import undone
 
 FOLDER = "shop-exports"
 PREPARE_TASK = "rewards.tasks.prepare_shop_exports"
@@ -73,6 +75,17 @@ LEDGER_FIELDS = [
     "created_at", "member__code", "reason", "card__program__name", "stamps", "points", "money_amount",
     "voucher__code", "reward__name", "staff__email", "note", "undone", "override", "override_reason",
     "membership__plan__name", "items",
+]  # fmt: skip
+
+MEMBERSHIP_HEADER = [
+    "member_code", "member_name", "plan", "kind", "trial", "sold_at", "starts", "ends", "price_paid",
+    "payment_method", "receipt", "status", "items_total", "items_left", "refunded_amount", "renews",
+    "early_renewal", "undone",
+]  # fmt: skip
+MEMBERSHIP_FIELDS = [
+    "member__code", "member__name", "plan__name", "kind", "trial", "created_at", "starts_at", "ends_at",
+    "price_paid", "payment_method", "receipt", "status", "items_total", "items_left", "refunded_amount",
+    "renews_id", "early", "undone",
 ]  # fmt: skip
 
 
@@ -168,6 +181,47 @@ def _ledger(export: ShopExport) -> tuple[list[str], Iterator[list]]:
     return list(LEDGER_HEADER), rows()
 
 
+def _memberships(export: ShopExport) -> tuple[list[str], Iterator[list]]:
+    """Every membership and bundle of the shop sold (or given as a free trial) within the period, in
+    the order sold. A renewal is early when sold before the membership it continues ended; a sale
+    undone at the counter is there, marked, as the ledger keeps its row. An erased member's are there
+    under their member code, which names nobody."""
+    tz = export.shop.tz
+    early = ExpressionWrapper(
+        Q(renews__isnull=False) & Q(created_at__lt=F("renews__ends_at")), output_field=BooleanField()
+    )
+    memberships = (
+        Membership.objects.for_shop(export.shop)
+        .filter(_within("created_at", export))
+        .annotate(early=early, undone=undone())
+        .order_by("created_at", "pk")
+        .values_list(*MEMBERSHIP_FIELDS)
+    )
+    kinds = dict(MembershipPlan.Kind.choices)
+    methods = dict(Membership.PaymentMethod.choices)
+    statuses = dict(Membership.Status.choices)
+
+    def rows():
+        for code, name, plan, kind, trial, sold, starts, ends, price, method, receipt, *rest in memberships.iterator(
+            chunk_size=CHUNK
+        ):
+            status, items_total, items_left, refunded, renews, early_renewal, was_undone = rest
+            yield [
+                code, name, plan, str(kinds.get(kind, kind)), _yes(trial), _local(sold, tz), _local(starts, tz),
+                _local(ends, tz), price, str(methods.get(method, method)), receipt, str(statuses.get(status, status)),
+                items_total, items_left, refunded, _yes(renews is not None), _yes(early_renewal), _yes(was_undone),
+            ]  # fmt: skip
+
+    return list(MEMBERSHIP_HEADER), rows()
+
+
+BUILDERS = {
+    ShopExport.Kind.MEMBERS: _members,
+    ShopExport.Kind.LEDGER: _ledger,
+    ShopExport.Kind.MEMBERSHIPS: _memberships,
+}
+
+
 def _write_csv(header: list, rows: Iterable[list], out) -> int:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     text.write(BOM)
@@ -218,7 +272,7 @@ def _write_xlsx(title: str, header: list, rows: Iterable[list], out) -> int:
 def write(export: ShopExport, out) -> int:
     """Write ``export``'s file into the binary file ``out``; returns its rows, the header not counted."""
     with translation.override("en"):
-        header, rows = _members(export) if export.kind == ShopExport.Kind.MEMBERS else _ledger(export)
+        header, rows = BUILDERS[export.kind](export)
         if export.format == ShopExport.Format.XLSX:
             return _write_xlsx(export.kind, header, rows, out)
         return _write_csv(header, rows, out)
@@ -227,7 +281,8 @@ def write(export: ShopExport, out) -> int:
 def export_request(
     *, shop: Shop, user: User, kind: str, format: str, date_from: date | None = None, date_to: date | None = None
 ) -> ShopExport:
-    """Ask the worker for a file of the shop's members or ledger, recorded in the audit trail."""
+    """Ask the worker for a file of the shop's members, ledger or memberships sold, recorded in the
+    audit trail."""
     if kind not in ShopExport.Kind.values or format not in ShopExport.Format.values:
         raise ValueError(f"Unknown export {kind!r} as {format!r}")
     for day in (date_from, date_to):

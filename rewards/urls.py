@@ -57,4 +57,7 @@ shop_patterns = [
     path("plans/new/", plans.plan_edit, name="plan_create"),
     path("plans/<uuid:plan_id>/", plans.plan_edit, name="plan_edit"),
     path("plans/<uuid:plan_id>/status/", plans.plan_status, name="plan_status"),
+    path("plans/<uuid:plan_id>/price/", plans.plan_price, name="plan_price"),
+    path("plans/<uuid:plan_id>/price/<uuid:change_id>/", plans.plan_price_change, name="plan_price_change"),
+    path("plans/<uuid:plan_id>/price/<uuid:change_id>/cancel/", plans.plan_price_cancel, name="plan_price_cancel"),
 ]

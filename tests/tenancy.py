@@ -224,6 +224,36 @@ def _plan(shop: Shop, **fields):
     return MembershipPlan.objects.create(shop=shop, **{**values, **fields})
 
 
+def _price_change(shop: Shop) -> dict:
+    """A club plan with a new price scheduled ten days on."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from rewards.models import PlanPriceChange
+
+    plan = _plan(shop, name="Club", kind="period", period_months=1, items=None, item_name="")
+    change = PlanPriceChange.objects.create(
+        shop=shop,
+        plan=plan,
+        old_price=plan.price,
+        new_price=Decimal(900),
+        starts_at=timezone.now() + timedelta(days=10),
+    )
+    return {"plan_id": plan.public_id, "change_id": change.public_id}
+
+
+def _price_form(shop: Shop) -> dict:
+    """A plan, and its new price from ten days on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    day = timezone.localdate(timezone=shop.tz) + timedelta(days=10)
+    return {"plan_id": _plan(shop).public_id, "_data": {"new_price": "900", "from_day": day.isoformat()}}
+
+
 def _plan_sale(shop: Shop) -> dict:
     plan = _plan(shop)
     return {**_member(shop), "_data": {"plan": str(plan.public_id), "payment_method": "cash", "key": "ps-" + shop.slug}}
@@ -318,6 +348,9 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:plan_status": ShopUrl(
         "post", objects=lambda shop: {"plan_id": _plan(shop).public_id}, data={"status": "paused"}
     ),
+    "rewards:plan_price": ShopUrl("post", objects=_price_form),
+    "rewards:plan_price_change": ShopUrl(objects=_price_change),
+    "rewards:plan_price_cancel": ShopUrl("post", objects=_price_change),
     "rewards:counter_plan_sell": ShopUrl("post", objects=_plan_sale),
     "rewards:counter_plan_use": ShopUrl("post", objects=_bundle_held),
     "rewards:membership_refund": ShopUrl("post", objects=_bundle_held),

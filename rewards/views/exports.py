@@ -1,5 +1,5 @@
-"""The owner's exports of members and the ledger: ask for one, watch it being prepared, download it
-while its days last (rewards/export.py writes them)."""
+"""The owner's exports of members, the ledger and the memberships sold: ask for one, watch it being
+prepared, download it while its days last (rewards/export.py writes them)."""
 
 from datetime import timedelta
 
@@ -27,7 +27,10 @@ LISTED = 20
 @require_http_methods(["GET", "POST"])
 def export_list(request):
     shop = request.shop
-    form = ExportForm(request.POST or None)
+    # A link may choose what to export ("Download memberships" on the plans page); anything else is ignored.
+    choices = {"kind": ShopExport.Kind.values, "format": ShopExport.Format.values}
+    initial = {name: request.GET[name] for name, values in choices.items() if request.GET.get(name) in values}
+    form = ExportForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             export.export_request(shop=shop, user=request.user, **form.cleaned_data)

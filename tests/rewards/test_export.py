@@ -23,7 +23,8 @@ from members.models import AuditEntry, ConsentMethod, Member, ShopExport
 from members.services import member_erase, shop_delete
 from rewards import export
 from rewards import services as rewards
-from rewards.models import LedgerEntry
+from rewards.ledger import lock_member
+from rewards.models import LedgerEntry, MembershipPlan
 
 from ..conftest import key
 from ..factories import MemberFactory, StampProgramFactory, TierFactory, VoucherFactory
@@ -389,3 +390,149 @@ def test_a_run_passes_over_the_export_another_worker_is_writing(world):
         release.set()
         thread.join()
     assert export.prepare_due() == 1
+
+
+# Memberships and bundles sold
+
+
+def plan_sale(member, plan, staff, *, at=None, payment_method="cash", receipt="", renews=None):
+    return rewards.plan_sell(
+        member=member, plan=plan, staff=staff, payment_method=payment_method, idempotency_key=key(), receipt=receipt,
+        renews=renews, at=at,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def plans_sold(world):
+    """November 2026 in Taipei, seen on the 25th at noon: Mia's club membership with a receipt a
+    spreadsheet would run, renewed early; Ben's bundle, one latte used, then refunded; Ann's free
+    trial; Eve's membership, and Eve erased since; Cy's sale undone at once; Zed's on 31 October,
+    late in the evening; and a membership of Dave's shop."""
+
+    def at(*args):
+        return datetime(*args, tzinfo=TAIPEI)
+
+    club = MembershipPlan.objects.create(shop=world.shop, name="Coffee club", kind="period", price=490, period_months=1)
+    lattes = MembershipPlan.objects.create(shop=world.shop, name="10 lattes", kind="bundle", price=1000, items=10,
+                                           item_name="latte")  # fmt: skip
+    people = {name: MemberFactory(shop=world.shop, name=name) for name in ("Mia", "Ben", "Ann", "Eve", "Cy", "Zed")}
+    with time_machine.travel(at(2026, 11, 25, 12), tick=False):
+        zed = plan_sale(people["Zed"], club, world.carol, at=at(2026, 10, 31, 23, 30)).membership
+        mia = plan_sale(people["Mia"], club, world.carol, at=at(2026, 11, 1, 10), payment_method="card",
+                        receipt="=1+1").membership  # fmt: skip
+        ben = plan_sale(people["Ben"], lattes, world.carol, at=at(2026, 11, 5, 10)).membership
+        rewards.bundle_redeem(member=people["Ben"], membership=ben, staff=world.carol, idempotency_key=key(),
+                              at=at(2026, 11, 5, 11))  # fmt: skip
+        rewards.membership_refund(membership=ben, staff=world.bob, idempotency_key=key(), at=at(2026, 11, 6, 10))
+        with transaction.atomic():
+            ann = rewards.plan_trial_start_locked(
+                member=lock_member(people["Ann"].pk), plan=club, days=14, now=at(2026, 11, 7, 10)
+            )
+        eve = plan_sale(people["Eve"], club, world.carol, at=at(2026, 11, 8, 10)).membership
+        member_erase(member=people["Eve"], by=world.alice)
+        renewal = plan_sale(people["Mia"], club, world.carol, at=at(2026, 11, 20, 10), renews=mia).membership
+        undone = plan_sale(people["Cy"], club, world.carol)
+        rewards.action_undo(shop=world.shop, group=undone.group, staff=world.carol, idempotency_key=key())
+        theirs = MembershipPlan.objects.create(shop=world.other_shop, name="Bread club", kind="period", price=100,
+                                               period_months=1)  # fmt: skip
+        other = MemberFactory(shop=world.other_shop, name="Dave's customer")
+        plan_sale(other, theirs, world.dave, at=at(2026, 11, 2, 10))
+    return {"zed": zed, "mia": mia, "ben": ben, "ann": ann, "eve": eve, "renewal": renewal,
+            "cy": undone.membership, "people": people}  # fmt: skip
+
+
+def test_the_memberships_sold_as_csv(world, alice_client, plans_sold, django_capture_on_commit_callbacks):
+    response = ask(alice_client, world.shop, django_capture_on_commit_callbacks, kind="memberships")
+    assert response.status_code == 302
+    item = ShopExport.objects.get()
+    assert (item.kind, item.format, item.rows) == ("memberships", "csv", 7)
+    entry = AuditEntry.objects.get(shop=world.shop, action=AuditEntry.Action.MEMBERS_EXPORTED)
+    assert (entry.actor, entry.note) == (world.alice, "memberships, csv, start to today")
+
+    response = alice_client.get(download_url(world.shop, item))
+    assert response["Content-Disposition"].endswith(f'-memberships-{timezone.localdate(timezone=TAIPEI)}.csv"')
+    rows = csv_rows(response)
+    assert rows[0] == export.MEMBERSHIP_HEADER == [
+        "member_code", "member_name", "plan", "kind", "trial", "sold_at", "starts", "ends", "price_paid",
+        "payment_method", "receipt", "status", "items_total", "items_left", "refunded_amount", "renews",
+        "early_renewal", "undone",
+    ]  # fmt: skip
+    table = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    # In the order sold; Dave's shop's is not there.
+    assert [row["member_name"] for row in table] == ["Zed", "Mia", "Ben", "Ann", "", "Mia", "Cy"]
+    assert "Dave's customer" not in str(rows) and "Bread club" not in str(rows)
+    zed, mia, ben, ann, eve, renewal, cy = table
+    assert mia == {
+        "member_code": plans_sold["people"]["Mia"].code, "member_name": "Mia", "plan": "Coffee club",
+        "kind": "Membership for a period", "trial": "no", "sold_at": "2026-11-01T10:00:00+08:00",
+        "starts": "2026-11-01T10:00:00+08:00", "ends": mia["ends"], "price_paid": "490.00",
+        "payment_method": "Card", "receipt": "'=1+1", "status": "Active", "items_total": "0", "items_left": "0",
+        "refunded_amount": "0.00", "renews": "no", "early_renewal": "no", "undone": "no",
+    }  # fmt: skip
+    assert mia["ends"].startswith("2026-12-01")
+    assert (renewal["renews"], renewal["early_renewal"], renewal["starts"]) == ("yes", "yes", mia["ends"])
+    assert renewal["sold_at"] == "2026-11-20T10:00:00+08:00"
+    assert (ben["kind"], ben["status"], ben["items_total"], ben["items_left"], ben["refunded_amount"]) == (
+        "Prepaid bundle", "Refunded", "10", "0", "900.00"
+    )  # fmt: skip
+    assert (ben["price_paid"], ben["payment_method"], ben["ends"]) == ("1000.00", "Cash", "")
+    assert (ann["trial"], ann["price_paid"], ann["payment_method"]) == ("yes", "0.00", "")
+    # Eve was erased: her sale is there under her code, which names nobody.
+    assert eve["member_code"] == plans_sold["people"]["Eve"].code and eve["member_name"] == ""
+    assert (cy["undone"], cy["status"], cy["renews"]) == ("yes", "Ended", "no")
+    assert zed["undone"] == "no" and zed["sold_at"] == "2026-10-31T23:30:00+08:00"
+
+
+def test_the_memberships_as_xlsx_for_a_period_of_the_shops_days(
+    world, alice_client, plans_sold, django_capture_on_commit_callbacks
+):
+    """Zed's sale at 23:30 on 31 October in Taipei (15:30 UTC) is before 1 November there."""
+    ask(alice_client, world.shop, django_capture_on_commit_callbacks, kind="memberships", format="xlsx",
+        date_from="2026-11-01", date_to="2026-11-20")  # fmt: skip
+    item = ShopExport.objects.get()
+    book = xlsx_book(alice_client.get(download_url(world.shop, item)))
+    assert book.sheetnames == ["memberships"]
+    rows = list(book["memberships"].iter_rows())
+    assert [c.value for c in rows[0]] == export.MEMBERSHIP_HEADER
+    names = [row[1].value for row in rows[1:]]
+    assert names == ["Mia", "Ben", "Ann", None, "Mia"] and item.rows == 5  # Cy's on the 25th is after the period
+    receipt = rows[1][export.MEMBERSHIP_HEADER.index("receipt")]
+    assert receipt.data_type == "s" and receipt.value == "'=1+1"
+    assert not any(c.data_type == "f" for row in rows for c in row)
+
+
+def test_the_plans_page_links_to_the_memberships_export(world, alice_client):
+    plans = alice_client.get(reverse("rewards:plan_list", args=[world.shop.slug])).content.decode()
+    link = f"{exports_page(world.shop)}?kind=memberships&amp;format=csv"
+    assert f'href="{link}"' in plans and "Download memberships (CSV)" in plans
+    page = alice_client.get(f"{exports_page(world.shop)}?kind=memberships&format=csv").content.decode()
+    assert (
+        'value="memberships" required id="id_kind_2" checked' in page
+        and 'value="csv" required id="id_format_0" checked' in page
+    )
+    # What names no kind is ignored: the usual choice stays.
+    page = alice_client.get(f"{exports_page(world.shop)}?kind=everything&format=pdf").content.decode()
+    assert (
+        'value="members" required id="id_kind_0" checked' in page
+        and 'value="xlsx" required id="id_format_1" checked' in page
+    )
+    # A manager sees the plans without the link (the exports are the owner's).
+    plans = world.client(world.bob).get(reverse("rewards:plan_list", args=[world.shop.slug])).content.decode()
+    assert exports_page(world.shop) not in plans
+
+
+def test_another_shop_cannot_have_the_memberships(world, alice_client, plans_sold, django_capture_on_commit_callbacks):
+    ask(alice_client, world.shop, django_capture_on_commit_callbacks, kind="memberships")
+    item = ShopExport.objects.get()
+    dave = world.client(world.dave)
+    assert dave.get(download_url(world.shop, item)).status_code == 404
+    assert dave.get(download_url(world.other_shop, item)).status_code == 404
+    # Dave's own file holds his shop's sale only.
+    ask(dave, world.other_shop, django_capture_on_commit_callbacks, kind="memberships")
+    his = ShopExport.objects.get(shop=world.other_shop)
+    rows = csv_rows(dave.get(download_url(world.other_shop, his)))
+    assert [row[1] for row in rows[1:]] == ["Dave's customer"]
+    assert (
+        world.client(world.bob).post(exports_page(world.shop), {"kind": "memberships", "format": "csv"}).status_code
+        == 403
+    )

@@ -2,12 +2,13 @@
 retired without touching what was sold, and the figures on the list against a direct count."""
 
 import zoneinfo
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from members.currency import quantize
 from members.errors import Code, LoyaltyError
@@ -363,22 +364,30 @@ def test_the_list_is_a_fixed_number_of_queries(world, alice_client, django_asser
         for i in range(n):
             plan = make_plan(world.shop, name=f"Plan {i}-{n}")
             club = MembershipPlan.objects.create(
-                shop=world.shop, name=f"Club {i}-{n}", kind="period", price=Decimal(300), period_months=1, tier=tier
-            )
+                shop=world.shop, name=f"Club {i}-{n}", kind="period", price=Decimal(300), period_months=1, tier=tier,
+                allowance_title="Free coffee",
+            )  # fmt: skip
             for _ in range(2):
                 member = MemberFactory(shop=world.shop)
                 redeem(member, sell(member, plan, world.carol), world.carol)
-                sell(member, club, world.carol)
+                held = sell(member, club, world.carol)
+                sell(member, club, world.carol, renews=held)  # renewed early
+            # A new price scheduled for each club (its invitations wait for the worker here).
+            day = timezone.localdate(timezone=world.shop.tz) + timedelta(days=9)
+            services.price_change_schedule(plan=club, new_price=Decimal(350), from_day=day, staff=world.alice)
 
     grow(1)
     alice_client.get(url)
-    # user and role; the shop switcher; plans with their tiers; memberships held; sales
-    with django_assert_num_queries(5):
-        assert alice_client.get(url).status_code == 200
+    # user and role; the shop switcher; plans with their tiers and scheduled prices; memberships held;
+    # sales; memberships around the month's start (churn); monthly vouchers
+    with django_assert_num_queries(7):
+        page = alice_client.get(url).content.decode()
+    assert page.count("Cancel the new price") == 1
     grow(4)
     services.plan_set_status(plan=MembershipPlan.objects.first(), status=Status.RETIRED, by=world.alice)
-    with django_assert_num_queries(5):
-        assert alice_client.get(url).status_code == 200
+    with django_assert_num_queries(7):
+        page = alice_client.get(url).content.decode()
+    assert page.count("Cancel the new price") == 5 and page.count("Schedule a new price") == 4
 
 
 def test_the_form_is_a_fixed_number_of_queries(world, alice_client, django_assert_num_queries):

@@ -14,6 +14,7 @@ ledger row that the demo does not hold, fails the crawl.
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -26,6 +27,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
+from django.utils import timezone
 
 from campaigns.insights.views import KINDS as INSIGHT_ROWS
 from campaigns.models import Campaign, Segment
@@ -34,7 +36,17 @@ from members.models import Invitation, Member, MemberImport, MemberMerge, Messag
 from members.roles import Role, role_has
 from members.tokens import card_token, invitation_token, unsubscribe_token
 from rewards import export, imports
-from rewards.models import CatalogueReward, LedgerEntry, Membership, MembershipPlan, Purchase, StampProgram, Tier
+from rewards import services as rewards_services
+from rewards.models import (
+    CatalogueReward,
+    LedgerEntry,
+    Membership,
+    MembershipPlan,
+    PlanPriceChange,
+    Purchase,
+    StampProgram,
+    Tier,
+)
 
 from ..tenancy import walk_urls
 
@@ -114,6 +126,11 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
         "tier_id": [(t.name, {**base, "tier_id": t.public_id}) for t in Tier.objects.filter(shop=shop)],
         "reward_id": [(r.kind, {**base, "reward_id": r.public_id}) for r in CatalogueReward.objects.filter(shop=shop)],
         "plan_id": [(p.kind, {**base, "plan_id": p.public_id}) for p in MembershipPlan.objects.filter(shop=shop)],
+        "change_id": [
+            ("pending" if change.pending else "past",
+             {**base, "plan_id": change.plan.public_id, "change_id": change.public_id})
+            for change in PlanPriceChange.objects.filter(shop=shop).select_related("plan")
+        ],
         "membership_id": [
             (held.status, {**base, "member_id": held.member.public_id, "membership_id": held.public_id})
             for held in Membership.objects.filter(shop=shop).select_related("member")
@@ -251,6 +268,13 @@ def demo_cafe() -> Cafe:
     # Beside the demo's import of paper cards (one row rejected), a file waiting for its columns.
     sheet = "Name,Phone,Coffee card\n陳小明,0955 123 456,7\nNo phone,,3\n".encode()
     imports.upload(shop=shop, user=users[Role.OWNER], data=sheet, filename="again.csv", encoding="auto")
+    # A plan's new price scheduled, for its results page and the cancel button (the demo may hold one).
+    if not PlanPriceChange.objects.filter(shop=shop).exists():
+        plan = MembershipPlan.objects.filter(shop=shop, kind=MembershipPlan.Kind.PERIOD).first()
+        rewards_services.price_change_schedule(
+            plan=plan, new_price=plan.price + 50, from_day=timezone.localdate(timezone=shop.tz) + timedelta(days=10),
+            staff=users[Role.OWNER],
+        )  # fmt: skip
     cafe = Cafe(shop, users, customer, members)
     cafe.targets = _targets(cafe)
     return cafe
