@@ -48,6 +48,7 @@ from rewards.models import (
     Membership,
     MembershipPlan,
     OverrideReason,
+    PlanPriceChange,
     PointsRule,
     StampProgram,
     Tier,
@@ -609,10 +610,10 @@ class Cafe:
             shop=shop, public_id=self.uuid(), name="10 lattes for the price of 8", kind=MembershipPlan.Kind.BUNDLE,
             price=Decimal(1040), items=10, item_name="latte", valid_days=180, created_at=self.at(60, hour=9),
         )  # fmt: skip
-        MembershipPlan.objects.create(
+        club = MembershipPlan.objects.create(
             shop=shop, public_id=self.uuid(), name="Coffee club", kind=MembershipPlan.Kind.PERIOD, price=Decimal(490),
-            period_months=1, discount_percent=10, benefits="A free drip coffee every month",
-            created_at=self.at(60, hour=9),
+            period_months=1, discount_percent=10, allowance_title="A free drip coffee", vip_after_months=6,
+            benefits="First taste of each new roast", created_at=self.at(240, hour=9),
         )  # fmt: skip
         # (who, bought days ago, lattes days ago, refunded days ago)
         buyers = [(self.crowd[5], 35, (30, 19, 8), None), (self.crowd[9], 28, (21, 14), 10)]
@@ -632,6 +633,59 @@ class Cafe:
                 rewards_services.membership_refund(
                     membership=sold, staff=manager, idempotency_key=self.key("unplan"), at=self.at(refunded, hour=17)
                 )
+        self.coffee_club(club, bundle)
+
+    def coffee_club(self, club: MembershipPlan, bundle: MembershipPlan) -> None:
+        """The monthly club over eight months, as the hourly round saw it: a regular who renewed every
+        month for seven months is VIP and renewed early, at today's price, when the owner announced
+        a new one; another let it lapse; a bundle bought half a year ago expired with lattes left;
+        the gold members were offered a month of it for free."""
+        vip, lapsed, expired = self.crowd[2], self.crowd[4], self.crowd[6]
+        staff = self.rng.choice(self.staff)
+
+        def sell(member, plan, days_ago, renews=None):
+            held = rewards_services.plan_sell(
+                member=member, plan=plan, staff=staff, idempotency_key=self.key("plan"), renews=renews,
+                payment_method=self.rng.choice(Membership.PaymentMethod.values), at=self.at(days_ago),
+            ).membership  # fmt: skip
+            Membership.objects.filter(pk=held.pk).update(public_id=self.uuid())
+            return held
+
+        # Renewed at the counter two or three days before each month ended, seven months running.
+        held = sell(vip, club, 215)
+        while held.ends_at < self.now + timedelta(days=2):
+            renew_on = (self.today - timezone.localtime(held.ends_at, self.shop.tz).date()).days + 3
+            held = sell(vip, club, renew_on, renews=held)
+        sell(lapsed, club, 45)
+        sold = sell(expired, bundle, 200)
+        for days in (190, 150, 120, 95):
+            rewards_services.bundle_redeem(
+                member=expired, membership=sold, staff=staff, at=self.at(days), idempotency_key=self.key("latte")
+            )
+        # The hourly round, day by day: monthly vouchers, ends, reminders, the VIP's months.
+        for days_ago in range(240, -1, -1):
+            rewards_services.memberships_run(now=self.at(days_ago, hour=7))
+        # The owner announced a new price three days ago: 550 from ten days on.
+        change = rewards_services.price_change_schedule(
+            plan=club, new_price=Decimal(550), from_day=self.today + timedelta(days=10), staff=self.users[Role.OWNER]
+        )
+        PlanPriceChange.objects.filter(pk=change.pk).update(created_at=self.at(3, hour=8), public_id=self.uuid())
+        rewards_services.price_change_invite(change_id=change.pk, now=self.at(3, hour=8))
+        # The VIP renewed early this morning, at today's price.
+        sell(vip, club, 0, renews=held)
+        # Five days ago the owner offered the gold members a month of the club for free.
+        trial = Campaign.objects.create(
+            shop=self.shop, public_id=self.uuid(), kind=Campaign.Kind.ANNOUNCEMENT, name="Try the Coffee club",
+            subject="A month of the Coffee club, on us", body="Your monthly drip coffee and 10% off, for a month.",
+            audience=Campaign.Audience.TIER, audience_tier=self.gold, gift="plan_trial", gift_plan=club,
+            gift_plan_days=30, starts_at=self.at(6), send_at=self.at(5, hour=10),
+        )  # fmt: skip
+        campaign_services.announcement_send(campaign=trial, now=self.at(5, hour=10))
+        self.campaigns[trial.name] = trial
+        # What the round wrote went out at the time.
+        Message.objects.filter(shop=self.shop, status=Message.Status.PENDING).update(
+            status=Message.Status.SENT, sent_at=self.now, attempts=1
+        )
 
 
 def persona_member(shop: Shop, key: str) -> Member:

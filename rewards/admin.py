@@ -13,6 +13,7 @@ from .models import (
     MemberCard,
     Membership,
     MembershipPlan,
+    PlanPriceChange,
     PointsExpiryTerms,
     PointsRule,
     Purchase,
@@ -126,6 +127,15 @@ class MembershipPlanAdmin(RecordAdmin):
     list_display = ["name", "shop", "kind", "price", "period_months", "items", "status"]
     list_select_related = ["shop"]
     list_filter = ["kind", "status"]
+
+
+@admin.register(PlanPriceChange)
+class PlanPriceChangeAdmin(RecordAdmin):
+    """A plan's scheduled new price and its invitations: scheduled and cancelled on the owner's plan
+    pages, through their service."""
+
+    list_display = ["plan", "shop", "old_price", "new_price", "starts_at", "invited", "applied_at", "cancelled_at"]
+    list_select_related = ["plan", "shop"]
 
 
 @admin.register(Membership)

@@ -354,3 +354,20 @@ class ExportForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("This day included, in the shop's time zone. Empty: up to now."),
     )
+
+
+class PlanPriceForm(forms.Form):
+    """A plan's new price from a day on; whether that day and price may be is the service's to say
+    (``services.price_change_schedule``)."""
+
+    new_price = forms.DecimalField(label=_("New price"), min_value=0, max_digits=12, decimal_places=2)
+    from_day = forms.DateField(
+        label=_("New price from"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("From the start of this day in the shop's time zone: tomorrow at the earliest."),
+    )
+
+    def __init__(self, *args, currency: str, tomorrow, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, currency, "new_price")
+        self.fields["from_day"].widget.attrs["min"] = tomorrow.isoformat()

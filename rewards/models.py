@@ -749,6 +749,7 @@ class PlanPriceChange(models.Model):
     renew early at the price of today, and the results page shows who did. The new price applies
     from ``starts_at`` (midnight of the day, in the shop's time zone)."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     plan = models.ForeignKey(MembershipPlan, on_delete=models.CASCADE, related_name="price_changes")
     old_price = models.DecimalField(_("price now"), max_digits=12, decimal_places=2)

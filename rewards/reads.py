@@ -7,7 +7,7 @@ their news (a member day running now, a referral offer) through ``signals.extras
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from members.emails import masked_email
@@ -16,12 +16,12 @@ from members.models import Member, Shop
 from . import signals
 from .config import shop_rewards
 from .ledger import Reason
-from .models import CatalogueReward, LedgerEntry, Membership, StampProgram, Voucher
+from .models import CatalogueReward, LedgerEntry, Membership, MembershipPlan, PlanPriceChange, StampProgram, Voucher
 from .services.expiry import next_expiry
 from .services.merge import merges_of, undoable
 from .services.plans import refund_due
 from .services.purchases import points_value
-from .services.tiers import standing
+from .services.tiers import months_in_a_row, standing
 
 
 @dataclass
@@ -70,15 +70,56 @@ def masked_contact(member: Member) -> str:
     return ""
 
 
+@dataclass
+class PlanOffer:
+    """A plan on sale at the counter, at what it costs now, with a new price scheduled if any."""
+
+    plan: MembershipPlan
+    price: Decimal
+    change: PlanPriceChange | None
+
+
+def plans_on_sale(settings) -> list[PlanOffer]:
+    """The plans staff may sell, priced for now (held with the shop's settings: no query)."""
+    now = timezone.now()
+    offers = []
+    for plan in settings.plans_on_sale:
+        change = settings.price_change(plan)
+        offers.append(
+            PlanOffer(plan, settings.price_now(plan, now), change if change and change.starts_at > now else None)
+        )
+    return offers
+
+
 def held_memberships(member: Member) -> list[Membership]:
     """The memberships a member holds now, newest first, each with its plan (one query, none in a
     shop that never had a plan): a period not yet over, a bundle not expired, used up or not (staff
-    see "0 of 10 left" and sell another)."""
-    if not shop_rewards(member.shop).has_plans:
+    see "0 of 10 left" and sell another). A renewal bought ahead is not listed on its own: the one it
+    continues says until when it runs on (``renewed_until``). Each also carries what it costs to
+    renew now (``renew_price``), a new price scheduled (``price_change``), its months in a row and
+    whether they make the member VIP."""
+    settings = shop_rewards(member.shop)
+    if not settings.has_plans:
         return []
-    now = timezone.now()
-    held = member.memberships.filter(status=Membership.Status.ACTIVE).select_related("plan")
-    return list(held.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)))
+    now, tz = timezone.now(), member.shop.tz
+    renewal = Membership.objects.filter(renews=OuterRef("pk"), status=Membership.Status.ACTIVE).values("ends_at")
+    held = (
+        member.memberships.filter(status=Membership.Status.ACTIVE, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("plan")
+        .annotate(renewed_until=Subquery(renewal[:1]))
+    )
+    held = list(held)
+    for membership in held:
+        plan = membership.plan
+        membership.renew_price = settings.price_now(plan, now)
+        change = settings.price_change(plan)
+        membership.price_change = change if change is not None and change.starts_at > now else None
+        membership.months_in_a_row = months_in_a_row(membership.chain_started_at or membership.starts_at, now, tz)
+        membership.is_vip = (
+            plan.has_vip and not membership.trial and membership.months_in_a_row >= plan.vip_after_months
+        )
+    return held
 
 
 @dataclass
@@ -130,7 +171,7 @@ def counter_panel(shop: Shop, member: Member) -> dict:
         "cards": cards(shop, stamps),
         "vouchers": usable_vouchers(member),
         "memberships": held_memberships(member),
-        "plans_on_sale": settings.plans_on_sale,
+        "plans_on_sale": plans_on_sale(settings),
     }
 
 

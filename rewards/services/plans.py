@@ -28,7 +28,7 @@ from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
 from ..models import Membership, MembershipPlan, PlanPriceChange, Voucher
 from .stamps import opens_visit, visit_recorded
-from .tiers import months_in_a_row, period_end, plan_tiers_settle, tier_settle
+from .tiers import months_in_a_row, period_end, plan_tiers_settle, standing, tier_settle
 
 Kind = MembershipPlan.Kind
 Status = Membership.Status
@@ -69,23 +69,28 @@ def _renewed(locked: Member, plan: MembershipPlan, renews: Membership | None, no
     tz = locked.shop.tz
     if renews is None:
         held = (
-            Membership.objects.filter(member=locked, plan=plan, status=Status.ACTIVE, trial=False, ends_at__gt=now)
-            .filter(renewal__isnull=True)
+            Membership.objects.select_related("renewal")
+            .filter(member=locked, plan=plan, status=Status.ACTIVE, trial=False, ends_at__gt=now)
+            .exclude(renewal__status=Status.ACTIVE)
             .order_by("-ends_at")
             .first()
         )
-        return held
-    held = Membership.objects.select_related("renewal").filter(pk=renews.pk).first()
-    if held is None or held.member_id != locked.pk or held.plan_id != plan.pk or held.trial:
-        raise LoyaltyError(_("This membership changed meanwhile; open the member again."), code=Code.WRONG_MEMBER)
-    if held.status != Status.ACTIVE:
-        raise LoyaltyError(_("This membership has ended; sell the plan again instead."), code=Code.MEMBERSHIP_ENDED)
+    else:
+        held = Membership.objects.select_related("renewal").filter(pk=renews.pk).first()
+        if held is None or held.member_id != locked.pk or held.plan_id != plan.pk or held.trial:
+            raise LoyaltyError(_("This membership changed meanwhile; open the member again."), code=Code.WRONG_MEMBER)
+        if held.status != Status.ACTIVE:
+            raise LoyaltyError(_("This membership has ended; sell the plan again instead."), code=Code.MEMBERSHIP_ENDED)
     renewal = getattr(held, "renewal", None)
     if renewal is not None and renewal.status == Status.ACTIVE:
         raise LoyaltyError(
             _("Already renewed: it runs on until %(day)s.") % {"day": _local_day(renewal.ends_at, tz)},
             code=Code.ALREADY_RENEWED,
         )
+    if renewal is not None:
+        # Its renewal was refunded: the member still holds this one, and the new sale renews it in
+        # the refunded one's place (one renewal per membership).
+        Membership.objects.filter(pk=renewal.pk).update(renews=None)
     return held
 
 
@@ -128,10 +133,13 @@ def plan_sell(
         continued = None
         if plan.kind == Kind.PERIOD:
             continued = _renewed(locked, plan, renews, now)
-            # A trial of this plan gives way to the paid membership, from now.
-            Membership.objects.filter(member=locked, plan=plan, trial=True, status=Status.ACTIVE).update(
-                status=Status.ENDED
+            # A trial of this plan gives way to the paid membership, from now, and its voucher of the
+            # month not used yet to the membership's own.
+            trials = Membership.objects.filter(member=locked, plan=plan, trial=True, status=Status.ACTIVE)
+            Voucher.objects.filter(membership__in=trials, status=Voucher.Status.ISSUED).update(
+                status=Voucher.Status.VOIDED
             )
+            trials.update(status=Status.ENDED, next_allowance_at=None)
             starts = max(now, continued.ends_at) if continued else now
             ends = period_end(starts, plan.period_months, shop.tz)
         else:
@@ -156,9 +164,17 @@ def plan_sell(
             idempotency_key=idempotency_key, staff=staff, now=now, note=membership.receipt, seen=True,
         )  # fmt: skip
         entries = [entry]
+        tier_before = locked.tier_id
         if starts <= now:
             entries += _started(locked, membership, now, group)
-    return ActionResult(group, entries, membership=membership)
+    result = ActionResult(group, entries, membership=membership)
+    result.vouchers_issued = [e.voucher for e in entries if e.reason == Reason.PLAN_ALLOWANCE]
+    if locked.tier_id != tier_before:
+        # The plan gave a tier: the counter shows where the member stands now.
+        result.standing = standing(locked, now)
+        if result.standing is not None:
+            result.standing.held = locked.tier
+    return result
 
 
 def _started(locked: Member, membership: Membership, now, group) -> list:
@@ -383,7 +399,7 @@ def memberships_end(*, now=None) -> int:
             Membership.objects.filter(pk=held.pk).update(status=Status.ENDED, next_allowance_at=None)
             held.status = Status.ENDED
             if held.items_left:
-                post(locked, Reason.PLAN_EXPIRED, membership=held, items=-held.items_left, now=now)
+                post(locked, Reason.PLAN_EXPIRED, membership=held, items=-held.items_left, group=uuid.uuid4(), now=now)
             tier_settle(member=locked, now=now, ended=True)
             if held.kind == Kind.PERIOD and not held.trial and not _continues(held):
                 _tell_lapsed(locked, held, now)
@@ -439,7 +455,7 @@ def membership_reminders(*, now=None) -> int:
             Q(trial=False, ends_at__lte=now + timedelta(days=REMIND_DAYS))
             | Q(trial=True, ends_at__lte=now + timedelta(days=REMIND_TRIAL_DAYS))
         )
-        .filter(Q(kind=Kind.PERIOD, renewal__isnull=True) | Q(kind=Kind.BUNDLE, items_left__gt=0))
+        .filter((Q(kind=Kind.PERIOD) & ~Q(renewal__status=Status.ACTIVE)) | Q(kind=Kind.BUNDLE, items_left__gt=0))
         .select_related("plan", "member__shop")
     )
     for held in due:
@@ -535,7 +551,7 @@ def price_change_invite(*, change_id: int, now=None) -> int:
         return 0
     shop, plan = change.shop, change.plan
     context = {
-        "plan": plan.name, "price": format_money(change.old_price, shop.currency),
+        "plan": plan.name, "kind": plan.kind, "price": format_money(change.old_price, shop.currency),
         "new_price": format_money(change.new_price, shop.currency),
         "new_price_from": _local_day(change.starts_at, shop.tz),
     }  # fmt: skip
@@ -547,7 +563,9 @@ def price_change_invite(*, change_id: int, now=None) -> int:
         )  # fmt: skip
         queued += message is not None
     invited = Message.objects.filter(shop=shop, campaign=PRICE_RISE, occasion=str(change.pk)).count()
-    PlanPriceChange.objects.filter(pk=change.pk).update(invited=invited, invited_at=now)
+    # When the invitations first went out; a run again (a lost worker's) only counts them again.
+    PlanPriceChange.objects.filter(pk=change.pk).update(invited=invited)
+    PlanPriceChange.objects.filter(pk=change.pk, invited_at__isnull=True).update(invited_at=now)
     return queued
 
 

@@ -193,7 +193,9 @@ def tier_settle(*, member: Member, now, ended: bool = False) -> None:
     target = _highest(current.tier if current else None, plan_floor(member, now), trial.tier if trial else None)
     if _rank(target) > _rank(member.tier):
         _move(member, target, TierChange.Reason.PLAN, now)
-    elif ended and _rank(target) < _rank(member.tier):
+    elif ended and _rank(target) < _rank(member.tier) and member.tier_short_since is None:
+        # A member short of a tier they earned keeps it through the grace (the nightly review moves
+        # them down): a membership that ends takes back only what it gave.
         _move(member, target, TierChange.Reason.PLAN_END, now)
 
 

@@ -35,6 +35,7 @@ from ..reads import (
     counter_panel,
     held_memberships,
     masked_contact,
+    plans_on_sale,
     stamps_by_program,
     usable_vouchers,
 )
@@ -155,7 +156,7 @@ def _answer(request, member, method, *, result=None, outcome=None, status=200, r
             # A plan sold, an item used or either undone: the member's memberships, read again.
             changed["memberships"] = True
             context["memberships"] = held_memberships(member)
-            context["plans_on_sale"] = settings.plans_on_sale
+            context["plans_on_sale"] = plans_on_sale(settings)
     elif refresh or result is not None:
         member.refresh_from_db(fields=["points", "last_visit_at", "tier"])
         panel = counter_panel(shop, member)
@@ -316,6 +317,16 @@ def counter_plan_sell(request, member_id):
     """Sell one of the shop's plans on sale to the member, paid at the till. Staff may: it is the
     counter's work; refunds stay with managers, on the member page."""
     member = shop_member_or_404(request, member_id)
+    renews = None
+    if "renews" in request.POST:
+        # "Renew" on a membership the member holds: the same plan, continued from its end.
+        renews = (
+            Membership.objects.for_shop(request.shop)
+            .filter(member=member, public_id=uuid_or_none(request.POST["renews"]))
+            .first()
+        )
+        if renews is None:
+            raise Http404
     plan_id = uuid_or_none(request.POST.get("plan"))
     plan = shop_rewards(request.shop).plan_on_sale(plan_id)
     if plan is None:
@@ -334,6 +345,7 @@ def counter_plan_sell(request, member_id):
             staff=request.user,
             payment_method=request.POST.get("payment_method") or Membership.PaymentMethod.CASH,
             receipt=request.POST.get("receipt", "")[:40],
+            renews=renews,
             idempotency_key=_key(request),
         ),
     )

@@ -86,3 +86,83 @@ def test_staff_sell_a_bundle_and_hand_over_two_drinks(live_server, page, phone_p
     assert_accessible(manager_page, "member page with a membership")
     manager.close()
     assert ledger.drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_renews_early_at_todays_price_before_a_price_rise(
+    live_server, page, phone_page, screenshot, assert_accessible
+):
+    """The owner announced the Coffee club's new price (the demo's NT$550 from ten days on). Staff
+    sell it to a regular at today's price and renew it early in one tap: the new month starts when
+    the first ends. A second till with the same member open cannot renew it twice; it shows why. The
+    card says until when it runs, and the owner's results page lists the early renewal."""
+    call_command("demo")
+    wei = Member.objects.get(email="member1@demo.example")
+    club = MembershipPlan.objects.get(shop=wei.shop, name="Coffee club")
+    change = club.price_changes.get(applied_at__isnull=True, cancelled_at__isnull=True)
+    assert (club.price, change.new_price) == (490, 550)
+
+    log_in(page, live_server, "staff@demo.example")
+    counter = f"{live_server.url}/s/{wei.shop.slug}/counter/"
+    page.goto(counter)
+    page.locator("#counter-q").fill(member_qr_payload(wei))
+    page.locator("#counter-q").press("Enter")
+    expect(page.get_by_role("heading", name=wei.name)).to_be_visible()
+
+    sale = page.locator("details.plan-sell")
+    sale.locator("summary").click()
+    label = sale.locator("label", has_text="Coffee club")
+    expect(label).to_contain_text("NT$490")
+    expect(label).to_contain_text("NT$550 from")
+    label.get_by_role("radio").check()
+    tap(page, sale.get_by_role("button", name="Sell", exact=True))
+    expect(page.locator("#outcome .confirm")).to_contain_text("Sold: Coffee club, NT$490 (Cash).")
+    # The month's free drip coffee is on the member's vouchers at once.
+    expect(page.get_by_text("A free drip coffee").first).to_be_visible()
+    renew = page.locator("#memberships").get_by_role("button", name="Renew · NT$490")
+    expect(renew).to_be_visible()
+    expect(page.locator("#memberships")).to_contain_text("NT$550 from")
+
+    # Another till has the same member open, from before the renewal.
+    other = page.context.new_page()
+    other.goto(counter)
+    other.locator("#counter-q").fill(member_qr_payload(wei))
+    other.locator("#counter-q").press("Enter")
+    expect(other.locator("#memberships").get_by_role("button", name="Renew · NT$490")).to_be_visible()
+
+    tap(page, renew)
+    expect(page.locator("#outcome .confirm")).to_contain_text("Renewed: Coffee club runs until")
+    expect(page.locator("#outcome .confirm")).to_contain_text("NT$490 (Cash)")
+    expect(page.locator("#memberships")).to_contain_text("Renewed: runs on until")
+    expect(page.locator("#memberships").get_by_role("button", name=re.compile("^Renew"))).to_have_count(0)
+    screenshot(page, "renew-early-counter")
+    assert_accessible(page, "counter after an early renewal")
+
+    tap(other, other.locator("#memberships").get_by_role("button", name="Renew · NT$490"))
+    expect(other.locator("#outcome")).to_contain_text("Already renewed: it runs on until")
+    screenshot(other, "renew-twice-refused")
+    other.close()
+
+    first, renewal = Membership.objects.filter(member=wei, plan=club).order_by("created_at", "pk")
+    assert renewal.renews_id == first.pk and renewal.starts_at == first.ends_at
+    assert (first.price_paid, renewal.price_paid) == (490, 490)
+
+    # Wei's card, in Traditional Chinese: the club, and that it is renewed.
+    phone_page.goto(f"{live_server.url}/c/{card_token(wei)}/")
+    memberships = phone_page.locator(".card-memberships")
+    expect(memberships).to_contain_text("Coffee club")
+    expect(memberships).to_contain_text("已續訂")
+    screenshot(phone_page, "renew-early-card")
+    assert_accessible(phone_page, "card with a renewed membership")
+
+    # The owner's results page of the price change lists Wei among the early renewals.
+    owner = page.context.browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+    owner_page = owner.new_page()
+    log_in(owner_page, live_server, "owner@demo.example")
+    owner_page.goto(f"{live_server.url}/s/{wei.shop.slug}/plans/")
+    owner_page.get_by_role("link", name="Who renewed Coffee club").click()
+    expect(owner_page.get_by_role("row").filter(has_text=wei.name)).to_contain_text("NT$490")
+    screenshot(owner_page, "renew-early-results")
+    assert_accessible(owner_page, "price change results")
+    owner.close()
+    assert ledger.drift() == []

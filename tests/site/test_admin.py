@@ -29,6 +29,7 @@ STATE = {
     "rewards.tiertrial": None,
     "rewards.membershipplan": None,
     "rewards.membership": None,
+    "rewards.planpricechange": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
