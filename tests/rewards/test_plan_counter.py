@@ -266,3 +266,50 @@ def test_staff_do_not_refund_and_managers_find_the_refund_from_the_counter(world
     assert "Refund a membership" not in panel(carol, world, member)
     assert "Refund a membership" in panel(world.client(world.bob), world, member)
     assert Membership.objects.get(pk=held.pk).status == Membership.Status.ACTIVE
+
+
+def test_staff_renew_in_one_tap_and_a_second_till_is_told_why_not(world, member, club, carol):
+    """Renew on the membership's row: the same plan, from its end. The panel then says until when it
+    runs on and offers no second renewal; a till still showing the old panel is refused in words."""
+    first = sold(world, member, club, at=timezone.now() - timedelta(days=20))
+    body = panel(carol, world, member)
+    assert f'name="renews" value="{first.public_id}"' in body and "Renew · NT$300" in body
+
+    response = sell(carol, world, member, club, renews=first.public_id, payment_method="transfer", receipt="R-77")
+    assert response.status_code == 200
+    assert re.search(r"Renewed: Coffee club runs until \d+ \w+ \d{4}, NT\$300 \(Bank transfer\)\.", response.text)
+    assert "Renewed: runs on until" in response.text and "Renew · NT$300" not in response.text
+    renewal = Membership.objects.get(renews=first)
+    assert (renewal.starts_at, renewal.receipt, renewal.payment_method) == (first.ends_at, "R-77", "transfer")
+
+    again = sell(carol, world, member, club, renews=first.public_id)
+    assert again.status_code == 409 and "Already renewed: it runs on until" in again.text
+    assert Membership.objects.filter(member=member).count() == 2
+    # The card says it too.
+    assert "Renew · NT$300" not in panel(carol, world, member)
+
+
+def test_renewing_someone_elses_or_a_made_up_membership_is_404(world, member, club, carol):
+    neighbour = MemberFactory(shop=world.shop)
+    theirs = sold(world, neighbour, club)
+    outsider = MemberFactory(shop=world.other_shop)
+    their_club = MembershipPlan.objects.create(
+        shop=world.other_shop, name="Bread club", kind="period", price=Decimal(200), period_months=1
+    )
+    abroad = sold(world, outsider, their_club)
+    for renews in (theirs.public_id, abroad.public_id, "not-a-uuid", ""):
+        assert sell(carol, world, member, club, renews=renews).status_code == 404
+    # A NUL byte never reaches the view: the request is refused as malformed.
+    assert sell(carol, world, member, club, renews="\x00").status_code == 400
+    assert Membership.objects.filter(renews__isnull=False).count() == 0
+
+
+def test_a_price_rise_shows_at_the_counter_and_a_renewal_before_it_pays_todays_price(world, member, club, carol):
+    first = sold(world, member, club)
+    tomorrow = timezone.localdate(timezone=world.shop.tz) + timedelta(days=1)
+    services.price_change_schedule(plan=club, new_price=Decimal(360), from_day=tomorrow, staff=world.alice)
+    body = panel(carol, world, member)
+    assert "Renew · NT$300" in body and "NT$360 from" in body
+    assert "Coffee club · NT$300" in body  # the plans on sale, in the folded control
+    sell(carol, world, member, club, renews=first.public_id)
+    assert Membership.objects.get(renews=first).price_paid == Decimal(300)
