@@ -34,7 +34,7 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
         )
         post_all(member, [{**row, "note": note} for row in rows],
                  group=uuid.uuid4(), now=now)  # fmt: skip
-    held.update(status=Membership.Status.ENDED)
+    held.update(status=Membership.Status.ENDED, next_allowance_at=None)
     Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
     # A trial running ends here: no reminder goes out, and the nightly review leaves the row alone.
     TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -347,7 +347,7 @@ def membership_refund(*, membership: Membership, staff: User, idempotency_key: s
         held.status, held.refunded_at, held.refunded_amount = Status.REFUNDED, now, refund
         # What it granted goes with it: the monthly vouchers not used yet, and the tier it gave.
         Voucher.objects.filter(membership=held, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
-        tier_settle(member=locked, now=now, ended=True)
+        tier_settle(member=locked, now=now, ended=held)
     return ActionResult(group, [entry], membership=held)
 
 
@@ -400,7 +400,7 @@ def memberships_end(*, now=None) -> int:
             held.status = Status.ENDED
             if held.items_left:
                 post(locked, Reason.PLAN_EXPIRED, membership=held, items=-held.items_left, group=uuid.uuid4(), now=now)
-            tier_settle(member=locked, now=now, ended=True)
+            tier_settle(member=locked, now=now, ended=held)
             if held.kind == Kind.PERIOD and not held.trial and not _continues(held):
                 _tell_lapsed(locked, held, now)
             ended += 1
@@ -556,7 +556,10 @@ def price_change_invite(*, change_id: int, now=None) -> int:
         "new_price_from": _local_day(change.starts_at, shop.tz),
     }  # fmt: skip
     queued = 0
-    for member in _holders(plan, now).select_related("shop").iterator(chunk_size=500):
+    # Those invited already (a run again after a lost worker) and those without an address are not read.
+    invited = Message.objects.filter(member=OuterRef("pk"), campaign=PRICE_RISE, occasion=str(change.pk))
+    due = _holders(plan, now).exclude(email="").exclude(Exists(invited))
+    for member in due.select_related("shop").iterator(chunk_size=500):
         message = message_queue(
             member=member, campaign=PRICE_RISE, occasion=str(change.pk), template="rewards/email/plan_price_rise",
             kind=Message.Kind.TRANSACTIONAL, context=context,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from members.tenancy import staff_may
 
 from ..config import shop_rewards
 from ..ledger import lock_member
-from ..models import LedgerEntry, Membership, Tier, TierChange, TierPolicy, TierTrial
+from ..models import LedgerEntry, Membership, MembershipPlan, Tier, TierChange, TierPolicy, TierTrial
 
 EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
 
@@ -183,32 +183,51 @@ def plan_floors(shop, now) -> dict[int, Tier]:
     return floors
 
 
-def tier_settle(*, member: Member, now, ended: bool = False) -> None:
-    """After a membership or trial of a plan started, ended or was refunded: the member holds the
-    highest of what they qualify for, what their memberships give and a tier trial running. Up at
-    once; down only when ``ended`` (as a tier trial's end moves down, without a grace). The caller
-    holds the member lock."""
+def tier_settle(*, member: Member, now, ended: Membership | None = None) -> None:
+    """After a membership or trial of a plan started, ended or was refunded (``ended``): the member
+    holds the highest of what they qualify for, what their memberships give and a tier trial
+    running. Up at once. Down only for a membership that ended and gave the tier held (its plan's
+    tier or VIP tier), as a tier trial's end moves down, without a grace: a membership takes back
+    only what it gave, and a tier earned by visits or points stays for the nightly review and its
+    grace. The caller holds the member lock."""
     current = standing(member, now)
     trial = TierTrial.objects.filter(member=member, ended_at__isnull=True).select_related("tier").first()
     target = _highest(current.tier if current else None, plan_floor(member, now), trial.tier if trial else None)
     if _rank(target) > _rank(member.tier):
         _move(member, target, TierChange.Reason.PLAN, now)
-    elif ended and _rank(target) < _rank(member.tier) and member.tier_short_since is None:
-        # A member short of a tier they earned keeps it through the grace (the nightly review moves
-        # them down): a membership that ends takes back only what it gave.
-        _move(member, target, TierChange.Reason.PLAN_END, now)
+    elif ended is not None and _rank(target) < _rank(member.tier):
+        plan = ended.plan
+        gave = _highest(plan.tier, None if ended.trial else plan.vip_tier)
+        if gave is not None and _rank(gave) >= _rank(member.tier):
+            _move(member, target, TierChange.Reason.PLAN_END, now)
 
 
 def plan_tiers_settle(*, now) -> int:
-    """Daily: members whose memberships now give a higher tier than they hold (a VIP run that reached
-    its months, a renewal bought ahead that began) move up. Idempotent."""
+    """Hourly: members whose memberships now give a higher tier than they hold (a VIP run that reached
+    its months, a renewal bought ahead that began) move up. Only those are read: the plan's tier
+    above the one held, or a VIP tier above it for a run about as long as the plan asks (checked
+    exactly, in the shop's calendar, before moving). Idempotent."""
+    below = Q(member__tier__isnull=True)
+    plan_tier = Q(plan__tier__isnull=False) & (below | Q(member__tier__threshold__lt=F("plan__tier__threshold")))
+    # A day's margin on each plan's months: the exact count is the shop's calendar, below.
+    vip = Q(pk__in=[])
+    for plan_id, months in MembershipPlan.objects.filter(
+        vip_tier__isnull=False, vip_after_months__isnull=False
+    ).values_list("pk", "vip_after_months"):
+        since = now - timedelta(days=28 * months - 1)
+        vip |= Q(plan_id=plan_id, chain_started_at__lte=since)
+    vip &= Q(trial=False) & (below | Q(member__tier__threshold__lt=F("plan__vip_tier__threshold")))
+    candidates = (
+        _running_with_tiers(now)
+        .filter(plan_tier | vip)
+        .select_related("member__tier", "shop")
+        .iterator(chunk_size=1_000)
+    )
+    members = {
+        held.member_id for held in candidates if _rank(_floor_of(held, now, held.shop.tz)) > _rank(held.member.tier)
+    }
     moved = 0
-    below = {}
-    for held in _running_with_tiers(now).select_related("member__tier", "shop"):
-        floor = _floor_of(held, now, held.shop.tz)
-        if _rank(floor) > _rank(held.member.tier):
-            below[held.member_id] = held.member_id
-    for member_id in below:
+    for member_id in sorted(members):
         with transaction.atomic():
             member = lock_member(member_id)
             before = member.tier_id

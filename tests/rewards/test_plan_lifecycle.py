@@ -579,6 +579,32 @@ def test_a_bundle_expiring_does_not_cut_short_a_tiers_grace(world, member, tiers
     assert tier_of(member) is None
 
 
+def test_a_bundle_expiring_before_the_nightly_review_leaves_an_earned_tier_alone(world, member, tiers, program):
+    """The benchmark's case: visits fell out of the window since the last nightly review, so the member
+    is short of Gold but not yet marked; a bundle that gave no tier expires. Only the review (and its
+    grace) may move them down, not the bundle's end."""
+    _silver, gold = tiers
+    for day in range(1, 6):
+        services.stamp_add(
+            member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
+            at=local(2025, 1, day, 10),
+        )  # fmt: skip
+    held = sell(member, bundle_plan(world.shop, valid_days=30), world.carol, at=local(2025, 12, 20, 12)).membership
+    assert Member.objects.get(pk=member.pk).tier_short_since is None
+    memberships_run(now=held.ends_at + timedelta(hours=1))
+    assert tier_of(member) == gold
+    assert not TierChange.objects.filter(member=member, reason="plan_end").exists()
+
+
+def test_a_plan_that_gave_the_tier_takes_it_back_at_its_end(world, member, tiers):
+    _silver, gold = tiers
+    held = sell(member, club_plan(world.shop, tier=gold), world.carol, at=local(2026, 3, 1, 10)).membership
+    assert tier_of(member) == gold
+    memberships_run(now=held.ends_at + timedelta(hours=1))
+    assert tier_of(member) is None
+    assert TierChange.objects.filter(member=member, reason="plan_end").count() == 1
+
+
 def vip_plan(shop, tier, vip_tier, months=3):
     return club_plan(shop, tier=tier, vip_tier=vip_tier, vip_after_months=months, name="Club with VIP")
 
