@@ -104,13 +104,18 @@ def held_memberships(member: Member) -> list[Membership]:
     now, tz = timezone.now(), member.shop.tz
     renewal = Membership.objects.filter(renews=OuterRef("pk"), status=Membership.Status.ACTIVE).values("ends_at")
     held = (
-        member.memberships.filter(status=Membership.Status.ACTIVE, starts_at__lte=now)
+        member.memberships.filter(status=Membership.Status.ACTIVE)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .select_related("plan")
         .annotate(renewed_until=Subquery(renewal[:1]))
     )
     held = list(held)
+    # A renewal bought ahead shows on the one it continues; one whose membership was refunded since
+    # shows on its own, from the day it starts.
+    listed = {membership.pk for membership in held}
+    held = [membership for membership in held if membership.renews_id not in listed]
     for membership in held:
+        membership.upcoming = membership.starts_at > now
         plan = membership.plan
         membership.renew_price = settings.price_now(plan, now)
         change = settings.price_change(plan)

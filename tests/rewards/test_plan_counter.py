@@ -313,3 +313,18 @@ def test_a_price_rise_shows_at_the_counter_and_a_renewal_before_it_pays_todays_p
     assert "Coffee club · NT$300" in body  # the plans on sale, in the folded control
     sell(carol, world, member, club, renews=first.public_id)
     assert Membership.objects.get(renews=first).price_paid == Decimal(300)
+
+
+def test_a_renewal_whose_membership_was_refunded_shows_from_the_day_it_starts(world, member, club, carol, client):
+    first = sold(world, member, club, at=timezone.now() - timedelta(days=10))
+    renewal = sold(world, member, club)
+    assert renewal.renews_id == first.pk
+    body = panel(carol, world, member)
+    assert (
+        "Renewed: runs on until" in body and " from " not in re.sub(r"<[^>]+>", "", body).split("Memberships")[1][:80]
+    )
+    services.membership_refund(membership=first, staff=world.alice, idempotency_key=key())
+    body = panel(carol, world, member)
+    assert re.search(r"Coffee club from \d+ \w+ until \d+ \w+<", body)
+    card = client.get(reverse("rewards:card", args=[card_token(member)])).text
+    assert re.search(r"Coffee club from \d+ \w+ \d{4} until \d+ \w+ \d{4}<", card)
