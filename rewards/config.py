@@ -60,8 +60,7 @@ class ShopRewards:
 
     def price_now(self, plan: MembershipPlan, now: datetime):
         """What the plan costs now: its scheduled new price once the day has come."""
-        change = self.price_change(plan)
-        return change.new_price if change is not None and change.starts_at <= now else plan.price
+        return plan.price_at(now, self.price_change(plan))
 
     def rewards_on(self, now: datetime) -> list[CatalogueReward]:
         """Rewards on offer at ``now``: within their dates and not sold out."""

@@ -739,6 +739,13 @@ class MembershipPlan(models.Model):
     def on_sale(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    def price_at(self, now, change: "PlanPriceChange | None") -> Decimal:
+        """What the plan costs at ``now``: its scheduled new price (``change``, pending) once the day
+        has come (the worker then makes it the plan's price), today's price until then."""
+        if change is not None and change.pending and change.starts_at <= now:
+            return change.new_price
+        return self.price
+
     @property
     def has_vip(self) -> bool:
         return self.kind == self.Kind.PERIOD and bool(self.vip_after_months)

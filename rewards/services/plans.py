@@ -38,14 +38,6 @@ def pending_change(plan: MembershipPlan) -> PlanPriceChange | None:
     return PlanPriceChange.objects.filter(plan=plan, applied_at__isnull=True, cancelled_at__isnull=True).first()
 
 
-def price_of(plan: MembershipPlan, now, change: PlanPriceChange | None) -> Decimal:
-    """What the plan costs at ``now``: a scheduled new price once its day has come (the worker then
-    makes it the plan's price), today's price until then."""
-    if change is not None and change.pending and change.starts_at <= now:
-        return change.new_price
-    return plan.price
-
-
 def _local_day(moment: datetime, tz) -> str:
     return timezone.localtime(moment, tz).strftime("%Y-%m-%d")
 
@@ -148,7 +140,7 @@ def plan_sell(
             starts = now
             ends = now + timedelta(days=plan.valid_days) if plan.valid_days else None
         items = plan.items if plan.kind == Kind.BUNDLE else 0
-        price = quantize(price_of(plan, now, pending_change(plan)), shop.currency)
+        price = quantize(plan.price_at(now, pending_change(plan)), shop.currency)
         # Made with no items: they arrive with the sale's row, so the balance is the ledger's.
         membership = Membership.objects.create(
             shop=shop, member=locked, plan=plan, kind=plan.kind, price_paid=price, payment_method=payment_method,
@@ -182,7 +174,7 @@ def _started(locked: Member, membership: Membership, now, group) -> list:
     entries = []
     if allowance := allowance_issue_locked(locked, membership, now, group=group):
         entries.append(allowance)
-    tier_settle(member=locked, now=now)
+    tier_settle(member=locked, now=now, membership=membership)
     return entries
 
 
@@ -347,7 +339,7 @@ def membership_refund(*, membership: Membership, staff: User, idempotency_key: s
         held.status, held.refunded_at, held.refunded_amount = Status.REFUNDED, now, refund
         # What it granted goes with it: the monthly vouchers not used yet, and the tier it gave.
         Voucher.objects.filter(membership=held, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
-        tier_settle(member=locked, now=now, ended=held)
+        tier_settle(member=locked, now=now, membership=held, ended=True)
     return ActionResult(group, [entry], membership=held)
 
 
@@ -400,7 +392,7 @@ def memberships_end(*, now=None) -> int:
             held.status = Status.ENDED
             if held.items_left:
                 post(locked, Reason.PLAN_EXPIRED, membership=held, items=-held.items_left, group=uuid.uuid4(), now=now)
-            tier_settle(member=locked, now=now, ended=held)
+            tier_settle(member=locked, now=now, membership=held, ended=True)
             if held.kind == Kind.PERIOD and not held.trial and not _continues(held):
                 _tell_lapsed(locked, held, now)
             ended += 1
@@ -435,7 +427,7 @@ def _message_context(held: Membership, shop, now) -> dict:
     context = {
         "plan": plan.name, "kind": held.kind, "trial": held.trial, "items_left": held.items_left,
         "item": plan.item_name, "ends_on": _local_day(held.ends_at, tz) if held.ends_at else "",
-        "price": format_money(price_of(plan, now, change), shop.currency), "on_sale": plan.on_sale,
+        "price": format_money(plan.price_at(now, change), shop.currency), "on_sale": plan.on_sale,
         "new_price": "", "new_price_from": "",
     }  # fmt: skip
     if change is not None and change.starts_at > now:

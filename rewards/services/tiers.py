@@ -183,23 +183,27 @@ def plan_floors(shop, now) -> dict[int, Tier]:
     return floors
 
 
-def tier_settle(*, member: Member, now, ended: Membership | None = None) -> None:
-    """After a membership or trial of a plan started, ended or was refunded (``ended``): the member
-    holds the highest of what they qualify for, what their memberships give and a tier trial
-    running. Up at once. Down only for a membership that ended and gave the tier held (its plan's
-    tier or VIP tier), as a tier trial's end moves down, without a grace: a membership takes back
-    only what it gave, and a tier earned by visits or points stays for the nightly review and its
-    grace. The caller holds the member lock."""
+def tier_settle(*, member: Member, now, membership: Membership | None = None, ended: bool = False) -> None:
+    """After ``membership`` started, ended or was refunded (``ended``), or a VIP run reached its
+    months (no ``membership``): the member holds the highest of what they qualify for, what their
+    memberships give and a tier trial running. Up at once. Down only when the membership that ended
+    gave the tier held (its plan's tier or VIP tier), as a tier trial's end moves down, without a
+    grace: a membership takes back only what it gave, and a tier earned by visits or points stays
+    for the nightly review and its grace. Nothing to do, and no query, for a plan that gives no tier.
+    The caller holds the member lock."""
+    gave = None
+    if membership is not None:
+        plan = membership.plan
+        if not plan.tier_id and (membership.trial or not plan.vip_tier_id):
+            return
+        gave = _highest(plan.tier, None if membership.trial else plan.vip_tier)
     current = standing(member, now)
     trial = TierTrial.objects.filter(member=member, ended_at__isnull=True).select_related("tier").first()
     target = _highest(current.tier if current else None, plan_floor(member, now), trial.tier if trial else None)
     if _rank(target) > _rank(member.tier):
         _move(member, target, TierChange.Reason.PLAN, now)
-    elif ended is not None and _rank(target) < _rank(member.tier):
-        plan = ended.plan
-        gave = _highest(plan.tier, None if ended.trial else plan.vip_tier)
-        if gave is not None and _rank(gave) >= _rank(member.tier):
-            _move(member, target, TierChange.Reason.PLAN_END, now)
+    elif ended and gave is not None and _rank(target) < _rank(member.tier) <= _rank(gave):
+        _move(member, target, TierChange.Reason.PLAN_END, now)
 
 
 def plan_tiers_settle(*, now) -> int:

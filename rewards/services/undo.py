@@ -136,7 +136,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
                 status=Membership.Status.ENDED, renews=None, next_allowance_at=None
             )
             for membership_id in sold:
-                tier_settle(member=locked, now=now, ended=memberships[membership_id])
+                tier_settle(member=locked, now=now, membership=memberships[membership_id], ended=True)
         # An undone purchase counts as fully refunded, so it cannot be refunded again.
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")
