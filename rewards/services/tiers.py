@@ -173,13 +173,32 @@ def plan_floor(member: Member, now) -> Tier | None:
     return _highest(*(_floor_of(held, now, member.shop.tz) for held in _running_with_tiers(now).filter(member=member)))
 
 
-def plan_floors(shop, now) -> dict[int, Tier]:
-    """Every member's tier from memberships in a shop, for the nightly review: one query."""
+def plan_floors(shop, now, tiers: list[Tier]) -> dict[int, Tier]:
+    """Every member's tier from memberships in a shop (``tiers``: the shop's), for the nightly review:
+    one query, read as plain values a few thousand at a time (a big shop's memberships are not held
+    as objects), the months in a row counted only where a VIP tier would raise the floor."""
+    by_id = {tier.pk: tier for tier in tiers}
     floors: dict[int, Tier] = {}
-    for held in _running_with_tiers(now).filter(shop=shop):
-        floor = _highest(floors.get(held.member_id), _floor_of(held, now, shop.tz))
+    rows = (
+        _running_with_tiers(now)
+        .filter(shop=shop)
+        .values_list("member_id", "plan__tier_id", "plan__vip_tier_id", "plan__vip_after_months", "chain_started_at",
+                     "starts_at", "trial")
+        .iterator(chunk_size=2_000)
+    )  # fmt: skip
+    for member_id, tier_id, vip_id, vip_months, chain, starts, trial in rows:
+        floor = _highest(floors.get(member_id), by_id.get(tier_id))
+        vip = by_id.get(vip_id)
+        if (
+            vip is not None
+            and not trial
+            and vip_months
+            and _rank(vip) > _rank(floor)
+            and months_in_a_row(chain or starts, now, shop.tz) >= vip_months
+        ):
+            floor = vip
         if floor is not None:
-            floors[held.member_id] = floor
+            floors[member_id] = floor
     return floors
 
 
@@ -281,7 +300,7 @@ def tiers_review(*, now=None) -> int:
         tiers = list(Tier.objects.for_shop(shop))
         held = Member.objects.filter(shop=shop, tier__isnull=False).exclude(pk__in=on_trial)
         # A tier a membership gives is held while it runs, whatever the member's progress.
-        floors = plan_floors(shop, now)
+        floors = plan_floors(shop, now, tiers)
         # Counted for all at once; only a member whose tier may move (or whose grace may end) is
         # then locked and looked at again, so a big shop costs one query per member who changes.
         rows = with_progress(held, policy, shop.tz, now).values_list("pk", "tier_id", "tier_short_since", "progress")
