@@ -118,7 +118,7 @@ def plan_sell(
             return replayed
         shop = locked.shop
         # The plan as it is now, under the lock: paused since the panel was opened?
-        plan = MembershipPlan.objects.get(pk=plan.pk)
+        plan = MembershipPlan.objects.select_related("tier", "vip_tier").get(pk=plan.pk)
         if not plan.on_sale:
             raise LoyaltyError(_("%(plan)s is not on sale at the moment.") % {"plan": plan.name}, code=Code.NOT_ON_SALE)
         now = at or timezone.now()
@@ -315,7 +315,7 @@ def membership_refund(*, membership: Membership, staff: User, idempotency_key: s
         locked = lock_member(member_id, idempotency_key)
         if replayed := replay(shop, idempotency_key, locked):
             return replayed
-        held = Membership.objects.select_related("plan").get(pk=membership.pk)
+        held = Membership.objects.select_related("plan__tier", "plan__vip_tier").get(pk=membership.pk)
         if held.member_id != locked.pk:
             raise LoyaltyError(_("This membership changed meanwhile; open the member again."), code=Code.WRONG_MEMBER)
         tz = locked.shop.tz
@@ -385,7 +385,7 @@ def memberships_end(*, now=None) -> int:
     for membership_id, member_id in list(due):
         with transaction.atomic():
             locked = lock_member(member_id)
-            held = Membership.objects.select_related("plan").get(pk=membership_id)
+            held = Membership.objects.select_related("plan__tier", "plan__vip_tier").get(pk=membership_id)
             if held.status != Status.ACTIVE or not held.is_over(now) or held.member_id != locked.pk:
                 continue
             Membership.objects.filter(pk=held.pk).update(status=Status.ENDED, next_allowance_at=None)
