@@ -547,13 +547,18 @@ def test_the_plans_tier_is_held_while_it_runs_whatever_the_progress(world, membe
     ]  # fmt: skip
 
 
-def test_a_member_above_the_plans_tier_keeps_theirs_and_returns_to_it(world, member, tiers, program):
-    silver, gold = tiers
+def five_visits(world, member, program, year):
+    """Five visits on the first five days of January, enough for Gold."""
     for day in range(1, 6):
         services.stamp_add(
             member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
-            at=local(2026, 1, day, 10),
+            at=local(year, 1, day, 10),
         )  # fmt: skip
+
+
+def test_a_member_above_the_plans_tier_keeps_theirs_and_returns_to_it(world, member, tiers, program):
+    silver, gold = tiers
+    five_visits(world, member, program, 2026)
     assert tier_of(member) == gold
     held = sell(member, club_plan(world.shop, tier=silver), world.carol, at=local(2026, 1, 10, 12)).membership
     memberships_run(now=held.ends_at + timedelta(hours=1))
@@ -563,11 +568,7 @@ def test_a_member_above_the_plans_tier_keeps_theirs_and_returns_to_it(world, mem
 
 def test_a_bundle_expiring_does_not_cut_short_a_tiers_grace(world, member, tiers, program):
     _silver, gold = tiers
-    for day in range(1, 6):
-        services.stamp_add(
-            member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
-            at=local(2025, 1, day, 10),
-        )  # fmt: skip
+    five_visits(world, member, program, 2025)
     assert tier_of(member) == gold
     held = sell(member, bundle_plan(world.shop, valid_days=30), world.carol, at=local(2026, 1, 2, 12)).membership
     # A year on the visits fall out of the window: Gold is kept for the 30 days' grace.
@@ -584,11 +585,7 @@ def test_a_bundle_expiring_before_the_nightly_review_leaves_an_earned_tier_alone
     is short of Gold but not yet marked; a bundle that gave no tier expires. Only the review (and its
     grace) may move them down, not the bundle's end."""
     _silver, gold = tiers
-    for day in range(1, 6):
-        services.stamp_add(
-            member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
-            at=local(2025, 1, day, 10),
-        )  # fmt: skip
+    five_visits(world, member, program, 2025)
     held = sell(member, bundle_plan(world.shop, valid_days=30), world.carol, at=local(2025, 12, 20, 12)).membership
     assert Member.objects.get(pk=member.pk).tier_short_since is None
     memberships_run(now=held.ends_at + timedelta(hours=1))
