@@ -10,10 +10,15 @@ from .models import (
     Campaign,
     CampaignFigures,
     CohortMonth,
+    Event,
+    EventSeries,
+    Feedback,
+    FeedbackSetup,
     MemberActivity,
     Reach,
     ReferralRefusal,
     RewardDay,
+    Rsvp,
     ShopDay,
     StaffDay,
 )
@@ -77,3 +82,39 @@ class CohortMonthAdmin(RecordAdmin):
 class MemberActivityAdmin(RecordAdmin):
     list_display = ["member", "shop", "segment", "last_visit", "visits_90", "visits_365"]
     list_select_related = ["member", "shop"]
+
+
+@admin.register(FeedbackSetup)
+class FeedbackSetupAdmin(admin.ModelAdmin):
+    list_display = ["shop", "is_active", "flag_at"]
+    list_select_related = ["shop"]
+
+
+# A customer's own words and the shop's reply: nobody edits them here (an erasure empties them).
+@admin.register(Feedback)
+class FeedbackAdmin(RecordAdmin):
+    list_display = ["created_at", "shop", "member", "rating", "flagged", "replied_at"]
+    list_select_related = ["shop", "member"]
+    list_filter = ["flagged"]
+
+
+# Events change through their owner's pages (answers are counted against seats, members are told, the
+# card holds them): read-only here, as members' answers and check-ins are.
+@admin.register(Event)
+class EventAdmin(RecordAdmin):
+    list_display = ["starts_at", "title", "shop", "status", "capacity", "audience", "invited_at"]
+    list_select_related = ["shop"]
+    list_filter = ["status", "audience"]
+
+
+@admin.register(EventSeries)
+class EventSeriesAdmin(RecordAdmin):
+    list_display = ["first_day", "shop", "rule"]
+    list_select_related = ["shop"]
+
+
+@admin.register(Rsvp)
+class RsvpAdmin(RecordAdmin):
+    list_display = ["responded_at", "event", "member", "status", "position", "walk_in", "checked_in_at"]
+    list_select_related = ["event", "member"]
+    list_filter = ["status", "walk_in"]

@@ -11,9 +11,11 @@ class CampaignsConfig(AppConfig):
         from rewards import signals
 
         from . import receivers
-        from .models import Campaign
+        from .models import Campaign, Event, FeedbackSetup
 
         watch(Campaign)
+        watch(FeedbackSetup)
+        watch(Event)
         self.first_day()
         self.offers()
 
@@ -22,8 +24,12 @@ class CampaignsConfig(AppConfig):
         signals.visit_recorded.connect(receivers.on_visit, dispatch_uid="campaigns.referral")
         signals.boost_wanted.connect(receivers.on_boost_wanted, dispatch_uid="campaigns.boost")
         signals.extras_wanted.connect(receivers.on_extras_wanted, dispatch_uid="campaigns.extras")
+        signals.extras_wanted.connect(receivers.on_feedback_wanted, dispatch_uid="campaigns.feedback")
+        signals.extras_wanted.connect(receivers.on_events_wanted, dispatch_uid="campaigns.events")
         signals.members_merged.connect(receivers.on_members_merged, dispatch_uid="campaigns.merge")
         signals.merge_undoing.connect(receivers.on_merge_undoing, dispatch_uid="campaigns.unmerge")
+        signals.members_merged.connect(receivers.on_feedback_merged, dispatch_uid="campaigns.feedback_merge")
+        signals.merge_undoing.connect(receivers.on_feedback_unmerging, dispatch_uid="campaigns.feedback_unmerge")
 
     def first_day(self):
         from django.utils.translation import gettext_lazy as _

@@ -30,7 +30,7 @@ MESSAGE = ["subject", "body"]
 # The fields each kind of campaign asks for, in the order the form shows them.
 FIELDS = {
     Kind.WELCOME: [*COMMON, "holdout_percent", *GIFT],
-    Kind.BIRTHDAY: [*COMMON, "holdout_percent", *GIFT[:-1], "days_before", *MESSAGE],
+    Kind.BIRTHDAY: [*COMMON, "holdout_percent", *GIFT[:-1], "voucher_usual", "days_before", *MESSAGE],
     Kind.BOOST: [*COMMON, "multiplier", "multiplies", "weekdays", "on_date", "hours_from", "hours_to"],
     Kind.WINBACK: [*COMMON, "holdout_percent", "days_away", *GIFT, *MESSAGE],
     Kind.REFERRAL: [*COMMON, *GIFT, "referral_limit", *MESSAGE],

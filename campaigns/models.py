@@ -104,6 +104,13 @@ class Campaign(models.Model):
     voucher_valid_days = models.PositiveSmallIntegerField(
         _("voucher valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
+    # A birthday voucher for "their usual": named after what the member has most often (a shop with
+    # a menu: rewards.services.menu), else as titled.
+    voucher_usual = models.BooleanField(
+        _("make it their usual"), default=False,
+        help_text=_("With a menu at the counter: the voucher names what the member usually has (Birthday drink: "
+                    "Oat latte). Members with no usual yet get it as titled."),
+    )  # fmt: skip
     # A free trial of a higher plan (announcements only): its benefits for N days, nothing paid.
     gift_plan = models.ForeignKey(
         "rewards.MembershipPlan",
@@ -394,3 +401,252 @@ class MemberActivity(models.Model):
 
     def __str__(self):
         return f"{self.member_id}: {self.segment}"
+
+
+class FeedbackSetup(models.Model):
+    """Whether a shop asks its members one question after a visit, on their card: off until the
+    owner turns it on. Read through ``members.config`` (``feedback.setup``), so the card costs no
+    query for a shop that does not ask."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="feedback_setup")
+    is_active = models.BooleanField(_("ask for feedback after a visit"), default=False)
+    question = models.CharField(
+        _("question"), max_length=120, blank=True, help_text=_('Empty for "How was your visit today?"')
+    )
+    flag_at = models.PositiveSmallIntegerField(
+        _("flag ratings of at most"),
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(4)],
+        help_text=_("Ratings this low or lower are at the top of the feedback page, for a reply."),
+    )
+
+    class Meta:
+        verbose_name = "feedback setup"
+
+    def __str__(self):
+        return f"{self.shop}: {'on' if self.is_active else 'off'}"
+
+
+class Feedback(models.Model):
+    """A member's one answer after a visit: a rating of 1 to 5 and an optional comment, at most one
+    a day (the shop's day) and one per visit. ``staff`` served the visit, for the page per person.
+    An erased member's comment and the reply to it are emptied; the rating stays in the figures."""
+
+    COMMENT_MAX = 500
+    REPLY_MAX = 2000
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="feedback")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="feedback")
+    visit = models.ForeignKey("rewards.LedgerEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rating = models.PositiveSmallIntegerField(_("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(_("comment"), max_length=COMMENT_MAX, blank=True)
+    # The shop's local day it was given on: one a day per member.
+    day = models.DateField()
+    flagged = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    reply = models.TextField(_("reply"), max_length=REPLY_MAX, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            # A double tap, a resent form or two tabs make one answer, not two.
+            models.UniqueConstraint(fields=["member", "day"], name="one_feedback_per_member_day"),
+            models.UniqueConstraint(
+                fields=["visit"], condition=models.Q(visit__isnull=False), name="one_feedback_per_visit"
+            ),
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="feedback_rating_1_to_5"),
+        ]
+        indexes = [
+            # The owner's page: the weeks, the people and the latest, all by the shop's days.
+            models.Index(fields=["shop", "day"], name="feedback_shop_day"),
+            models.Index(fields=["shop", "-created_at"], name="feedback_shop_latest"),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.day}: {self.rating}"
+
+
+class EventSeries(models.Model):
+    """The dates of a recurring event (a monthly cupping): a rule and the first date. Each date is an
+    ``Event`` of its own, made from the details of the one the owner repeated (``events.services.
+    event_repeat``), so one date can be changed or cancelled alone; later dates count from the first
+    date, so the 31st comes back after a short month."""
+
+    class Rule(models.TextChoices):
+        WEEKLY = "weekly", _("Every week on the same weekday")
+        MONTHLY_DAY = "monthly_day", _("Every month on the same day (the last day in shorter months)")
+        MONTHLY_WEEKDAY = "monthly_weekday", _("Every month on the same weekday (e.g. the second Tuesday)")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="event_series")
+    rule = models.CharField(_("repeats"), max_length=16, choices=Rule.choices)
+    # The first date in the shop's calendar: occurrence n is the rule's n-th date from it.
+    first_day = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "event series"
+
+    def __str__(self):
+        return f"{self.get_rule_display()} from {self.first_day}"
+
+
+class Event(models.Model):
+    """A members-only event at a shop: a time in the shop's time zone, a place, seats, who it is for
+    and an optional reward for coming. Members answer on their card (``Rsvp``); staff check them in
+    by their QR code. Saving one changes the shop's settings key (``members.config.watch``): the card
+    and the counter hold the shop's upcoming events."""
+
+    CAPACITY_MAX = 10_000
+
+    class Audience(models.TextChoices):
+        ALL = Campaign.Audience.ALL.value, Campaign.Audience.ALL.label
+        TIER = "tier", _("Members of a tier and the tiers above it")
+        PLAN = "plan", _("Members holding a membership plan")
+        SEGMENT = Campaign.Audience.SEGMENT.value, Campaign.Audience.SEGMENT.label
+
+    class Gift(models.TextChoices):
+        NONE = Campaign.Gift.NONE.value, Campaign.Gift.NONE.label
+        STAMPS = Campaign.Gift.STAMPS.value, Campaign.Gift.STAMPS.label
+        POINTS = Campaign.Gift.POINTS.value, Campaign.Gift.POINTS.label
+        VOUCHER = Campaign.Gift.VOUCHER.value, Campaign.Gift.VOUCHER.label
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="events")
+    series = models.ForeignKey(EventSeries, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    occurrence = models.PositiveSmallIntegerField(default=0, editable=False)
+    title = models.CharField(_("title"), max_length=80)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+    place = models.CharField(_("place"), max_length=120, blank=True, help_text=_("Empty for the shop itself."))
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    capacity = models.PositiveIntegerField(
+        _("seats"), validators=[MinValueValidator(1), MaxValueValidator(CAPACITY_MAX)],
+        help_text=_("When every seat is taken, a yes goes on the waiting list."),
+    )  # fmt: skip
+
+    audience = models.CharField(_("for"), max_length=8, choices=Audience.choices, default=Audience.ALL)
+    audience_tier = models.ForeignKey(
+        "rewards.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("tier")
+    )
+    audience_plan = models.ForeignKey(
+        "rewards.MembershipPlan", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("plan"),
+    )  # fmt: skip
+    audience_segment = models.CharField(_("customers"), max_length=12, choices=Segment.choices, blank=True)
+
+    # What coming earns, given once at check-in: the fields of a campaign's gift (rewards.services.gifts).
+    gift = models.CharField(_("reward for coming"), max_length=12, choices=Gift.choices, default=Gift.NONE)
+    gift_stamps = models.PositiveSmallIntegerField(
+        _("stamps"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    gift_program = models.ForeignKey(
+        "rewards.StampProgram", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("on card"),
+    )  # fmt: skip
+    gift_points = models.PositiveIntegerField(
+        _("points"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100000)]
+    )
+    voucher_title = models.CharField(_("voucher"), max_length=80, blank=True, help_text=_("e.g. A free slice of cake"))
+    voucher_valid_days = models.PositiveSmallIntegerField(
+        _("voucher valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the owner sent the invitations: from then on the card shows the event to its audience.
+    invited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the worker had queued every invitation (the beat sends them if the task was lost).
+    invitations_done_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "occurrence"], condition=models.Q(series__isnull=False), name="one_event_per_date"
+            ),
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="event_ends_after"),
+            models.CheckConstraint(condition=models.Q(capacity__gte=1), name="event_has_a_seat"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "starts_at"], name="event_shop_starts"),
+            # The worker's rounds over every shop: reminders and lost invitations of coming events.
+            models.Index(fields=["status", "starts_at"], name="event_status_starts"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def name(self) -> str:
+        """What a gift's ledger row and voucher are named after (rewards.services.gifts reads it)."""
+        return self.title
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
+
+
+class Rsvp(models.Model):
+    """A member's answer to an event, and whether they came. The rows of one event change only under
+    its lock (``events.services``): the last seat goes to one member, and the waiting list moves up
+    in the order people joined it (``position``)."""
+
+    class Status(models.TextChoices):
+        YES = "yes", _("Coming")
+        WAITING = "waiting", _("On the waiting list")
+        NO = "no", _("Not coming")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="rsvps")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="rsvps")
+    status = models.CharField(max_length=8, choices=Status.choices)
+    position = models.PositiveIntegerField(null=True, blank=True)
+    responded_at = models.DateTimeField(default=timezone.now)
+    # When a seat came free for them on the waiting list: they are told once (events.services.event_tell).
+    moved_up_at = models.DateTimeField(null=True, blank=True)
+    # Checked in without a yes (no answer, the waiting list, a no): staff confirmed them at the door.
+    walk_in = models.BooleanField(default=False)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The reward for coming, given once at check-in (its ledger rows name the event).
+    stamps = models.IntegerField(default=0)
+    points = models.IntegerField(default=0)
+    voucher = models.OneToOneField(
+        "rewards.Voucher", on_delete=models.SET_NULL, null=True, blank=True, related_name="event_rsvp"
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "RSVP"
+        constraints = [models.UniqueConstraint(fields=["event", "member"], name="one_rsvp_per_member")]
+        indexes = [models.Index(fields=["event", "status", "position"], name="rsvp_event_status")]
+
+    def __str__(self):
+        return f"{self.member_id} -> {self.event_id}: {self.status}"

@@ -11,6 +11,8 @@ from django.utils.dateparse import parse_datetime
 from rewards.signals import Boost, Extra
 
 from . import boosts, services
+from .events import reads as events
+from .feedback import services as feedback
 from .models import MemberActivity, Reach
 from .referrals import referral_offer
 
@@ -23,8 +25,10 @@ def on_member_joined(sender, *, member, now, **kwargs) -> None:
 
 
 def on_member_erasing(sender, *, member, **kwargs) -> None:
-    """An erased member leaves the customer lists at once, not at the next night's count."""
+    """An erased member leaves the customer lists at once, not at the next night's count, and what
+    they wrote in feedback goes (the ratings stay in the figures, naming nobody)."""
     MemberActivity.objects.filter(member=member).delete()
+    feedback.forget(member)
 
 
 def on_members_merged(sender, *, kept, merged, **kwargs) -> dict:
@@ -55,6 +59,14 @@ def on_merge_undoing(sender, *, kept, merged, moved, **kwargs) -> None:
         )
 
 
+def on_feedback_merged(sender, *, kept, merged, **kwargs) -> dict:
+    return feedback.merged(kept=kept, merged=merged)
+
+
+def on_feedback_unmerging(sender, *, kept, merged, moved, **kwargs) -> None:
+    feedback.unmerged(kept=kept, merged=merged, moved=moved)
+
+
 def on_visit(sender, *, member, now, **kwargs) -> None:
     """A visit of a referred member may complete the referral. Nothing to do (and no query) for
     anyone else; in a savepoint, so whatever goes wrong there, the visit stands."""
@@ -78,4 +90,23 @@ def on_extras_wanted(sender, *, member, page, now, **kwargs) -> Extra | None:
         return Extra("campaigns/_boosts.html", {"boosts": boosts.boosts_for(member, now)})
     if page == "card" and (offer := referral_offer(member)):
         return Extra("campaigns/_referral.html", offer)
+    return None
+
+
+def on_feedback_wanted(sender, *, member, page, now, **kwargs) -> Extra | None:
+    """The card's question after a visit: no query when the shop does not ask or the last visit is
+    older than a day, one otherwise (``feedback.services.question_for``)."""
+    if page == "card" and (question := feedback.question_for(member, now)):
+        return Extra("campaigns/_feedback.html", question)
+    return None
+
+
+def on_events_wanted(sender, *, member, page, now, **kwargs) -> Extra | None:
+    """The card's invitations to coming events and the member's answers; at the counter, the events
+    whose check-in is open (a link to it). No query for a shop with no coming event, at most one on
+    the card (``events.reads``)."""
+    if page == "card" and (invitations := events.card_events(member, now)):
+        return Extra("campaigns/_events.html", invitations)
+    if page == "counter" and (open_now := events.counter_events(member, now)):
+        return Extra("campaigns/_events_counter.html", open_now)
     return None

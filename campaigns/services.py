@@ -21,6 +21,7 @@ from members.models import Member, Message
 from rewards.ledger import lock_member
 from rewards.models import LedgerEntry, Membership, Voucher
 from rewards.services import gift_grant_locked
+from rewards.services.menu import usual_order
 
 from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
 from .insights.stats import uplift
@@ -69,7 +70,12 @@ def _reach_locked(
         return None
     if reach.held_out:
         return reach
-    gift = gift_grant_locked(member=member, campaign=campaign, now=now, voucher_expires=voucher_expires)
+    title = None
+    if campaign.voucher_usual and campaign.gift == Campaign.Gift.VOUCHER and (usual := usual_order(member)):
+        title = f"{campaign.voucher_title or campaign.name}: {usual.item.name}"[:80]
+    gift = gift_grant_locked(
+        member=member, campaign=campaign, now=now, voucher_expires=voucher_expires, voucher_title=title
+    )
     reach.voucher, reach.stamps, reach.points, reach.trial = gift.voucher, gift.stamps, gift.points, gift.trial
     if campaign.sends_messages:
         facts = {

@@ -1,17 +1,18 @@
 from django.contrib import messages
 from django.db.models import F
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members import outbox
-from members.models import Message
+from members.i18n import activate_customer_language
+from members.models import Message, Shop
 from members.tenancy import shop_view
 
-from . import services
+from . import how_it_works, services
 from .forms import CampaignForm
 from .models import Campaign, Segment
 
@@ -151,3 +152,14 @@ def message_retry(request, message_id):
     else:
         messages.error(request, _("Only a failed message can be sent again."))
     return redirect("campaigns:message_list", shop_slug=request.shop.slug)
+
+
+@require_GET
+def how_it_works_page(request, shop_slug):
+    """A shop's public "how our programme works" page, for anyone, in the visitor's language: made
+    from the shop's settings and running campaigns at each request (``how_it_works``)."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    activate_customer_language(request, shop)
+    with timezone.override(shop.tz):
+        context = {"public_shop": shop, "sections": how_it_works.sections(shop)}
+        return render(request, "campaigns/how_it_works.html", context)

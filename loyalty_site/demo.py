@@ -17,12 +17,15 @@ from decimal import Decimal
 from allauth.account.models import EmailAddress
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from campaigns import services as campaign_services
+from campaigns.events import services as event_services
+from campaigns.feedback import services as feedback_services
 from campaigns.insights import rollup
-from campaigns.models import Campaign, Reach
+from campaigns.models import Campaign, Event, EventSeries, Feedback, Reach
 from members import onboarding
 from members import services as member_services
 from members.config import config_changed
@@ -43,10 +46,14 @@ from rewards import services as rewards_services
 from rewards.lookup import found_by
 from rewards.models import (
     CatalogueReward,
+    Cause,
+    Challenge,
+    Contribution,
     FoundBy,
     LedgerEntry,
     Membership,
     MembershipPlan,
+    MenuItem,
     OverrideReason,
     PlanPriceChange,
     PointsRule,
@@ -54,6 +61,7 @@ from rewards.models import (
     Tier,
     TierPolicy,
 )
+from rewards.services import challenges, giving
 from rewards.services.merge import member_merge
 
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
@@ -194,6 +202,11 @@ class Cafe:
         self.prepaid()
         self.likely_twin()
         self.retention()
+        self.giving()
+        self.challenges()
+        self.notes()
+        self.events()
+        self.feedback()
         # The campaigns' figures, as the worker keeps them (the list shows what each reached).
         campaign_services.figures_refresh_due(now=self.now)
         # Every past day counted for the insights, as the nightly run would have.
@@ -247,6 +260,27 @@ class Cafe:
             },
         ]
         self.rewards = [CatalogueReward.objects.create(shop=shop, public_id=self.uuid(), **r) for r in rewards]
+        # The short menu the counter taps, for three months now; ids fixed, not drawn (as the cause's).
+        menu = [("Americano", "coffee", 90), ("Oat latte", "coffee", 130), ("Flat white", "coffee", 120),
+                ("Osmanthus oolong", "seasonal", 140), ("Butter croissant", "pastry", 70)]  # fmt: skip
+        self.menu = [
+            MenuItem.objects.create(
+                shop=shop, public_id=uuid.UUID(int=0x6D0E0000 + n, version=4), name=name, tag=tag, price=price,
+                position=n,
+            )
+            for n, (name, tag, price) in enumerate(menu)
+        ]  # fmt: skip
+        self.menu_since = self.now - timedelta(days=90)
+        # A tree for every ten visits since the start, on the poster; members may give points too.
+        # Its id is fixed rather than drawn, so the draws of everything after it stay as they were.
+        self.cause = Cause.objects.create(
+            shop=shop, public_id=uuid.UUID("5d1e7c0a-7e3b-4c1e-9a51-7a2f0c3e1b01"), name="A tree for Taipei",
+            description="Every ten visits plant a native tree on the hills around Taipei, with the Green Taiwan "
+            "Trees Association. Members can give their points too, and the café matches what they give.",
+            partner="Green Taiwan Trees Association", partner_url="https://trees.example.org/", unit="trees",
+            unit_cost=50, goal=500, basis=Cause.Basis.VISIT, amount_per=5, point_value=Decimal("0.5"),
+            match_limit=2000, on_poster=True, created_at=self.now - timedelta(days=200),
+        )  # fmt: skip
 
         kinds = Campaign.Kind
         since = self.now - timedelta(days=190)
@@ -310,14 +344,27 @@ class Cafe:
     # Visits.
     def visit(self, member: Member, at: datetime, *, spend: int | None = None, staff=None, pastry: bool = False):
         staff = staff or self.rng.choice(self.staff)
+        items = self.had(member, at, pastry)
         if spend:
             return rewards_services.purchase_record(
-                member=member, amount=Decimal(spend), staff=staff, idempotency_key=self.key("buy"), at=at
-            )
+                member=member, amount=Decimal(spend), staff=staff, idempotency_key=self.key("buy"), at=at,
+                items=items,
+            )  # fmt: skip
         return rewards_services.stamp_add(
             member=member, program=self.pastry if pastry else self.program, count=1, staff=staff,
-            idempotency_key=self.key("stamp"), at=at,
+            idempotency_key=self.key("stamp"), at=at, items=items,
         )  # fmt: skip
+
+    def had(self, member: Member, at: datetime, pastry: bool) -> list[MenuItem]:
+        """What a visit since the menu came was tagged with, from the member's code and the day (no draw,
+        so the demo's other draws stay as they were): Emma's usual is an oat latte."""
+        if at < self.menu_since:
+            return []
+        if pastry:
+            return [self.menu[4]]
+        if member.phone == "+886912000002":
+            return [self.menu[1]] if at.day % 4 else [self.menu[1], self.menu[4]]
+        return [self.menu[(sum(map(ord, member.code)) + at.toordinal() // 3) % 4]]
 
     def visits(self, member: Member, days_ago: list[int], *, redeem: float = 0.7, spend: float = 0.5) -> None:
         for days in sorted(set(days_ago), reverse=True):
@@ -691,6 +738,190 @@ class Cafe:
         Message.objects.filter(shop=self.shop, status=Message.Status.PENDING).update(
             status=Message.Status.SENT, sent_at=self.now, attempts=1
         )
+
+    def events(self) -> None:
+        """A monthly cupping for Gold members (and above): last month's is over, with who came (one of
+        them walked in without a yes) and a no-show; the next dates were made by repeating it, and the
+        next one is full, with one member on the waiting list. Emma (the regular) has not answered
+        yet: her card shows the invitation."""
+        owner, staff = self.users[Role.OWNER], self.users[Role.STAFF]
+        tz = self.shop.tz
+        gold = list(
+            self.shop.members.filter(tier__threshold__gte=self.gold.threshold)
+            .exclude(pk=self.members["regular"].pk)
+            .order_by("pk")
+        )
+        # Last month's, set up a week before it: 30 points for coming, given at check-in.
+        day = self.today - timedelta(days=28)
+        starts = datetime.combine(day, time(19), tzinfo=tz)
+        set_up = starts - timedelta(days=7)
+        past = event_services.event_save(
+            event=Event(
+                shop=self.shop, public_id=self.uuid(), title="Monthly cupping",
+                description="Three washed Ethiopian lots, tasted side by side with our roaster.",
+                place="The roastery table", starts_at=starts, ends_at=starts + timedelta(hours=2), capacity=8,
+                audience=Event.Audience.TIER, audience_tier=self.gold, gift=Event.Gift.POINTS, gift_points=30,
+            ),
+            by=owner, now=set_up,
+        )  # fmt: skip
+        event_services.event_invite_request(event=past, by=owner, now=set_up)
+        for n, member in enumerate(gold[:5]):
+            event_services.rsvp_set(member=member, event=past, answer="yes", now=set_up + timedelta(hours=n + 1))
+        # Four of the five came; a Silver member walked in and staff let them join.
+        for n, member in enumerate(gold[:4]):
+            with found_by(FoundBy.QR):
+                event_services.event_check_in(
+                    event=past, member=member, staff=staff, now=starts - timedelta(minutes=10 - n)
+                )
+        walk_in = self.shop.members.filter(tier=self.silver).order_by("pk").first()
+        if walk_in is not None:
+            with found_by(FoundBy.QR):
+                event_services.event_check_in(
+                    event=past, member=walk_in, staff=staff, walk_in=True, now=starts + timedelta(minutes=5)
+                )
+        # Every month on the same weekday: the next three dates, with the same details.
+        made = event_services.event_repeat(
+            event=past, by=owner, rule=EventSeries.Rule.MONTHLY_WEEKDAY, count=3, now=self.now
+        )
+        for event in made:
+            Event.objects.filter(pk=event.pk).update(public_id=self.uuid())
+        coming = Event.objects.get(pk=made[0].pk)
+        # The next one: invited (e-mails to those who agreed to news, sent at the time), full, one
+        # waiting and one who cannot come.
+        coming.capacity = seats = max(1, min(6, len(gold) - 2))
+        event_services.event_save(event=coming, by=owner, now=self.now - timedelta(days=3))
+        event_services.event_invite_request(event=coming, by=owner, now=self.now - timedelta(days=2))
+        event_services.event_invite(event_id=coming.pk, now=self.now - timedelta(days=2))
+        for n, member in enumerate(gold[: seats + 2]):
+            reply = "no" if n == seats + 1 else "yes"
+            event_services.rsvp_set(member=member, event=coming, answer=reply, now=self.now - timedelta(hours=40 - n))
+        Message.objects.filter(
+            shop=self.shop, campaign=event_services.INVITATION, status=Message.Status.PENDING
+        ).update(status=Message.Status.SENT, sent_at=self.now - timedelta(days=2), attempts=1)
+
+    def feedback(self) -> None:
+        """Feedback after a visit, switched on: a dozen answers over the last eight weeks about visits
+        the two members of staff served, one low rating waiting for a reply and one replied to. The
+        visits of today are still to be asked about on their cards (the regular's among them)."""
+        owner = self.users[Role.OWNER]
+        feedback_services.setup_save(shop=self.shop, by=owner, is_active=True, question="", flag_at=2)
+        visits = (
+            LedgerEntry.objects.filter(
+                shop=self.shop, created_at__gte=self.now - timedelta(weeks=8),
+                created_at__lt=self.now - timedelta(days=1), member__erased_at__isnull=True,
+            )
+            .exclude(member__email="")
+            .visits()
+            .order_by("created_at", "id")
+            .select_related("member")
+        )  # fmt: skip
+        answers = [
+            (5, "Best flat white in town."), (4, ""), (5, "Lovely staff, thank you!"), (3, "A bit slow at lunch."),
+            (5, ""), (2, "The milk was not hot enough."), (4, "The chestnut latte is great."), (5, ""),
+            (4, "Cosy as always."), (5, "謝謝，咖啡很好喝！"), (1, "Waited twenty minutes and my order was wrong."),
+            (4, ""),
+        ]  # fmt: skip
+        found = list(visits)
+        step = max(len(found) // len(answers), 1)
+        used, given = set(), []
+        for visit in found[::step]:
+            day = timezone.localtime(visit.created_at, self.shop.tz).date()
+            if (visit.member_id, day) in used or len(given) == len(answers):
+                continue
+            used.add((visit.member_id, day))
+            rating, comment = answers[len(given)]
+            at = visit.created_at + timedelta(minutes=self.rng.randint(5, 50))
+            given.append(feedback_services.feedback_give(member=visit.member, rating=rating, comment=comment, now=at))
+        for item in given:
+            Feedback.objects.filter(pk=item.pk).update(public_id=self.uuid())
+        # The 2 of 5 was answered by the owner the same afternoon; the 1 of 5 (last week) waits.
+        cold = next(item for item in given if item.rating == 2)
+        cold.refresh_from_db()
+        feedback_services.feedback_reply(
+            feedback=cold, by=owner, now=cold.created_at + timedelta(hours=3),
+            text="Thank you for telling us, and sorry: we have checked the steamer. Your next drink is on us.",
+        )  # fmt: skip
+        for message in Message.objects.filter(shop=self.shop, campaign=feedback_services.REPLY):
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.SENT, sent_at=cold.created_at + timedelta(hours=3), attempts=1,
+                public_id=self.uuid(),
+            )  # fmt: skip
+
+    def challenges(self) -> None:
+        """Two challenges: three visits a week (a stamp on the coffee card, and a board two members
+        joined by nickname) and this season's drink (a badge). Lapsed regulars came back for three
+        visits in a week that is over, one of them with the osmanthus oolong; a third is on her way
+        this week. Ids fixed, not drawn, and no draws: what was built before stays."""
+        shop, owner, staff = self.shop, self.users[Role.OWNER], self.users[Role.STAFF]
+        weekly = challenges.challenge_save(
+            shop=shop, by=owner,
+            fields={
+                "name": "Three visits this week", "kind": Challenge.Kind.VISITS, "window": Challenge.Window.WEEK,
+                "target": 3, "description": "Come by three times between Monday and Sunday: a stamp on the house.",
+                "gift": Challenge.Gift.STAMPS, "gift_stamps": 1, "gift_program": self.program, "badge_emoji": "☕",
+                "badge_name": "Regular", "leaderboard": True,
+            },
+        )  # fmt: skip
+        seasonal = challenges.challenge_save(
+            shop=shop, by=owner,
+            fields={
+                "name": "This season's drink", "kind": Challenge.Kind.TAG, "tag": "seasonal", "target": 2,
+                "window": Challenge.Window.MONTH, "description": "Two osmanthus oolongs this month.",
+                "badge_emoji": "🌸", "badge_name": "Osmanthus fan",
+            },
+        )  # fmt: skip
+        for n, challenge in enumerate((weekly, seasonal)):
+            Challenge.objects.filter(pk=challenge.pk).update(
+                public_id=uuid.UUID(int=0xC4A1_0000 + n, version=4), created_at=self.now - timedelta(days=20)
+            )
+        config_changed(shop.pk)
+        # A whole week that is over (this one if it has had three days already, else the one before):
+        # Monday, Tuesday and Wednesday at ten, in the shop's time zone.
+        monday = self.today - timedelta(days=self.today.weekday())
+        if self.today.weekday() < 3:
+            monday -= timedelta(days=7)
+        days = [datetime.combine(monday + timedelta(days=n), time(10), tzinfo=shop.tz) for n in range(3)]
+        quiet = list(
+            Member.objects.filter(pk__in=[member.pk for member in self.crowd])
+            .filter(Q(last_visit_at__isnull=True) | Q(last_visit_at__lt=days[0] - timedelta(hours=2)))
+            .order_by("pk")[:3]
+        )
+        oolong = self.menu[3]
+        for n, member in enumerate(quiet[:2]):
+            for at in days:
+                rewards_services.stamp_add(
+                    member=member, program=self.program, count=1, staff=staff, idempotency_key=self.key("challenge"),
+                    at=at, items=[oolong] if n == 0 else [self.menu[1]],
+                )  # fmt: skip
+            challenges.seat_take(member=member, challenge=weekly, nickname=("Oolong Owl", "Morning Latte")[n])
+        # On her way this week: one visit so far, "1 of 3 visits this week" on her card.
+        if len(quiet) == 3:
+            rewards_services.stamp_add(
+                member=quiet[2], program=self.program, count=1, staff=staff, idempotency_key=self.key("challenge"),
+                at=self.now - timedelta(minutes=20), items=[oolong],
+            )  # fmt: skip
+
+    def notes(self) -> None:
+        """What the counter keeps in mind for Emma."""
+        regular = self.members["regular"]
+        Member.objects.filter(pk=regular.pk).update(counter_note="Oat milk, extra hot")
+
+    def giving(self) -> None:
+        """Two regulars give points to the trees this morning; one gift was a slip the manager reversed."""
+        regular, other = self.members["regular"], self.crowd[1]
+        for member, points in ((regular, 100), (other, 40)):
+            member.refresh_from_db()
+            if member.points >= points:
+                giving.points_donate(
+                    member=member, cause=self.cause, points=points, idempotency_key=self.key("give"),
+                    at=self.now - timedelta(minutes=30),
+                )  # fmt: skip
+        slip = Contribution.objects.filter(member=other, kind=Contribution.Kind.DONATION).first()
+        if slip is not None:
+            giving.donation_reverse(
+                contribution=slip, staff=self.users[Role.MANAGER], reason="Tapped by mistake, asked to undo",
+                now=self.now - timedelta(minutes=10),
+            )  # fmt: skip
 
 
 def persona_member(shop: Shop, key: str) -> Member:

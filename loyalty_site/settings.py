@@ -285,6 +285,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.run_winback",
         "schedule": 60 * 60,
     },
+    # Events: the day-before reminders in each shop's daytime, and invitations or news a lost task missed.
+    "events": {
+        "task": "campaigns.tasks.run_events",
+        "schedule": 60 * 60,
+    },
     "scheduled-announcements": {
         "task": "campaigns.tasks.send_announcements",
         "schedule": 5 * 60,

@@ -63,6 +63,20 @@ class Code(StrEnum):
     TAKEN = "taken"  # undo: a phone or e-mail of the merged record now belongs to another member
     # Exports
     BAD_PERIOD = "bad_period"
+    # Giving to a cause
+    CAUSE_CLOSED = "cause_closed"  # paused, ended, or not taking points
+    DONATION_FINAL = "donation_final"  # a donation is reversed by a manager with a reason, never undone
+    # Challenges
+    NO_LEADERBOARD = "no_leaderboard"  # the challenge has no board, or is not running
+    NICKNAME_TAKEN = "nickname_taken"
+    BAD_NICKNAME = "bad_nickname"
+    # Events
+    EVENT_CANCELLED = "event_cancelled"
+    EVENT_CLOSED = "event_closed"  # answers close at the start; check-in is open around the event's time
+    NOT_INVITED = "not_invited"  # not in the event's audience, or its invitations are not out yet
+    NOT_ON_LIST = "not_on_list"  # check-in of a member without a yes: staff confirm a walk-in
+    ALREADY_CHECKED_IN = "already_checked_in"
+    BAD_ANSWER = "bad_answer"
     # Memberships and prepaid bundles
     NOT_ON_SALE = "not_on_sale"  # a paused or retired plan
     WRONG_MEMBER = "wrong_member"  # a membership of another member
@@ -74,6 +88,14 @@ class Code(StrEnum):
     ALREADY_RENEWED = "already_renewed"  # a membership renewed once already (two taps, two tills)
     PRICE_CHANGE_PENDING = "price_change_pending"  # one scheduled price change per plan at a time
     BAD_DATE = "bad_date"
+    # Feedback after a visit
+    FEEDBACK_OFF = "feedback_off"  # the shop does not ask for feedback
+    NO_RECENT_VISIT = "no_recent_visit"
+    FEEDBACK_GIVEN = "feedback_given"  # once a day, once per visit
+    BAD_RATING = "bad_rating"
+    TOO_LONG = "too_long"
+    NO_EMAIL = "no_email"  # a reply needs the member's e-mail address
+    ALREADY_REPLIED = "already_replied"
 
 
 class LoyaltyError(Exception):

@@ -286,6 +286,9 @@ class Member(models.Model):
     # many members joining from one address in a short time is a flag on the owner's insights.
     joined_from = models.CharField(max_length=16, blank=True, editable=False)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
+    # What staff keep in mind for the member ("oat milk, no sugar"), shown at the counter. Personal
+    # data: erased with the member, and in their copy of their data.
+    counter_note = models.CharField(_("note for the counter"), max_length=100, blank=True)
     # When the member's personal data was erased (they asked to leave): the row is kept for the
     # ledger's sake, emptied of everything that names a person (members.services.member_erase).
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -323,7 +323,7 @@ def member_erase(
         )
         messages.update(to_email="", context={})
         Member.all_objects.filter(pk=locked.pk).update(
-            name="", email="", email_canonical="", phone="", birthday=None, marketing_consent=False,
+            name="", email="", email_canonical="", phone="", birthday=None, marketing_consent=False, counter_note="",
             consent_version="", consent_at=None, consent_method="", user=None, joined_from="", erased_at=now,
         )  # fmt: skip
         AuditEntry.objects.create(

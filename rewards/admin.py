@@ -9,10 +9,17 @@ from members.admin_base import RecordAdmin, StateAdmin
 from . import services
 from .models import (
     CatalogueReward,
+    Cause,
+    Challenge,
+    ChallengeCompletion,
+    Contribution,
+    ItemSold,
+    LeaderboardSeat,
     LedgerEntry,
     MemberCard,
     Membership,
     MembershipPlan,
+    MenuItem,
     PlanPriceChange,
     PointsExpiryTerms,
     PointsRule,
@@ -143,3 +150,55 @@ class MembershipAdmin(RecordAdmin):
     list_display = ["member", "plan", "status", "items_left", "items_total", "starts_at", "ends_at", "price_paid"]
     list_select_related = ["member", "plan"]
     list_filter = ["status", "kind"]
+
+
+@admin.register(Cause)
+class CauseAdmin(RecordAdmin):
+    """Set up on the shop's causes page, through its service; ``matched`` moves with gifts only."""
+
+    list_display = ["name", "shop", "partner", "basis", "amount_per", "point_value", "match_limit", "status"]
+    list_select_related = ["shop"]
+    list_filter = ["status", "basis"]
+
+
+@admin.register(Contribution)
+class ContributionAdmin(RecordAdmin):
+    list_display = ["created_at", "cause", "member", "kind", "amount", "points"]
+    list_select_related = ["cause", "member"]
+    list_filter = ["kind"]
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(RecordAdmin):
+    """Set up on the shop's challenges page, through its service."""
+
+    list_display = ["name", "shop", "kind", "window", "target", "amount", "tag", "gift", "leaderboard", "status"]
+    list_select_related = ["shop"]
+    list_filter = ["status", "kind", "window"]
+
+
+@admin.register(ChallengeCompletion)
+class ChallengeCompletionAdmin(RecordAdmin):
+    list_display = ["completed_at", "challenge", "member", "window_start", "revoked_at", "revoke_note"]
+    list_select_related = ["challenge", "member"]
+    list_filter = ["revoke_note"]
+
+
+@admin.register(LeaderboardSeat)
+class LeaderboardSeatAdmin(RecordAdmin):
+    list_display = ["joined_at", "challenge", "nickname"]
+    list_select_related = ["challenge"]
+
+
+@admin.register(MenuItem)
+class MenuItemAdmin(RecordAdmin):
+    """Set up on the shop's menu page, through its service; items once sold stay."""
+
+    list_display = ["name", "shop", "tag", "price", "is_active"]
+    list_select_related = ["shop"]
+
+
+@admin.register(ItemSold)
+class ItemSoldAdmin(RecordAdmin):
+    list_display = ["created_at", "member", "item"]
+    list_select_related = ["member", "item"]

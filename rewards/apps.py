@@ -65,4 +65,24 @@ class RewardsConfig(AppConfig):
                 )
             return lines
 
+        def causes(shop) -> list[str]:
+            """A cause the shop chose to print, with its progress when the poster is made."""
+            from django.utils.translation import gettext as _
+
+            from .services import giving
+
+            chosen = [cause for cause in shop_rewards(shop).causes if cause.on_poster]
+            lines = []
+            for progress in giving.progress(shop, chosen):
+                values = {
+                    "cause": progress.cause.name, "units": progress.units, "goal": progress.cause.goal,
+                    "unit": progress.cause.unit,
+                }  # fmt: skip
+                if progress.cause.basis == progress.cause.Basis.VISIT:
+                    lines.append(_("Every visit helps %(cause)s: %(units)s of %(goal)s %(unit)s") % values)
+                else:
+                    lines.append(_("%(cause)s: %(units)s of %(goal)s %(unit)s so far") % values)
+            return lines
+
         offers.register(offers.Source("rewards", cards_and_points, order=10))
+        offers.register(offers.Source("causes", causes, order=90))

@@ -13,7 +13,10 @@ from members.models import Shop
 
 from .models import (
     CatalogueReward,
+    Cause,
+    Challenge,
     MembershipPlan,
+    MenuItem,
     PlanPriceChange,
     PointsExpiryTerms,
     PointsRule,
@@ -40,6 +43,21 @@ class ShopRewards:
     price_changes: dict = None
     # Whether a plan gives a points multiplier: only then does a purchase ask for the member's.
     plans_multiply: bool = False
+    # The shop's causes that are running, oldest first. Their ``matched`` is not kept current here:
+    # read it from the database (rewards/services/giving.py does, under the cause's lock).
+    causes: tuple[Cause, ...] = ()
+    # Whether the shop has ever had a cause: if not, no member gave to one, and the member page does not ask.
+    has_causes: bool = False
+    # The menu items on offer at the counter, in the menu's order; whether the shop ever had a menu
+    # (if not, no visit was tagged and nothing asks for a member's usual order).
+    menu: tuple[MenuItem, ...] = ()
+    has_menu: bool = False
+    # Every challenge of the shop, ended ones too (their badges stay), oldest first; a shop without
+    # one pays no query for challenges anywhere.
+    challenges: tuple[Challenge, ...] = ()
+
+    def running_challenges(self, now: datetime) -> list[Challenge]:
+        return [challenge for challenge in self.challenges if challenge.is_running(now)]
 
     @property
     def active_programs(self) -> list[StampProgram]:
@@ -75,11 +93,16 @@ class ShopRewards:
 
 def _load(shop: Shop) -> ShopRewards:
     plans = list(MembershipPlan.objects.filter(shop=shop).order_by("created_at", "pk"))
+    causes = list(Cause.objects.filter(shop=shop))
+    menu = list(MenuItem.objects.filter(shop=shop))
     tiers = tuple(Tier.objects.filter(shop=shop))
     programs = tuple(StampProgram.objects.filter(shop=shop))
     program_by_id = {program.pk: program for program in programs}
     tier_by_id = {tier.pk: tier for tier in tiers}
     catalogue = tuple(CatalogueReward.objects.filter(shop=shop, is_active=True))
+    challenges = tuple(Challenge.objects.filter(shop=shop))
+    for challenge in challenges:
+        challenge.gift_program = program_by_id.get(challenge.gift_program_id) if challenge.gift_program_id else None
     for reward in catalogue:
         # The rows above, not a query each (and not another copy of them).
         reward.stamp_program = program_by_id.get(reward.stamp_program_id) if reward.stamp_program_id else None
@@ -100,6 +123,11 @@ def _load(shop: Shop) -> ShopRewards:
         if plans
         else {},
         plans_multiply=any(plan.points_multiplier and plan.points_multiplier > 1 for plan in plans),
+        causes=tuple(cause for cause in causes if cause.is_active),
+        has_causes=bool(causes),
+        menu=tuple(item for item in menu if item.is_active),
+        has_menu=bool(menu),
+        challenges=challenges,
     )
 
 
@@ -110,5 +138,6 @@ def shop_rewards(shop: Shop) -> ShopRewards:
 def watch_settings() -> None:
     for model in (
         StampProgram, PointsRule, PointsExpiryTerms, TierPolicy, Tier, CatalogueReward, MembershipPlan, PlanPriceChange,
+        Cause, MenuItem, Challenge,
     ):  # fmt: skip
         watch(model)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from members.emails import send_branded_email
 from members.models import DataDownload, Member, Message, User
 from members.spreadsheet import csv_text
 
-from .models import LedgerEntry, MemberCard, Membership, Purchase, TierChange, Voucher
+from .models import Contribution, ItemSold, LedgerEntry, MemberCard, Membership, Purchase, TierChange, Voucher
 
 FOLDER = "data-downloads"
 README = """Your data at the loyalty program of the shops you joined.
@@ -51,6 +52,8 @@ HEADERS = {
     "messages": ["created", "kind", "about", "to", "status", "sent"],
     "tiers": ["time", "from", "to", "reason"],
     "memberships": ["plan", "kind", "sold", "price_paid", "paid_by", "prepaid_items", "items_left", "ends", "status"],
+    "items": ["time", "item", "tag", "undone"],
+    "gifts_to_causes": ["time", "cause", "kind", "amount", "points", "reason"],
 }
 
 
@@ -94,6 +97,16 @@ def _tables(member: Member) -> dict[str, tuple[list[str], list[list]]]:
              m.items_total, m.items_left, _iso(m.ends_at), m.get_status_display()]
             for m in Membership.objects.filter(member=member).select_related("plan").order_by("created_at")
         ],
+        "items": [
+            [_iso(i.created_at), i.item.name, i.item.tag, bool(i.undone)]
+            for i in ItemSold.objects.filter(member=member).select_related("item").annotate(
+                undone=Count("entry__voided_by")
+            ).order_by("created_at")
+        ],
+        "gifts_to_causes": [
+            [_iso(c.created_at), c.cause.name, c.get_kind_display(), c.amount, c.points, c.reason]
+            for c in Contribution.objects.filter(member=member).select_related("cause").order_by("created_at", "id")
+        ],
     }  # fmt: skip
     return {name: (HEADERS[name], rows[name]) for name in HEADERS}
 
@@ -107,6 +120,7 @@ def _member_json(member: Member, tables: dict) -> dict:
         "email": member.email,
         "phone": member.phone,
         "birthday": _iso(member.birthday),
+        "note_for_the_counter": member.counter_note,
         "language": member.language,
         "joined": _iso(member.joined_at),
         "last_visit": _iso(member.last_visit_at),

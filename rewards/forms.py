@@ -11,7 +11,18 @@ from members.images import reencode_image
 from members.models import ShopExport
 
 from .imports import ENCODINGS
-from .models import CatalogueReward, MembershipPlan, OverrideReason, PointsRule, StampProgram, Tier, TierPolicy
+from .models import (
+    CatalogueReward,
+    Cause,
+    Challenge,
+    MembershipPlan,
+    MenuItem,
+    OverrideReason,
+    PointsRule,
+    StampProgram,
+    Tier,
+    TierPolicy,
+)
 
 
 class StampProgramForm(forms.ModelForm):
@@ -371,3 +382,160 @@ class PlanPriceForm(forms.Form):
         super().__init__(*args, **kwargs)
         money_fields(self, currency, "new_price")
         self.fields["from_day"].widget.attrs["min"] = tomorrow.isoformat()
+
+
+class CauseForm(forms.ModelForm):
+    # An address typed without its scheme is read as https, as browsers do (Django 6's default).
+    partner_url = forms.URLField(label=_("Partner's website"), required=False, max_length=200, assume_scheme="https")
+
+    class Meta:
+        model = Cause
+        fields = [
+            "name",
+            "description",
+            "picture",
+            "partner",
+            "partner_url",
+            "unit",
+            "unit_cost",
+            "goal",
+            "basis",
+            "amount_per",
+            "point_value",
+            "match_limit",
+            "on_poster",
+            "status",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "basis": forms.RadioSelect,
+            "status": forms.RadioSelect,
+            "picture": forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        }
+        help_texts = {
+            "name": _("As members see it, e.g. A tree for every ten coffees."),
+            "on_poster": _("A line on the join poster with the cause and its progress when the poster is made."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, self.instance.shop.currency, "unit_cost", "amount_per", "match_limit")
+        # A point's value may be a fraction of the smallest coin (NT$0.5 a point).
+        self.fields["point_value"].widget = PlainNumberInput(attrs={"inputmode": "decimal", "step": "any"})
+
+    def clean_picture(self):
+        picture = self.cleaned_data.get("picture")
+        if isinstance(picture, UploadedFile):
+            return reencode_image(picture, max_side=1200)
+        return picture
+
+    def clean(self):
+        cleaned = super().clean()
+        basis, amount = cleaned.get("basis"), cleaned.get("amount_per")
+        if basis and basis != Cause.Basis.NONE and amount is not None and amount <= 0:
+            self.add_error("amount_per", _("Enter what the shop gives each time, or choose that it gives nothing."))
+        return cleaned
+
+
+class DonateForm(forms.Form):
+    points = forms.IntegerField(label=_("Points to give"), min_value=1, max_value=1_000_000)
+
+
+class DonationReverseForm(forms.Form):
+    reason = forms.CharField(label=_("Why"), max_length=200)
+
+
+class CauseReportForm(forms.Form):
+    # An ISO date, as a date input holds it, whatever the language's date format.
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end:
+            if end < start:
+                raise forms.ValidationError(_("The end comes before the start."), code="order")
+            if (end - start).days > 366:
+                raise forms.ValidationError(_("Choose at most a year."), code="too_long")
+        return cleaned
+
+
+class MenuItemForm(forms.ModelForm):
+    class Meta:
+        model = MenuItem
+        fields = ["name", "tag", "price", "position", "is_active"]
+        help_texts = {"name": _("As staff tap it at the counter, e.g. Oat latte.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, self.instance.shop.currency, "price")
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        taken = MenuItem.objects.for_shop(self.instance.shop).filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(_("The menu already has an item of this name."), code="taken")
+        return name
+
+    def clean_tag(self):
+        return self.cleaned_data["tag"].lower()
+
+
+class CounterNoteForm(forms.Form):
+    note = forms.CharField(label=_("Note for the counter"), max_length=100, required=False)
+
+
+class ChallengeForm(forms.ModelForm):
+    class Meta:
+        model = Challenge
+        fields = [
+            "name",
+            "description",
+            "kind",
+            "window",
+            "target",
+            "amount",
+            "tag",
+            "gift",
+            "gift_stamps",
+            "gift_program",
+            "gift_points",
+            "voucher_title",
+            "voucher_valid_days",
+            "badge_emoji",
+            "badge_name",
+            "badge_picture",
+            "leaderboard",
+            "starts_at",
+            "ends_at",
+            "status",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "kind": forms.RadioSelect,
+            "window": forms.RadioSelect,
+            "gift": forms.RadioSelect,
+            "status": forms.RadioSelect,
+            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "badge_picture": forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        money_fields(self, self.instance.shop.currency, "amount")
+        self.fields["gift_program"].queryset = StampProgram.objects.for_shop(self.instance.shop)
+
+    def clean_badge_picture(self):
+        picture = self.cleaned_data.get("badge_picture")
+        if isinstance(picture, UploadedFile):
+            return reencode_image(picture, max_side=256)
+        return picture
+
+    def clean_tag(self):
+        return self.cleaned_data["tag"].lower()
+
+
+class NicknameForm(forms.Form):
+    nickname = forms.CharField(label=_("Your nickname on the board"), max_length=20)

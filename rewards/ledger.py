@@ -23,6 +23,7 @@ import functools
 import re
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import IntegrityError
 from django.db.models import F, OuterRef, Subquery, Sum
@@ -32,7 +33,17 @@ from django.utils.translation import gettext as _
 from members.errors import Code, LoyaltyError
 from members.models import Member, Shop
 
-from .models import CatalogueReward, LedgerEntry, MemberCard, Membership, Purchase, StampProgram, Voucher
+from .models import (
+    CatalogueReward,
+    Cause,
+    Contribution,
+    LedgerEntry,
+    MemberCard,
+    Membership,
+    Purchase,
+    StampProgram,
+    Voucher,
+)
 
 Reason = LedgerEntry.Reason
 
@@ -204,10 +215,10 @@ def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: b
 
 def drift() -> list[tuple[object, int, int]]:
     """Balances that differ from the sum of their ledger rows: (card, member or membership, cached,
-    ledger).
+    ledger), and causes whose match so far differs from the sum of their MATCH contributions.
 
-    Computed in the database, one query for cards, one for members' points and one for
-    memberships' prepaid items, whatever the number of rows."""
+    Computed in the database, one query for cards, one for members' points, one for
+    memberships' prepaid items and one for causes, whatever the number of rows."""
 
     def ledger_sum(field: str, column: str):
         rows = LedgerEntry.objects.filter(**{field: OuterRef("pk")}).values(field).annotate(total=Sum(column))
@@ -218,8 +229,13 @@ def drift() -> list[tuple[object, int, int]]:
     memberships = Membership.objects.annotate(ledger_total=ledger_sum("membership", "items")).exclude(
         items_left=F("ledger_total")
     )
+    matches = Contribution.objects.filter(cause=OuterRef("pk"), kind=Contribution.Kind.MATCH).values("cause")
+    causes = Cause.objects.annotate(
+        ledger_total=Coalesce(Subquery(matches.annotate(total=Sum("amount")).values("total")), Decimal(0))
+    ).exclude(matched=F("ledger_total"))
     return [
         *((card, card.stamps, card.ledger_total) for card in cards.select_related("member", "program")),
+        *((cause, cause.matched, cause.ledger_total) for cause in causes),
         *((member, member.points, member.ledger_total) for member in members),
         *((held, held.items_left, held.ledger_total) for held in memberships.select_related("member", "plan")),
     ]

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -534,6 +535,11 @@ class LedgerEntry(models.Model):
         PLAN_EXPIRED = "plan_expired", _("Prepaid items expired")
         PLAN_ALLOWANCE = "plan_allowance", _("Membership allowance")
         PLAN_TRIAL = "plan_trial", _("Membership trial")
+        # Points a member gave to one of the shop's causes (rewards/services/giving.py); a manager
+        # reverses one with a VOID row and a reason.
+        DONATION = "donation", _("Donated to a cause")
+        # The reward for completing one of the shop's challenges (rewards/services/challenges.py).
+        CHALLENGE = "challenge", _("Challenge completed")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="ledger")
     # Indexed with the time below (ledger_member_time), which serves look-ups by member too.
@@ -892,3 +898,390 @@ class Membership(models.Model):
             and self.items_left > 0
             and not self.is_over(now)
         )
+
+
+class Cause(models.Model):
+    """Something good a shop's program does ("a tree planted for every ten visits"): the shop gives a
+    set amount per visit or purchase, members may give points (each worth what the shop says), and
+    the shop may match what members give, up to a limit. Progress is counted in the cause's own unit
+    (trees, meals), each costing ``unit_cost``."""
+
+    class Basis(models.TextChoices):
+        NONE = "none", _("Nothing: only what members give")
+        VISIT = "visit", _("An amount for each visit")
+        PURCHASE = "purchase", _("An amount for each purchase")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Running")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="causes")
+    name = models.CharField(_("name"), max_length=80)
+    description = models.TextField(_("description"), max_length=1000, blank=True)
+    picture = models.ImageField(_("picture"), upload_to="causes/", blank=True)
+    partner = models.CharField(
+        _("partner organisation"), max_length=120, help_text=_("Who receives the money, e.g. a tree-planting charity.")
+    )
+    partner_url = models.URLField(_("partner's website"), blank=True)
+    unit = models.CharField(
+        _("what the goal counts"), max_length=30, help_text=_("In your members' words, e.g. trees or meals.")
+    )
+    unit_cost = models.DecimalField(
+        _("cost of one"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("What the partner needs for one, e.g. one tree, in the shop's currency."),
+    )  # fmt: skip
+    goal = models.PositiveIntegerField(
+        _("goal"), validators=[MinValueValidator(1), MaxValueValidator(10_000_000)],
+        help_text=_("How many you aim for, e.g. 500 trees."),
+    )  # fmt: skip
+    basis = models.CharField(_("the shop gives"), max_length=8, choices=Basis.choices, default=Basis.VISIT)
+    amount_per = models.DecimalField(
+        _("amount each time"), max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)],
+        help_text=_("What the shop gives for each visit or purchase, in the shop's currency."),
+    )  # fmt: skip
+    point_value = models.DecimalField(
+        _("value of a point given"), max_digits=12, decimal_places=4, default=0, validators=[MinValueValidator(0)],
+        help_text=_("What the shop pays the partner for each point a member gives. 0: members cannot give points."),
+    )  # fmt: skip
+    match_limit = models.DecimalField(
+        _("match members' gifts up to"), max_digits=12, decimal_places=2, default=0,
+        validators=[MinValueValidator(0)],
+        help_text=_("The shop adds as much as members give, until it has added this much in all. 0: no matching."),
+    )  # fmt: skip
+    # What the shop has added by matching so far: moved with F() under the cause's lock by
+    # rewards/services/giving.py, and equal to the sum of the cause's MATCH contributions.
+    matched = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    on_poster = models.BooleanField(_("show on the join poster"), default=False)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(matched__gte=0), name="cause_matched_not_negative"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def takes_points(self) -> bool:
+        return self.point_value > 0
+
+    @property
+    def matches(self) -> bool:
+        return self.match_limit > 0
+
+    def units(self, money: Decimal) -> int:
+        """Whole units that ``money`` pays for: 183 trees, not 183.4."""
+        return int(money // self.unit_cost) if money > 0 else 0
+
+
+class ContributionQuerySet(ShopScopedQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Contributions are never updated: write a reversal instead.")
+
+    def delete(self):
+        raise TypeError("Contributions are never deleted: write a reversal instead.")
+
+
+class Contribution(models.Model):
+    """Money that went to a cause: the shop's for a visit or a purchase, a member's points given, the
+    shop's match of them. Append-only, as the ledger: a reversal is a negative row pointing at the
+    row it reverses. A visit's or a donation's rows point at the ledger row they came with, so an
+    undo or a reversal finds them."""
+
+    class Kind(models.TextChoices):
+        VISIT = "visit", _("For a visit")
+        PURCHASE = "purchase", _("For a purchase")
+        DONATION = "donation", _("Points given by a member")
+        MATCH = "match", _("Matched by the shop")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    cause = models.ForeignKey(Cause, on_delete=models.CASCADE, related_name="contributions", db_index=False)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="contributions", db_index=False)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points = models.IntegerField(_("points"), default=0)
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.CASCADE, related_name="contributions")
+    reverses = models.OneToOneField("self", on_delete=models.CASCADE, null=True, blank=True, related_name="reversed_by")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ContributionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A cause's progress, and its report for a period: one range of one index.
+            models.Index(fields=["cause", "created_at"], name="contribution_cause_time"),
+            # A member's own part, on the card.
+            models.Index(fields=["member", "cause"], name="contribution_member_cause"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.amount} to {self.cause_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Contributions are never updated: write a reversal instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Contributions are never deleted: write a reversal instead.")
+
+
+class MenuItem(models.Model):
+    """An item of a shop's short menu (optional): staff may tag a stamp or a purchase with what the
+    member had, so the counter knows their usual and challenges can count a tag."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="menu_items")
+    name = models.CharField(_("name"), max_length=40)
+    tag = models.SlugField(
+        _("tag"), max_length=30, blank=True, allow_unicode=True,
+        help_text=_("Optional, one word that groups items, e.g. seasonal or tea. Challenges can count a tag."),
+    )  # fmt: skip
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0, help_text=_("Lower comes first."))
+    is_active = models.BooleanField(_("on the menu"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["shop", "name"], name="menu_item_name_unique_per_shop")]
+
+    def __str__(self):
+        return self.name
+
+
+class ItemSold(models.Model):
+    """One menu item a visit or a purchase was tagged with, written with it by the counter's action
+    and pointing at its ledger row: an undone visit's items no longer count (the row's void says so)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="items_had", db_index=False)
+    item = models.ForeignKey(MenuItem, on_delete=models.PROTECT, related_name="sold")
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.CASCADE, related_name="items_sold")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["member", "-created_at"], name="item_sold_member_time")]
+
+    def __str__(self):
+        return f"{self.item_id} for {self.member_id}"
+
+
+class Challenge(models.Model):
+    """Something a member can do for a badge and an optional reward ("three visits this week"),
+    counted in a window of the shop's own days: each week (Monday to Sunday), each calendar month,
+    or once while the challenge runs. A streak (weeks in a row with a visit) always runs once.
+    Completed in the transaction of the visit or purchase that completes it, at most once per
+    member and window (``ChallengeCompletion``); rewards/services/challenges.py keeps the rules."""
+
+    class Kind(models.TextChoices):
+        VISITS = "visits", _("Visits")
+        WEEKDAYS = "weekdays", _("Visits on different days of the week")
+        SPEND = "spend", _("Spending")
+        TAG = "tag", _("Items of a tag on the menu")
+        FRIENDS = "friends", _("Friends who join and visit")
+        STREAK = "streak", _("Weeks in a row with a visit")
+
+    class Window(models.TextChoices):
+        WEEK = "week", _("Each week, Monday to Sunday")
+        MONTH = "month", _("Each calendar month")
+        RUN = "run", _("Once, while the challenge runs")
+
+    # The fields of a campaign's gift (rewards/services/grants.py reads them by these names).
+    class Gift(models.TextChoices):
+        NONE = "none", _("The badge only")
+        STAMPS = "stamps", _("Stamps")
+        POINTS = "points", _("Points")
+        VOUCHER = "voucher", _("A voucher")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Running")
+        PAUSED = "paused", _("Paused")
+        ENDED = "ended", _("Ended")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="challenges")
+    name = models.CharField(_("name"), max_length=80, help_text=_("As members see it, e.g. Three visits this week."))
+    description = models.TextField(_("description"), max_length=500, blank=True)
+    kind = models.CharField(_("what counts"), max_length=8, choices=Kind.choices, default=Kind.VISITS)
+    window = models.CharField(_("counted"), max_length=5, choices=Window.choices, default=Window.WEEK)
+    target = models.PositiveSmallIntegerField(
+        _("how many"), default=3, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("Visits, days of the week (at most 7), items, friends or weeks in a row. Not used for spending."),
+    )  # fmt: skip
+    amount = models.DecimalField(
+        _("amount to spend"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))], help_text=_("For spending: in the shop's currency."),
+    )  # fmt: skip
+    tag = models.SlugField(
+        _("menu tag"), max_length=30, blank=True, allow_unicode=True,
+        help_text=_("For items of a tag: the tag of the menu items that count, e.g. seasonal."),
+    )  # fmt: skip
+    gift = models.CharField(_("reward"), max_length=8, choices=Gift.choices, default=Gift.NONE)
+    gift_stamps = models.PositiveSmallIntegerField(
+        _("stamps"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    gift_program = models.ForeignKey(
+        StampProgram, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("on card")
+    )
+    gift_points = models.PositiveIntegerField(
+        _("points"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100000)]
+    )
+    voucher_title = models.CharField(_("voucher"), max_length=80, blank=True, help_text=_("e.g. A free slice of cake"))
+    voucher_valid_days = models.PositiveSmallIntegerField(
+        _("voucher valid for (days)"), default=14, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    badge_emoji = models.CharField(_("badge emoji"), max_length=16, blank=True, help_text=_("e.g. ☕ or 🌸"))
+    badge_name = models.CharField(
+        _("badge name"), max_length=40, blank=True, help_text=_("Empty to use the challenge's name.")
+    )
+    badge_picture = models.ImageField(_("badge picture"), upload_to="badges/", blank=True)
+    leaderboard = models.BooleanField(
+        _("leaderboard"), default=False,
+        help_text=_("A public board of nicknames. Only members who choose to join it from their card appear."),
+    )  # fmt: skip
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True, help_text=_("Empty to start now."))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True, help_text=_("Empty to run until you end it."))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def badge_title(self) -> str:
+        return self.badge_name or self.name
+
+    def is_running(self, now) -> bool:
+        return (
+            self.status == self.Status.ACTIVE
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.kind == self.Kind.WEEKDAYS and self.target is not None and self.target > 7:
+            errors["target"] = _("A week has seven days: choose at most 7.")
+        if self.kind == self.Kind.SPEND:
+            if self.amount is None:
+                errors["amount"] = _("Enter the amount to spend.")
+            elif self.shop_id:
+                try:
+                    MoneyValidator(self.shop.currency)(self.amount)
+                except ValidationError as error:
+                    errors["amount"] = error.messages
+        elif self.amount is not None:
+            errors["amount"] = _("Only a spending challenge has an amount; leave it empty.")
+        if self.kind == self.Kind.TAG and not self.tag:
+            errors["tag"] = _("Enter the menu tag whose items count.")
+        elif self.kind != self.Kind.TAG and self.tag:
+            errors["tag"] = _("Only a challenge of a menu tag has a tag; leave it empty.")
+        if self.kind == self.Kind.STREAK and self.window != self.Window.RUN:
+            errors["window"] = _("Weeks in a row are counted once, while the challenge runs.")
+        if self.gift == self.Gift.STAMPS:
+            if not self.gift_stamps:
+                errors["gift_stamps"] = _("Enter how many stamps.")
+            if self.gift_program_id is None:
+                errors["gift_program"] = _("Choose the card the stamps go on.")
+            elif self.shop_id and self.gift_program.shop_id != self.shop_id:
+                errors["gift_program"] = _("Choose a card of this shop.")
+        if self.gift == self.Gift.POINTS and not self.gift_points:
+            errors["gift_points"] = _("Enter how many points.")
+        if self.gift == self.Gift.VOUCHER and not self.voucher_title.strip():
+            errors["voucher_title"] = _("Say what the voucher gives, e.g. A free slice of cake.")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The end must come after the start.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ChallengeCompletion(models.Model):
+    """A member completed a challenge in one window (its first day, in the shop's days), with the
+    visit or purchase row that completed it and the group of the reward's ledger rows. Revoked when
+    that visit is undone and the challenge is no longer met: the reward is taken back by VOID rows
+    when it still can be, otherwise ``revoke_note`` says why not. At most one completion that stands
+    per member and window, even with two tills at once."""
+
+    class RevokeNote(models.TextChoices):
+        TAKEN_BACK = "taken_back", _("The reward was taken back")
+        NO_REWARD = "no_reward", _("There was no reward to take back")
+        POINTS_SPENT = "points_spent", _("The reward's points were already spent")
+        STAMPS_USED = "stamps_used", _("The reward's stamps were already used")
+        VOUCHER_USED = "voucher_used", _("The reward's voucher was already used")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="completions")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="challenge_completions")
+    window_start = models.DateField()
+    completed_at = models.DateTimeField(default=timezone.now)
+    # The visit or purchase that completed it (for a friends challenge, the friend's visit).
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.CASCADE, related_name="challenge_completions")
+    # The reward's ledger rows (none for a badge only) and its voucher, if it gave one.
+    group = models.UUIDField(null=True, blank=True)
+    voucher = models.ForeignKey(Voucher, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_note = models.CharField(max_length=12, choices=RevokeNote.choices, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-completed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["challenge", "member", "window_start"], condition=Q(revoked_at__isnull=True),
+                name="one_completion_per_window",
+            ),
+        ]  # fmt: skip
+        indexes = [models.Index(fields=["member", "challenge", "window_start"], name="completion_member_window")]
+
+    def __str__(self):
+        return f"{self.challenge_id} by {self.member_id} ({self.window_start})"
+
+
+class LeaderboardSeat(models.Model):
+    """A member who chose to appear on a challenge's public board, under a nickname of their own.
+    Nobody appears without one; leaving the board removes the seat."""
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="seats")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="leaderboard_seats")
+    nickname = models.CharField(_("nickname"), max_length=20)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["joined_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["challenge", "member"], name="one_seat_per_member"),
+            models.UniqueConstraint(Lower("nickname"), "challenge", name="nickname_unique_per_challenge"),
+        ]
+
+    def __str__(self):
+        return self.nickname

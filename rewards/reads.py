@@ -17,6 +17,7 @@ from . import signals
 from .config import shop_rewards
 from .ledger import Reason
 from .models import CatalogueReward, LedgerEntry, Membership, MembershipPlan, PlanPriceChange, StampProgram, Voucher
+from .services import challenges, giving, menu
 from .services.expiry import next_expiry
 from .services.merge import merges_of, undoable
 from .services.plans import refund_due
@@ -177,6 +178,11 @@ def counter_panel(shop: Shop, member: Member) -> dict:
         "vouchers": usable_vouchers(member),
         "memberships": held_memberships(member),
         "plans_on_sale": plans_on_sale(settings),
+        # What the member usually has, from the menu items their visits were tagged with (no query
+        # in a shop without a menu), beside staff's note.
+        "usual": menu.usual_order(member),
+        # Each running challenge's progress in its window (no query in a shop without one).
+        "challenges": challenges.progress_for(member),
     }
 
 
@@ -197,6 +203,20 @@ def card_panel(member: Member) -> dict:
         "memberships": held_memberships(member),
         "history": list(member.ledger.select_related("voucher", "card__program")[:10]),
         "extras": signals.extras_for(member=member, page="card", now=timezone.now()),
+        # Each running cause's progress and the member's part: no query in a shop without one.
+        "causes": giving.progress(shop, list(shop_rewards(shop).causes), member),
+        **challenges_panel(member),
+    }
+
+
+def challenges_panel(member: Member) -> dict:
+    """The card's challenges: each running one's progress with the member's seat on its board (if
+    they joined it), and their badges (no query in a shop that never had a challenge)."""
+    progress = challenges.progress_for(member)
+    seats = challenges.seats_of(member, progress)
+    return {
+        "challenges": [(item, seats.get(item.challenge.pk)) for item in progress],
+        "badges": challenges.badges_of(member),
     }
 
 
@@ -235,4 +255,7 @@ def member_page(shop: Shop, member: Member) -> dict:
         "memberships": memberships_with_refunds(shop, member),
         "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),
         "tiers": shop_rewards(shop).tiers,
+        "donations": giving.member_donations(member) if shop_rewards(shop).has_causes else [],
+        "badges": challenges.badges_of(member),
+        "challenge_completions": challenges.completions_of(member),
     }

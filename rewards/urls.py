@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import card, counter, exports, imports, members, merge, plans, setup
+from .views import card, challenges, counter, exports, giving, imports, members, menu, merge, plans, setup
 
 app_name = "rewards"
 
@@ -9,6 +9,11 @@ public_patterns = [
     path("c/sw.js", card.card_service_worker, name="card_service_worker"),
     path("c/<str:token>/", card.card, name="card"),
     path("c/<str:token>/manifest.webmanifest", card.card_manifest, name="card_manifest"),
+    path("c/<str:token>/give/<uuid:cause_id>/", giving.card_donate, name="card_donate"),
+    path("j/<slug:shop_slug>/causes/<uuid:cause_id>/", giving.cause_page, name="cause_page"),
+    path("c/<str:token>/challenges/<uuid:challenge_id>/join/", challenges.card_board_join, name="card_board_join"),
+    path("c/<str:token>/challenges/<uuid:challenge_id>/leave/", challenges.card_board_leave, name="card_board_leave"),
+    path("j/<slug:shop_slug>/challenges/<uuid:challenge_id>/", challenges.challenge_board, name="challenge_board"),
 ]
 
 shop_patterns = [
@@ -60,4 +65,19 @@ shop_patterns = [
     path("plans/<uuid:plan_id>/price/", plans.plan_price, name="plan_price"),
     path("plans/<uuid:plan_id>/price/<uuid:change_id>/", plans.plan_price_change, name="plan_price_change"),
     path("plans/<uuid:plan_id>/price/<uuid:change_id>/cancel/", plans.plan_price_cancel, name="plan_price_cancel"),
+    path("menu/", menu.menu_list, name="menu_list"),
+    path("menu/<uuid:item_id>/", menu.menu_list, name="menu_edit"),
+    path("counter/m/<uuid:member_id>/note/", counter.counter_note, name="counter_note"),
+    path("causes/", giving.cause_list, name="cause_list"),
+    path("causes/new/", giving.cause_edit, name="cause_create"),
+    path("causes/<uuid:cause_id>/", giving.cause_edit, name="cause_edit"),
+    path("causes/<uuid:cause_id>/report/", giving.cause_report, name="cause_report"),
+    path("challenges/", challenges.challenge_list, name="challenge_list"),
+    path("challenges/new/", challenges.challenge_edit, name="challenge_create"),
+    path("challenges/<uuid:challenge_id>/", challenges.challenge_edit, name="challenge_edit"),
+    path(
+        "members/<uuid:member_id>/donations/<uuid:contribution_id>/reverse/",
+        giving.donation_reverse,
+        name="donation_reverse",
+    ),
 ]

@@ -7,7 +7,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from members.models import Invitation, Member, Message, Shop, StaffMember, User
 from members.roles import Role
-from rewards.models import CatalogueReward, MemberCard, PointsRule, StampProgram, Tier, TierPolicy, Voucher
+from rewards.models import CatalogueReward, Cause, MemberCard, PointsRule, StampProgram, Tier, TierPolicy, Voucher
 
 PASSWORD = "correct-horse-battery"
 
@@ -166,3 +166,19 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     shop = factory.SubFactory(ShopFactory)
     kind = Campaign.Kind.ANNOUNCEMENT
     name = factory.LazyAttribute(lambda campaign: Campaign.Kind(campaign.kind).label)
+
+
+class CauseFactory(factory.django.DjangoModelFactory):
+    """Trees for Taipei: NT$10 a visit, a tree for NT$100, a goal of 500 trees."""
+
+    class Meta:
+        model = Cause
+
+    shop = factory.SubFactory(ShopFactory)
+    name = "Trees for Taipei"
+    partner = "Green Taiwan"
+    unit = "trees"
+    unit_cost = 100
+    goal = 500
+    basis = Cause.Basis.VISIT
+    amount_per = 10

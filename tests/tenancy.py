@@ -254,6 +254,59 @@ def _price_form(shop: Shop) -> dict:
     return {"plan_id": _plan(shop).public_id, "_data": {"new_price": "900", "from_day": day.isoformat()}}
 
 
+def _cause(shop: Shop):
+    from .factories import CauseFactory
+
+    return CauseFactory(shop=shop, point_value=1)
+
+
+def _menu_item(shop: Shop):
+    from rewards.models import MenuItem
+
+    return MenuItem.objects.create(shop=shop, name="Flat white", tag="coffee")
+
+
+def _challenge(shop: Shop):
+    from rewards.models import Challenge
+
+    return Challenge.objects.create(shop=shop, name="Three visits", target=3)
+
+
+def _with_challenge(shop: Shop) -> dict:
+    _challenge(shop)
+    return {}
+
+
+CHALLENGE_FORM = {
+    "name": "Two visits", "kind": "visits", "window": "week", "target": "2", "gift": "none",
+    "voucher_valid_days": "14", "status": "active",
+}  # fmt: skip
+
+
+def _with_cause(shop: Shop) -> dict:
+    _cause(shop)
+    return {}
+
+
+def _donation(shop: Shop) -> dict:
+    """A member's gift of ten points (bought with a purchase) to one of the shop's causes."""
+    from decimal import Decimal
+
+    from rewards import services
+    from rewards.services import giving
+
+    from .factories import PointsRuleFactory
+
+    PointsRuleFactory(shop=shop, points_per_step=1, step_amount=1)
+    member = MemberFactory(shop=shop)
+    staff = StaffFactory(shop=shop, role=Role.STAFF).user
+    services.purchase_record(member=member, amount=Decimal(50), staff=staff, idempotency_key="d-" + shop.slug)
+    cause = _cause(shop)
+    giving.points_donate(member=member, cause=cause, points=10, idempotency_key="g-" + shop.slug)
+    gift = cause.contributions.get(kind="donation")
+    return {"member_id": member.public_id, "contribution_id": gift.public_id, "_data": {"reason": "asked"}}
+
+
 def _plan_sale(shop: Shop) -> dict:
     plan = _plan(shop)
     return {**_member(shop), "_data": {"plan": str(plan.public_id), "payment_method": "cash", "key": "ps-" + shop.slug}}
@@ -278,6 +331,33 @@ def _bundle_held(shop: Shop) -> dict:
 def _with_plan(shop: Shop) -> dict:
     _plan(shop)
     return {}
+
+
+def _feedback(shop: Shop) -> dict:
+    """A low rating from a member with an e-mail address, waiting for a reply."""
+    from campaigns.models import Feedback
+
+    member = MemberFactory(shop=shop, email=f"f-{shop.slug}@example.com")
+    feedback = Feedback.objects.create(shop=shop, member=member, rating=1, day="2027-03-10", flagged=True)
+    return {"feedback_id": feedback.public_id}
+
+
+def _event(shop: Shop, *, starts_in_minutes: int = 24 * 60) -> dict:
+    """A members' event (tomorrow, or about to start), invited, with a member who said yes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import Event, Rsvp
+
+    starts = timezone.now() + timedelta(minutes=starts_in_minutes)
+    event = Event.objects.create(
+        shop=shop, title="Cupping", capacity=10, starts_at=starts, ends_at=starts + timedelta(hours=2),
+        invited_at=timezone.now(),
+    )  # fmt: skip
+    member = MemberFactory(shop=shop)
+    Rsvp.objects.create(shop=shop, event=event, member=member, status=Rsvp.Status.YES)
+    return {"event_id": event.public_id, "_data": {"q": member.code}}
 
 
 SHOP_URLS: dict[str, ShopUrl] = {
@@ -340,6 +420,33 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:catalogue_edit": ShopUrl(objects=lambda shop: {"reward_id": _reward(shop).public_id}),
     "rewards:counter_reward": ShopUrl("post", objects=_reward_redeem),
     "rewards:plan_list": ShopUrl(objects=_with_plan),
+    "rewards:cause_list": ShopUrl(objects=_with_cause),
+    "rewards:menu_list": ShopUrl(
+        "post", data={"name": "Oat latte", "tag": "coffee", "position": "1", "is_active": "on"}
+    ),
+    "rewards:menu_edit": ShopUrl(objects=lambda shop: {"item_id": _menu_item(shop).public_id}),
+    "rewards:counter_note": ShopUrl("post", objects=_member, data={"note": "oat milk"}),
+    "rewards:cause_create": ShopUrl(
+        "post",
+        data={
+            "name": "Trees",
+            "partner": "Green",
+            "unit": "trees",
+            "unit_cost": "100",
+            "goal": "500",
+            "basis": "visit",
+            "amount_per": "10",
+            "point_value": "0",
+            "match_limit": "0",
+            "status": "active",
+        },
+    ),
+    "rewards:cause_edit": ShopUrl(objects=lambda shop: {"cause_id": _cause(shop).public_id}),
+    "rewards:cause_report": ShopUrl(objects=lambda shop: {"cause_id": _cause(shop).public_id}),
+    "rewards:challenge_list": ShopUrl(objects=_with_challenge),
+    "rewards:challenge_create": ShopUrl("post", data=CHALLENGE_FORM),
+    "rewards:challenge_edit": ShopUrl(objects=lambda shop: {"challenge_id": _challenge(shop).public_id}),
+    "rewards:donation_reverse": ShopUrl("post", objects=_donation),
     "rewards:plan_create": ShopUrl(
         "post",
         data={"kind": "period", "name": "Coffee club", "price": "300", "period_months": "1", "refund_rule": "pro_rata"},
@@ -378,4 +485,15 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "campaigns:insights_programme": ShopUrl(),
     "campaigns:insights_staff": ShopUrl(),
     "campaigns:insights_rows": ShopUrl(data={"kind": "stamps"}),
+    "campaigns:feedback": ShopUrl(),
+    "campaigns:feedback_reply": ShopUrl("post", objects=_feedback, data={"reply": "Sorry, we will do better."}),
+    "campaigns:feedback_settings": ShopUrl("post", data={"is_active": "on", "question": "", "flag_at": "2"}),
+    "campaigns:event_list": ShopUrl(),
+    "campaigns:event_create": ShopUrl(),
+    "campaigns:event_detail": ShopUrl(objects=_event),
+    "campaigns:event_edit": ShopUrl(objects=_event),
+    "campaigns:event_invite": ShopUrl("post", objects=_event),
+    "campaigns:event_cancel": ShopUrl("post", objects=_event),
+    "campaigns:event_repeat": ShopUrl("post", objects=_event, data={"rule": "weekly", "count": "1"}),
+    "campaigns:event_check_in": ShopUrl("post", objects=lambda shop: _event(shop, starts_in_minutes=30)),
 }

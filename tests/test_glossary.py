@@ -37,7 +37,8 @@ def glossary_problems(text: str, locale: str, *, stamps: bool, points: bool) -> 
         bare = bare.replace(word, "")
     if stamps and not points and script["point"] in bare:
         found.append(f"{script['point']} for a stamp")
-    if points and not stamps and "章" in text:
+    # A badge (徽章) is no stamp.
+    if points and not stamps and "章" in text.replace("徽章", ""):
         found.append("章 for points")
     return found
 

@@ -56,13 +56,14 @@ logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 FORMATS = ("png", "pdf")
 
 
-def render_poster(*, shop, join_url: str, layout: str, fmt: str) -> bytes:
-    """The shop's join poster as PNG or PDF bytes; `layout` is "a4" or "tent", `fmt` is "png" or "pdf"."""
+def render_poster(*, shop, join_url: str, layout: str, fmt: str, how_url: str = "") -> bytes:
+    """The shop's join poster as PNG or PDF bytes; `layout` is "a4" or "tent", `fmt` is "png" or "pdf";
+    with `how_url`, the small print under the join link also says where the programme is explained."""
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown poster layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
     if fmt not in FORMATS:
         raise ValueError(f"Unknown poster format {fmt!r}; use one of {', '.join(FORMATS)}.")
-    sheet = plan(shop=shop, join_url=join_url, spec=LAYOUTS[layout])
+    sheet = plan(shop=shop, join_url=join_url, spec=LAYOUTS[layout], how_url=how_url)
     if fmt == "pdf":
         return _pdf(sheet, title=shop.name, language=shop.language)
     out = io.BytesIO()
@@ -70,8 +71,10 @@ def render_poster(*, shop, join_url: str, layout: str, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def compose(*, shop, join_url: str, spec: Layout) -> tuple[Image.Image, dict[str, tuple[int, int, int, int]]]:
+def compose(
+    *, shop, join_url: str, spec: Layout, how_url: str = ""
+) -> tuple[Image.Image, dict[str, tuple[int, int, int, int]]]:
     """The poster as an RGB image, and the box each part was drawn in (for tests of the layout);
     on a tent, the parts of the upright (lower) panel."""
-    sheet = plan(shop=shop, join_url=join_url, spec=spec)
+    sheet = plan(shop=shop, join_url=join_url, spec=spec, how_url=how_url)
     return _paint(sheet), sheet.boxes

@@ -98,10 +98,12 @@ class Words:
     second_language: str = ""  # none, or another language than the shop's
     second_offer: tuple[str, ...] = ()
     second_headline: str = ""
+    how: str = ""  # none, or where the programme's rules are explained: small print under the link
 
 
-def poster_words(shop) -> Words:
-    """The offer and the call to action in the shop's language and, if it has one, the poster's second language."""
+def poster_words(shop, how_url: str = "") -> Words:
+    """The offer and the call to action in the shop's language and, if it has one, the poster's second
+    language; with ``how_url``, a line in the shop's language that says where the rules are explained."""
 
     def said(language: str) -> tuple[tuple[str, ...], str, str]:
         with translation.override(language):
@@ -110,11 +112,15 @@ def poster_words(shop) -> Words:
             return tuple(offer), _("Scan to join our loyalty card"), _("Fold along the dashed line")
 
     offer, headline, fold_hint = said(shop.language)
+    how = ""
+    if how_url:
+        with translation.override(shop.language):
+            how = _("How it works: %(url)s") % {"url": how_url}
     second = shop.poster_second_language
     if not second or second == shop.language:
-        return Words(shop.language, offer, headline, fold_hint)
+        return Words(shop.language, offer, headline, fold_hint, how=how)
     second_offer, second_headline, _hint = said(second)
-    return Words(shop.language, offer, headline, fold_hint, second, second_offer, second_headline)
+    return Words(shop.language, offer, headline, fold_hint, second, second_offer, second_headline, how)
 
 
 # What is drawn: positions and sizes in pixels at 300 dpi, the top left of a panel or sheet at 0, 0.
@@ -128,9 +134,10 @@ class Sheet:
     boxes: dict[str, Box] = field(default_factory=dict)  # on the sheet
 
 
-def plan(*, shop, join_url: str, spec: Layout) -> Sheet:
-    """Everything to draw on the sheet, from the shop, what it offers and its join link."""
-    words = poster_words(shop)
+def plan(*, shop, join_url: str, spec: Layout, how_url: str = "") -> Sheet:
+    """Everything to draw on the sheet, from the shop, what it offers, its join link and, if given,
+    the link to how its programme works."""
+    words = poster_words(shop, how_url)
     items, boxes = _panel(shop=shop, join_url=join_url, spec=spec, words=words, logo=_open_logo(shop))
     if not spec.tent:
         return Sheet(spec, items, boxes=boxes)
@@ -218,7 +225,7 @@ def _stacked(spec: Layout, words: Words, join_url: str, matrix, area: Box) -> tu
     width = right - left
     gap = _px(spec.gap)
     small_gap = gap // 2
-    url = _fit(join_url, words.language, spec.url_pt, width, max_lines=3, link=True)
+    url = _fit(_links(join_url, words), words.language, spec.url_pt, width, max_lines=3, link=True)
     url_top = bottom - url.height
     space = url_top - gap - top
     qr_min, qr_max = _px(spec.qr[1]), _px(spec.qr[0])
@@ -253,7 +260,7 @@ def _side_by_side(spec: Layout, words: Words, join_url: str, matrix, area: Box) 
     side = module * len(matrix)
     code = _Code(matrix, right - side, top + max(0, (bottom - top - side) // 2), module)
     column = code.left - left  # the QR code's quiet zone keeps the text off it
-    url = _fit(join_url, words.language, spec.url_pt, column, max_lines=4, link=True)
+    url = _fit(_links(join_url, words), words.language, spec.url_pt, column, max_lines=4, link=True)
 
     def height_of(texts) -> int:
         heights = [text.height for text in texts.values()]
@@ -267,6 +274,11 @@ def _side_by_side(spec: Layout, words: Words, join_url: str, matrix, area: Box) 
     y = _place(texts, ("headline", "second_headline"), left, y, small_gap, items, boxes, align="left") + gap
     lines, boxes["url"] = url.place(left, y, GREY, align="left")
     return items + lines, boxes
+
+
+def _links(join_url: str, words: Words) -> str | tuple[str, ...]:
+    """The small print: the join link, and under it where the rules are explained, if they are."""
+    return (join_url, words.how) if words.how else join_url
 
 
 def _place(texts, names, x: int, y: int, small_gap: int, items: list, boxes: dict, align: str = "centre") -> int:

@@ -124,7 +124,9 @@ def poster(request, layout, fmt):
         raise Http404
     shop = request.shop
     join_url = settings.SITE_URL + reverse("members:join", args=[shop.slug])
-    data = render_poster(shop=shop, join_url=join_url, layout=layout, fmt=fmt)
+    # The page that explains the programme is campaigns' (it reads every app's settings): by its name.
+    how_url = settings.SITE_URL + reverse("campaigns:how_it_works", args=[shop.slug])
+    data = render_poster(shop=shop, join_url=join_url, layout=layout, fmt=fmt, how_url=how_url)
     onboarding.record(shop, "poster")
     content_type = "application/pdf" if fmt == "pdf" else "image/png"
     response = HttpResponse(data, content_type=content_type)

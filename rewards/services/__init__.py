@@ -5,6 +5,8 @@ purchases  points on a purchase, paying with points or a catalogue discount, ref
 catalogue  spending points or stamps on a reward
 undo       taking back a counter action within minutes
 gifts      what campaigns give
+grants     the stamps, points or voucher a campaign or a challenge gives; a full card's voucher
+challenges a member's progress in a window, completed with the visit that completes it, undone with it
 tiers      moving up at once, down after grace, trials
 expiry     points that expire, first earned first
 setup      cards, points rule, catalogue, tiers and membership plans as the owner configures them

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from members.models import AuditEntry
 
 from ..ledger import Reason, post_all
-from ..models import MemberCard, Membership, TierTrial, Voucher
+from ..models import LeaderboardSeat, MemberCard, Membership, TierTrial, Voucher
 
 
 def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
@@ -38,3 +38,5 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
     Voucher.objects.filter(member=member, status=Voucher.Status.ISSUED).update(status=Voucher.Status.VOIDED)
     # A trial running ends here: no reminder goes out, and the nightly review leaves the row alone.
     TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
+    # A nickname on a challenge's public board is theirs: it goes with them.
+    LeaderboardSeat.objects.filter(member=member).delete()

@@ -18,7 +18,7 @@ from .. import signals
 from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, post_all, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
-from . import catalogue
+from . import catalogue, challenges, giving
 from .plans import plan_multiplier
 from .stamps import check_override, opens_visit, stamp_locked, visit_recorded
 
@@ -62,6 +62,7 @@ def purchase_record(
     override: bool = False,
     override_reason: str = "",
     note: str = "",
+    items=(),
     at=None,
 ) -> ActionResult:
     """Record a purchase: points on what is paid in money, optionally part of the bill paid with
@@ -119,7 +120,7 @@ def purchase_record(
         earning, *paying = post_all(locked, rows, group=group, now=now, seen=True)
         entries = [earning, *([redeemed] if redeemed else []), *paying]
         result = ActionResult(group, entries, purchase=purchase)
-        result.standing = visit_recorded(locked, now, entries)
+        result.standing = visit_recorded(locked, now, entries, items)
         stamps_on = next((p for p in shop_rewards(shop).programs if p.pk == rule.purchase_stamps_id), None)
         _stamp_for_purchase(result, stamps_on, locked, staff=staff, now=now)
     return result
@@ -250,6 +251,9 @@ def purchase_refund(
         notes = []
         if full:
             notes += _take_back_stamps(locked, purchase, staff=staff, group=group, now=now, entries=entries)
+            giving.purchase_refunded(purchase, entries[0], staff=staff, now=now)
+        # A challenge this purchase completed that the refund leaves unmet is revoked.
+        entries += challenges.purchase_refunded(locked, purchase, staff=staff, now=now, group=group)
     purchase.refresh_from_db()
     return ActionResult(group, entries, purchase=purchase, notes=notes)
 

@@ -17,7 +17,8 @@ from members.tenancy import staff_may
 from .. import signals
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, card_for, idempotent, lock_member, post, replay
 from ..models import LedgerEntry, MemberCard, OverrideReason, StampProgram, Voucher
-from . import tiers
+from . import challenges, giving, menu, tiers
+from .grants import complete_cards
 
 
 def check_override(shop: Shop, staff: User, override: bool, reason: str) -> None:
@@ -43,33 +44,15 @@ def opens_visit(member_id: int, now) -> bool:
     return not open_visits(member_id, now).exists()
 
 
-def complete_cards(
-    *, member: Member, card: MemberCard, program: StampProgram, group, staff, now, entries: list | None = None
-) -> list[Voucher]:
-    """Turn every full card into a voucher, in the caller's transaction, under the member lock; the
-    rows written are added to ``entries`` when given."""
-    vouchers = []
-    while card.stamps >= program.stamps_needed:
-        expires = now + timedelta(days=program.voucher_valid_days) if program.voucher_valid_days else None
-        voucher = Voucher.objects.create(
-            shop_id=program.shop_id, member_id=card.member_id, program=program, title=program.reward, issued_at=now,
-            expires_at=expires,
-        )  # fmt: skip
-        entry = post(
-            member, Reason.CARD_COMPLETE, card=card, stamps=-program.stamps_needed, voucher=voucher, group=group,
-            staff=staff, now=now,
-        )  # fmt: skip
-        if entries is not None:
-            entries.append(entry)
-        vouchers.append(voucher)
-    return vouchers
-
-
-def visit_recorded(member: Member, now, entries: list[LedgerEntry]):
-    """A stamp or a purchase (whose row moved the last visit), its rows ``entries``: tiers move up at
-    once; the apps above hear of it. Returns where the member now stands on the tier ladder (None
-    without tiers, or if the rows do not count towards one)."""
+def visit_recorded(member: Member, now, entries: list[LedgerEntry], items=()):
+    """A stamp or a purchase (whose row moved the last visit), its rows ``entries``, tagged with the
+    menu ``items`` the member had: tiers move up at once; the shop gives to its running causes; the
+    challenges it meets are completed; the apps above hear of it. Returns where the member now
+    stands on the tier ladder (None without tiers, or if the rows do not count towards one)."""
     current = tiers.tier_refresh(member=member, now=now, entries=entries)
+    menu.items_record(member, entries, items, now)
+    giving.visit_given(member, now, entries)
+    challenges.visit_counted(member, now, entries, items)
     signals.visit_recorded.send(sender=Member, member=member, now=now)
     return current
 
@@ -85,9 +68,11 @@ def stamp_add(
     override: bool = False,
     override_reason: str = "",
     note: str = "",
+    items=(),
     at=None,
 ) -> ActionResult:
     """Add ``count`` stamps for a visit; a full card issues its voucher in the same transaction.
+    ``items``: what the member had, from the shop's menu.
 
     ``at`` backdates the visit, for importing paper cards and for demo data;
     the counter always uses the present."""
@@ -104,7 +89,7 @@ def stamp_add(
             member=locked, program=program, count=count, staff=staff, override=override, now=now, group=group,
             idempotency_key=idempotency_key, override_reason=override_reason, note=note, seen=True,
         )  # fmt: skip
-        current = visit_recorded(locked, now, entries)
+        current = visit_recorded(locked, now, entries, items)
     return ActionResult(group, entries, vouchers, standing=current)
 
 

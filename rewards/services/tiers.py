@@ -26,7 +26,9 @@ from ..config import shop_rewards
 from ..ledger import lock_member
 from ..models import LedgerEntry, Membership, MembershipPlan, Tier, TierChange, TierPolicy, TierTrial
 
-EARNING = [LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN]
+EARNING = [
+    LedgerEntry.Reason.PURCHASE, LedgerEntry.Reason.BONUS, LedgerEntry.Reason.CAMPAIGN, LedgerEntry.Reason.CHALLENGE,
+]  # fmt: skip
 
 
 def months_before(day: date, months: int) -> date:

@@ -14,6 +14,7 @@ from members.models import Member, Shop, User
 
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, replay
 from ..models import CatalogueReward, LedgerEntry, MemberCard, Membership, Purchase, Voucher
+from . import challenges, giving
 from .tiers import tier_settle
 
 
@@ -68,6 +69,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             return replayed
         if LedgerEntry.objects.filter(voids__in=entries).exists():
             raise LoyaltyError(_("This was already undone."), code=Code.ALREADY_UNDONE)
+        giving.refuse_donation_undo(entries)
         if any(e.reason == Reason.REFUND for e in entries):
             raise LoyaltyError(
                 _("A refund cannot be undone; record the purchase again instead."), code=Code.REFUND_IS_FINAL
@@ -128,6 +130,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
             shelf = CatalogueReward.objects.filter(pk=entry.reward_id, stock__isnull=False)
             if entry.reward_id and entry.reason == Reason.REDEEM and shelf.update(stock=F("stock") + 1):
                 config_changed(shop.pk)
+        giving.visits_undone(voids, staff=staff, now=now)
         # A sale undone: the member no longer holds what was sold (a used item undone gives it back).
         sold = [e.membership_id for e in entries if e.reason == Reason.PLAN_SOLD]
         if sold:
@@ -141,4 +144,7 @@ def action_undo(*, shop: Shop, group: uuid.UUID, staff: User, idempotency_key: s
         Purchase.objects.filter(group=group).update(
             refunded_amount=F("amount"), points_reversed=F("points_earned"), points_returned=F("points_spent")
         )
+        # A challenge the action completed and that is no longer met (counted once the purchase is
+        # refunded too): its reward is taken back with the rest, or the completion says why not.
+        voids += challenges.visits_undone(locked, voids, staff=staff, now=now)
     return ActionResult(void_group, voids)

@@ -8,7 +8,7 @@ import uuid
 
 from django.conf import settings as django_settings
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from members.tokens import card_token
 
 from .. import services
 from ..config import shop_rewards
-from ..forms import PurchaseForm
+from ..forms import CounterNoteForm, PurchaseForm
 from ..ledger import Reason
 from ..lookup import counter_lookup, found_by, found_method, found_token
 from ..models import CatalogueReward, FoundBy, Membership, MembershipPlan, OverrideReason, Voucher
@@ -39,6 +39,7 @@ from ..reads import (
     stamps_by_program,
     usable_vouchers,
 )
+from ..services import challenges, menu
 from ..services.expiry import next_expiry
 from ..services.merge import likely_duplicates
 from ..services.tiers import standing
@@ -58,7 +59,7 @@ def _urls(shop, member) -> dict[str, str]:
     args = (shop.slug, member.public_id)
     return {
         name: reverse(f"rewards:counter_{name}", args=args)
-        for name in ("stamp", "redeem", "undo", "purchase", "reward", "plan_sell")
+        for name in ("stamp", "redeem", "undo", "purchase", "reward", "plan_sell", "note")
     }
 
 
@@ -74,6 +75,8 @@ def _member_context(request, member, method: str) -> dict:
         "override_reasons": OverrideReason.choices,
         "payment_methods": Membership.PaymentMethod.choices,
         "urls": _urls(request.shop, member),
+        # The shop's menu, for tagging a stamp or a purchase (held with its settings: no query).
+        "menu": shop_rewards(request.shop).menu,
     }
 
 
@@ -84,7 +87,7 @@ def _discounts(catalogue) -> list:
 
 def _outcome(**outcome) -> dict:
     # Every key the template reads is present, whatever the outcome.
-    outcome = {"error": "", "code": "", "result": None, "voucher": None, "notice": "", **outcome}
+    outcome = {"error": "", "code": "", "result": None, "voucher": None, "notice": "", "challenges_done": [], **outcome}
     outcome["already_done"] = outcome["code"] in ALREADY_DONE
     # A plan sold or a prepaid item used: the confirmation names the plan and what is left of it.
     reasons = {entry.reason for entry in outcome["result"].entries} if outcome["result"] else set()
@@ -157,13 +160,21 @@ def _answer(request, member, method, *, result=None, outcome=None, status=200, r
             changed["memberships"] = True
             context["memberships"] = held_memberships(member)
             context["plans_on_sale"] = plans_on_sale(settings)
+        if settings.challenges:
+            # Progress moved (or went back with an undo); a challenge this action completed is named.
+            changed["challenges"] = True
+            context["challenges"] = challenges.progress_for(member)
+            rows = {entry.pk for entry in result.entries}
+            context["outcome"]["challenges_done"] = [
+                item.challenge for item in context["challenges"] if item.completion and item.completion.entry_id in rows
+            ]
     elif refresh or result is not None:
         member.refresh_from_db(fields=["points", "last_visit_at", "tier"])
         panel = counter_panel(shop, member)
         context.update(panel)
         changed = {
             "standing": True, "points": True, "catalogue": True, "vouchers": True, "memberships": True,
-            "cards": panel["cards"],
+            "cards": panel["cards"], "challenges": True,
         }  # fmt: skip
         # A card paused since the panel opened leaves it.
         context["paused"] = [program for program in settings.programs if not program.is_active]
@@ -252,6 +263,9 @@ def counter_stamp(request, member_id):
         count = 0
     if program is None or not 1 <= count <= 50:
         return _unreadable(request, member, _("Choose a card and a number of stamps."))
+    items = _posted_items(request)
+    if items is None:
+        return _unreadable(request, member, _("An item chosen is not on the menu any more. Open the member again."))
     return _act(
         request,
         member,
@@ -264,8 +278,36 @@ def counter_stamp(request, member_id):
             override=request.POST.get("override") == "1",
             override_reason=request.POST.get("override_reason", ""),
             note=request.POST.get("override_note", "")[:200],
+            items=items,
         ),
     )
+
+
+def _posted_items(request) -> list | None:
+    """The menu items ticked on the form; None when one is not on the shop's menu (a stale panel)."""
+    ids = [uuid_or_none(value) for value in request.POST.getlist("item")]
+    if any(item_id is None for item_id in ids):
+        return None
+    return menu.items_for(request.shop, ids)
+
+
+@shop_view("counter.use")
+@require_POST
+def counter_note(request, member_id):
+    """What staff keep in mind for the member ("oat milk"), saved from the panel."""
+    member = shop_member_or_404(request, member_id)
+    form = CounterNoteForm(request.POST)
+    if not form.is_valid():
+        return _unreadable(request, member, _("A note is at most 100 characters."))
+    try:
+        menu.counter_note_set(member=member, note=form.cleaned_data["note"], staff=request.user)
+    except LoyaltyError as error:
+        return _unreadable(request, member, error.message)
+    if not request.htmx:
+        return redirect("rewards:counter_member", shop_slug=request.shop.slug, member_id=member.public_id)
+    context = {**_member_context(request, member, found_method(request.POST.get("found"), member.public_id) or ""),
+               "usual": menu.usual_order(member), "saved": True}  # fmt: skip
+    return render(request, "rewards/counter.html#usual", context)
 
 
 @shop_view("counter.use")
@@ -379,6 +421,9 @@ def counter_purchase(request, member_id):
     if not form.is_valid():
         error = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
         return _unreadable(request, member, error)
+    items = _posted_items(request)
+    if items is None:
+        return _unreadable(request, member, _("An item chosen is not on the menu any more. Open the member again."))
     return _act(
         request,
         member,
@@ -394,6 +439,7 @@ def counter_purchase(request, member_id):
             note=form.cleaned_data["override_note"],
             staff=request.user,
             idempotency_key=_key(request),
+            items=items,
         ),
     )
 

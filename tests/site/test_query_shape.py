@@ -67,6 +67,7 @@ def costs(world, program, member) -> dict[str, int]:
 def test_pages_cost_the_same_queries_for_one_member_and_for_fifty(world, program, shop):
     first = MemberFactory(shop=shop, name="First Member")
     history(first, program, world.carol, 3)
+    costs(world, program, first)  # every setting held once, as on a server that has been running
     alone = costs(world, program, first)
     for n in range(49):
         other = MemberFactory(shop=shop, name=f"Member {n}")
