@@ -106,14 +106,33 @@ def held_out_count(campaign: Campaign, members: QuerySet[Member]) -> int:
 def birthday_within(today: date, horizon: date) -> Q:
     """Members whose next birthday falls from ``today`` to ``horizon`` (a few weeks at most), as a
     query: the (month, day) pairs of those dates, with 29 February on 28 February in other years."""
+    return day_within("birthday", today, horizon)
+
+
+def day_within(field: str, today: date, horizon: date) -> Q:
+    """A date's (or a moment's, in the active time zone) month and day falling from ``today`` to
+    ``horizon``, whatever the year, with 29 February on 28 February in other years."""
     q = Q(pk__in=[])
     day = today
     while day <= horizon:
-        q |= Q(birthday__month=day.month, birthday__day=day.day)
+        q |= Q(**{f"{field}__month": day.month, f"{field}__day": day.day})
         if (day.month, day.day) == (2, 28) and not _leap(day.year):
-            q |= Q(birthday__month=2, birthday__day=29)
+            q |= Q(**{f"{field}__month": 2, f"{field}__day": 29})
         day += timedelta(days=1)
     return q
+
+
+def anniversary_on(joined: date, day: date) -> int:
+    """How many years a member who joined on ``joined`` has been with the shop on ``day``, if ``day``
+    is the anniversary (29 February on 28 February in other years); 0 otherwise."""
+    years = day.year - joined.year
+    if years < 1:
+        return 0
+    if (joined.month, joined.day) == (day.month, day.day):
+        return years
+    if (joined.month, joined.day) == (2, 29) and (day.month, day.day) == (2, 28) and not _leap(day.year):
+        return years
+    return 0
 
 
 def _leap(year: int) -> bool:

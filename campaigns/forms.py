@@ -35,6 +35,7 @@ FIELDS = {
     Kind.WINBACK: [*COMMON, "holdout_percent", "days_away", *GIFT, *MESSAGE],
     Kind.REFERRAL: [*COMMON, *GIFT, "referral_limit", *MESSAGE],
     Kind.ANNOUNCEMENT: [*COMMON, "holdout_percent", *MESSAGE, "send_at", *GIFT, *PLAN_TRIAL],
+    Kind.ANNIVERSARY: [*COMMON, "holdout_percent", *GIFT, *MESSAGE],
 }
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -90,6 +91,12 @@ class CampaignForm(forms.ModelForm):
             self.fields["voucher_title"].help_text = _(
                 "Valid from the day it is sent until a week after the birthday (or as long after as it came before)."
             )
+        if campaign.kind == Kind.ANNIVERSARY:
+            for name in ("gift_stamps", "gift_points"):
+                self.fields[name].help_text = _(
+                    "For each year the member has been with you, up to ten: 20 points give 20 after a year, 60 "
+                    "after three."
+                )
         if campaign.kind == Kind.ANNOUNCEMENT:
             self.fields["subject"].required = True
             self.fields["body"].required = True
@@ -160,6 +167,6 @@ class CampaignForm(forms.ModelForm):
             self.add_error("hours_to", _("The hours must not start and end at the same time."))
         if kind == Kind.WINBACK and not cleaned.get("days_away"):
             self.add_error("days_away", _("Say after how many days away a member counts as lapsed."))
-        if kind in (Kind.WELCOME, Kind.REFERRAL, Kind.BIRTHDAY, Kind.WINBACK) and gift == Gift.NONE:
+        if kind in (Kind.WELCOME, Kind.REFERRAL, Kind.BIRTHDAY, Kind.WINBACK, Kind.ANNIVERSARY) and gift == Gift.NONE:
             self.add_error("gift", _("Choose what this campaign gives."))
         return cleaned

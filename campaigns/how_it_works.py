@@ -43,7 +43,7 @@ Gift = Campaign.Gift
 Expiry = PointsRule.Expiry
 
 # The campaigns a member can count on; announcements are news, not rules.
-RULE_KINDS = (Kind.WELCOME, Kind.BIRTHDAY, Kind.BOOST, Kind.REFERRAL, Kind.WINBACK)
+RULE_KINDS = (Kind.WELCOME, Kind.BIRTHDAY, Kind.BOOST, Kind.REFERRAL, Kind.WINBACK, Kind.ANNIVERSARY)
 
 
 @dataclass(frozen=True)
@@ -542,6 +542,11 @@ def _campaign_rule(shop: Shop, settings: ShopRewards, campaign: Campaign, now: d
             campaign.days_away,
         )
         return Rule(text % {"count": campaign.days_away, "gift": gift})
+    if campaign.kind == Kind.ANNIVERSARY:
+        details = ()
+        if campaign.gift in (Gift.STAMPS, Gift.POINTS):
+            details = (_("It grows with every year you have been with us, up to ten years."),)
+        return Rule(_("Every year on the day you joined: %(gift)s.") % {"gift": gift}, details)
     return None
 
 

@@ -43,6 +43,7 @@ class Campaign(models.Model):
         WINBACK = "winback", _("Win-back")
         REFERRAL = "referral", _("Referral")
         ANNOUNCEMENT = "announcement", _("Announcement")
+        ANNIVERSARY = "anniversary", _("Anniversary of joining")
 
     class Audience(models.TextChoices):
         ALL = "all", _("All members")
@@ -174,7 +175,9 @@ class Campaign(models.Model):
 
     @property
     def sends_messages(self) -> bool:
-        return self.kind in (self.Kind.BIRTHDAY, self.Kind.WINBACK, self.Kind.REFERRAL, self.Kind.ANNOUNCEMENT)
+        return self.kind in (
+            self.Kind.BIRTHDAY, self.Kind.WINBACK, self.Kind.REFERRAL, self.Kind.ANNOUNCEMENT, self.Kind.ANNIVERSARY,
+        )  # fmt: skip
 
     @property
     def has_holdout(self) -> bool:

@@ -7,9 +7,10 @@ beat tasks below can run any number of times a day, in any time zone: what
 was done is found, not done again.
 """
 
+import copy
 import hashlib
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
@@ -23,7 +24,16 @@ from rewards.models import LedgerEntry, Membership, Voucher
 from rewards.services import gift_grant_locked
 from rewards.services.menu import usual_order
 
-from .audience import audience, birthday_within, held_out_count, in_audience, is_held_out, next_birthday
+from .audience import (
+    anniversary_on,
+    audience,
+    birthday_within,
+    day_within,
+    held_out_count,
+    in_audience,
+    is_held_out,
+    next_birthday,
+)
 from .insights.stats import uplift
 from .models import Campaign, CampaignFigures, Reach, ReferralRefusal
 
@@ -231,6 +241,62 @@ def birthdays_run(*, now=None) -> int:
     return done
 
 
+# A day the worker missed is caught up for this long; older anniversaries are let go.
+ANNIVERSARY_CATCH_UP_DAYS = 7
+# The gift grows with the years up to this many.
+ANNIVERSARY_MOST_YEARS = 10
+
+
+def anniversaries_run(*, now=None) -> int:
+    """Anniversaries of joining: on the day in the shop's calendar, every year, once per year of
+    membership (the occasion is the number of years); stamps and points grow with the years, up to
+    ten. A day missed (a worker down) is caught up for a week."""
+    now = now or timezone.now()
+    done = 0
+    for campaign in Campaign.objects.filter(kind=Kind.ANNIVERSARY, is_active=True).select_related("shop"):
+        if not campaign.is_running(now) or not is_daytime(campaign.shop, now):
+            continue
+        tz = campaign.shop.tz
+        today = timezone.localtime(now, tz).date()
+        since = today - timedelta(days=ANNIVERSARY_CATCH_UP_DAYS)
+        # The month and day of joining in the shop's time zone, where members joined.
+        with timezone.override(tz):
+            joined = list(
+                audience(campaign)
+                .filter(day_within("joined_at", since, today), joined_at__lt=now - timedelta(days=360))
+                .values_list("pk", "joined_at")
+            )
+        due = {}
+        for member_id, at in joined:
+            start = timezone.localtime(at, tz).date()
+            day = next((d for d in _days(since, today) if anniversary_on(start, d)), None)
+            if day is not None:
+                due[member_id] = anniversary_on(start, day)
+        reached = set(
+            campaign.reaches.filter(member_id__in=due, occasion__in={str(y) for y in due.values()}).values_list(
+                "member_id", "occasion"
+            )
+        )
+        due = {member_id: years for member_id, years in due.items() if (member_id, str(years)) not in reached}
+
+        def reach(member, campaign=campaign, due=due):
+            years = due[member.pk]
+            grown = copy.copy(campaign)
+            grown.gift_stamps = (campaign.gift_stamps or 0) * min(years, ANNIVERSARY_MOST_YEARS)
+            grown.gift_points = (campaign.gift_points or 0) * min(years, ANNIVERSARY_MOST_YEARS)
+            return _reach_locked(grown, member, str(years), now, context={"years": years})
+
+        done += _each_member(campaign, due, reach)
+    return done
+
+
+def _days(first: date, last: date):
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
 def _lapsed(campaign: Campaign, now: datetime):
     """Members not seen for ``days_away`` days (or never, since joining) and not yet reached since."""
     lapsed = (
@@ -352,6 +418,11 @@ def preview(campaign: Campaign, now=None) -> dict:
         members = members.filter(birthday_within(today, horizon))
     elif campaign.kind == Kind.WINBACK:
         members = _lapsed(campaign, now) if campaign.days_away else members.none()
+    elif campaign.kind == Kind.ANNIVERSARY:
+        today = timezone.localtime(now, campaign.shop.tz).date()
+        with timezone.override(campaign.shop.tz):
+            members = members.filter(day_within("joined_at", today, today), joined_at__lt=now - timedelta(days=360))
+            members = members.filter(pk__in=list(members.values_list("pk", flat=True)))
     elif campaign.kind == Kind.ANNOUNCEMENT:
         members = announcement_audience(campaign)
     count = members.count()

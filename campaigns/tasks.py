@@ -14,6 +14,11 @@ def run_birthdays() -> int:
 
 
 @shared_task(acks_late=True)
+def run_anniversaries() -> int:
+    return services.anniversaries_run()
+
+
+@shared_task(acks_late=True)
 def run_winback() -> int:
     return services.winback_run()
 

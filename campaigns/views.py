@@ -24,6 +24,9 @@ KIND_HELP = {
     Campaign.Kind.WINBACK: gettext_lazy("A gift and a message for members who have not visited for a while."),
     Campaign.Kind.REFERRAL: gettext_lazy("Members share a link; when a friend joins and visits, both get a bonus."),
     Campaign.Kind.ANNOUNCEMENT: gettext_lazy("News by e-mail to members who agreed to hear from you, now or later."),
+    Campaign.Kind.ANNIVERSARY: gettext_lazy(
+        "A gift on the day each member joined, every year, growing with the years they have been with you."
+    ),
 }
 
 

@@ -905,6 +905,11 @@ class Cafe:
         """What the counter keeps in mind for Emma."""
         regular = self.members["regular"]
         Member.objects.filter(pk=regular.pk).update(counter_note="Oat milk, extra hot")
+        # Set up since: a thank-you on each member's day of joining, every year (none has come yet).
+        Campaign.objects.create(
+            shop=self.shop, public_id=uuid.UUID("a2217e55-0c3a-4e8b-9d6f-3b1a7c5e9d02"), kind=Campaign.Kind.ANNIVERSARY,
+            name="Thank you for the years", gift="points", gift_points=20, starts_at=self.now - timedelta(days=30),
+        )  # fmt: skip
 
     def giving(self) -> None:
         """Two regulars give points to the trees this morning; one gift was a slip the manager reversed."""

@@ -285,6 +285,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.run_winback",
         "schedule": 60 * 60,
     },
+    "anniversaries": {
+        "task": "campaigns.tasks.run_anniversaries",
+        "schedule": 60 * 60,
+    },
     # Events: the day-before reminders in each shop's daytime, and invitations or news a lost task missed.
     "events": {
         "task": "campaigns.tasks.run_events",

@@ -22,7 +22,18 @@ from members.emails import send_branded_email
 from members.models import DataDownload, Member, Message, User
 from members.spreadsheet import csv_text
 
-from .models import Contribution, ItemSold, LedgerEntry, MemberCard, Membership, Purchase, TierChange, Voucher
+from .models import (
+    ChallengeCompletion,
+    Contribution,
+    ItemSold,
+    LeaderboardSeat,
+    LedgerEntry,
+    MemberCard,
+    Membership,
+    Purchase,
+    TierChange,
+    Voucher,
+)
 
 FOLDER = "data-downloads"
 README = """Your data at the loyalty program of the shops you joined.
@@ -54,6 +65,8 @@ HEADERS = {
     "memberships": ["plan", "kind", "sold", "price_paid", "paid_by", "prepaid_items", "items_left", "ends", "status"],
     "items": ["time", "item", "tag", "undone"],
     "gifts_to_causes": ["time", "cause", "kind", "amount", "points", "reason"],
+    "challenges": ["completed", "challenge", "badge", "window_from", "revoked"],
+    "leaderboards": ["joined", "challenge", "nickname"],
 }
 
 
@@ -106,6 +119,16 @@ def _tables(member: Member) -> dict[str, tuple[list[str], list[list]]]:
         "gifts_to_causes": [
             [_iso(c.created_at), c.cause.name, c.get_kind_display(), c.amount, c.points, c.reason]
             for c in Contribution.objects.filter(member=member).select_related("cause").order_by("created_at", "id")
+        ],
+        "challenges": [
+            [_iso(c.completed_at), c.challenge.name, c.challenge.badge_name, c.window_start.isoformat(),
+             _iso(c.revoked_at)]
+            for c in ChallengeCompletion.objects.filter(member=member).select_related("challenge")
+            .order_by("completed_at", "id")
+        ],
+        "leaderboards": [
+            [_iso(seat.joined_at), seat.challenge.name, seat.nickname]
+            for seat in LeaderboardSeat.objects.filter(member=member).select_related("challenge").order_by("joined_at")
         ],
     }  # fmt: skip
     return {name: (HEADERS[name], rows[name]) for name in HEADERS}

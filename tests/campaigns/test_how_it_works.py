@@ -369,3 +369,10 @@ def test_a_running_cause_says_what_the_shop_gives_and_what_a_point_is_worth(worl
     assert "every 2 points send NT$1" in page
     assert "up to NT$1,000 in all" in page
     assert "Paused cause" not in page
+
+
+def test_an_anniversary_gift_is_said_with_its_growth(world, client):
+    CampaignFactory(shop=world.shop, kind=Kind.ANNIVERSARY, gift="points", gift_points=20)
+    page = client.get(reverse("campaigns:how_it_works", args=[world.shop.slug])).content.decode()
+    assert "Every year on the day you joined: 20 points." in page
+    assert "It grows with every year you have been with us, up to ten years." in page

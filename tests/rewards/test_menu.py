@@ -13,7 +13,7 @@ from members import services as member_services
 from rewards import services
 from rewards.data import archive
 from rewards.models import ItemSold, LedgerEntry, MenuItem
-from rewards.services import menu
+from rewards.services import challenges, menu
 
 from ..conftest import key
 from ..factories import MemberFactory, PointsRuleFactory, UserFactory
@@ -112,9 +112,15 @@ def test_staff_keep_a_note_that_the_panel_shows(world, program, member, carol, i
     assert member.counter_note == "oat milk, no sugar"
 
 
-def test_the_note_and_the_items_are_the_members_data(world, program, items):
+def test_the_note_the_items_and_the_badges_are_the_members_data(world, program, items):
     user = UserFactory()
     member = MemberFactory(shop=world.shop, user=user, counter_note="oat milk")
+    board = challenges.challenge_save(
+        shop=world.shop, by=world.bob,
+        fields={"name": "One visit", "kind": "visits", "window": "week", "target": 1, "badge_name": "Hello",
+                "badge_emoji": "👋", "leaderboard": True},
+    )  # fmt: skip
+    challenges.seat_take(member=member, challenge=board, nickname="Oat Owl")
     services.stamp_add(member=member, program=program, count=1, staff=world.carol, idempotency_key=key(),
                        items=[items[0]])  # fmt: skip
     with zipfile.ZipFile(BytesIO(archive(user))) as copy:
@@ -122,6 +128,8 @@ def test_the_note_and_the_items_are_the_members_data(world, program, items):
         data = json.loads(copy.read(next(name for name in names if name.endswith(".json") and "profile" not in name)))
     assert data["note_for_the_counter"] == "oat milk"
     assert data["items"][0]["item"] == "Oat latte"
+    assert data["leaderboards"][0]["nickname"] == "Oat Owl"
+    assert data["challenges"][0]["badge"] == "Hello"
     member_services.member_erase(member=member, by=world.alice, note="asked")
     member.refresh_from_db()
     assert member.counter_note == ""
