@@ -201,6 +201,7 @@ class Generator:
                            "holdout_percent": 20},
             Kind.ANNOUNCEMENT: {"name": "Autumn menu", "subject": "Our autumn menu", "body": "Chestnut latte is back.",
                                 "send_at": self.now - timedelta(days=40), "sent_at": self.now - timedelta(days=40)},
+            Kind.ANNIVERSARY: {"name": "Thank you for the years", "gift": "points", "gift_points": 20},
         }  # fmt: skip
         self.campaigns = {
             kind: Campaign.objects.create(shop=self.shop, kind=kind, starts_at=since, public_id=self.uid(), **fields)

@@ -181,7 +181,7 @@ def test_a_reply_goes_once_by_e_mail_in_the_members_language(world, low, django_
     body = sent.body
     assert "Mia Chen 您好" in body  # the greeting in Traditional Chinese, as the member joined in
     assert "We are sorry: the next one is on us." in body and "The milk was cold." in body
-    assert "1 of 5" in body
+    assert "1 分（滿分 5 分）" in body  # the rating in words, translated too
 
     with pytest.raises(LoyaltyError) as caught:
         feedback_reply(feedback=low, by=world.alice, text="Again")

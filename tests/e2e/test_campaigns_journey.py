@@ -44,6 +44,7 @@ def test_owner_sets_up_every_campaign_and_sees_results(live_server, page, screen
         Kind.WINBACK: [("#id_days_away", "60"), ("#id_gift", "points"), ("#id_gift_points", "50")],
         Kind.REFERRAL: [("#id_gift", "stamps"), ("#id_gift_stamps", "2")],
         Kind.ANNOUNCEMENT: [("#id_subject", "Autumn menu"), ("#id_body", "Chestnut latte from Monday.")],
+        Kind.ANNIVERSARY: [("#id_gift", "points"), ("#id_gift_points", "20")],
     }
     for kind, fields in steps.items():
         page.goto(f"{base}new/{kind}/")

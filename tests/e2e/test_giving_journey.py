@@ -34,7 +34,7 @@ def test_the_usual_the_trees_and_the_rules(live_server, page, phone_page, screen
     page.locator("#counter-q").press("Enter")
     expect(page.get_by_role("heading", name=emma.name)).to_be_visible()
     expect(page.locator("#usual")).to_contain_text("Usual: Oat latte")
-    expect(page.get_by_label("Note")).to_have_value("Oat milk, extra hot")
+    expect(page.locator("#usual summary")).to_contain_text("Note: Oat milk, extra hot")
     card = page.locator(".stamp-card").filter(has=page.get_by_role("button", name="+1 stamp")).first
     card.get_by_text("Flat white").click()
     screenshot(page, "usual-counter")
@@ -42,7 +42,8 @@ def test_the_usual_the_trees_and_the_rules(live_server, page, phone_page, screen
     tap(page, card.get_by_role("button", name="+1 stamp"))
     expect(page.locator("#outcome .confirm")).to_contain_text("+1 stamp added")
     assert ItemSold.objects.filter(member=emma, item__name="Flat white").exists()
-    page.get_by_label("Note").fill("Oat milk, extra hot, no lid")
+    page.locator("#usual summary").click()
+    page.get_by_label("Note", exact=True).fill("Oat milk, extra hot, no lid")
     with page.expect_response(lambda response: response.request.method == "POST"):
         page.get_by_role("button", name="Save note").click()
     expect(page.locator("#usual")).to_contain_text("Saved.")

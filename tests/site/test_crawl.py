@@ -187,6 +187,12 @@ def _targets(cafe: Cafe) -> list[Target]:
             ("rsvp", {"token": card_token(cafe.members["regular"]), "event_id": e.public_id})
             for e in Event.objects.filter(shop=shop, status=Event.Status.SCHEDULED)[:1]
         ],
+        # An event that has started is no longer edited: its page sends back to the event (tested with
+        # the events' pages); the crawl edits the coming ones.
+        "campaigns:event_edit": [
+            ("coming", {"shop_slug": shop.slug, "event_id": e.public_id})
+            for e in Event.objects.filter(shop=shop, starts_at__gt=timezone.now())
+        ],
         "members:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
         "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
         # The customer's own membership (another person's is a 404, tested with the account pages).
