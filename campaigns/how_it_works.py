@@ -30,7 +30,16 @@ from django.utils.translation import ngettext, pgettext
 from members.currency import format_money, quantize
 from members.models import Shop
 from rewards.config import ShopRewards, shop_rewards
-from rewards.models import CatalogueReward, Cause, MembershipPlan, PointsRule, StampProgram, Tier, TierPolicy
+from rewards.models import (
+    CatalogueReward,
+    Cause,
+    MembershipPlan,
+    PartnerOffer,
+    PointsRule,
+    StampProgram,
+    Tier,
+    TierPolicy,
+)
 from rewards.services.expiry import Terms, terms_history
 from rewards.services.giving import give_rate
 from rewards.services.purchases import points_for
@@ -64,7 +73,8 @@ class Section:
 
 def sections(shop: Shop, now: datetime | None = None) -> list[Section]:
     """What the shop's programme is now, section by section; empty when it has nothing on. Costs the
-    shop's held settings (``shop_rewards``) and one query for its running campaigns."""
+    shop's held settings (``shop_rewards``), one query for its partners' offers and one for its
+    running campaigns."""
     now = now or timezone.now()
     settings = shop_rewards(shop)
     found = [
@@ -74,6 +84,7 @@ def sections(shop: Shop, now: datetime | None = None) -> list[Section]:
         _tiers(settings),
         _plans(shop, settings, now),
         _causes(shop, settings),
+        _partners(shop, now),
         _extras(shop, settings, running_campaigns(shop, now), now),
     ]
     return [section for section in found if section is not None and section.rules]
@@ -456,6 +467,25 @@ def _causes(shop: Shop, settings: ShopRewards) -> Section:
         }  # fmt: skip
         rules.append(Rule(text, tuple(details)))
     return Section("causes", _("Doing some good"), tuple(rules))
+
+
+def _partners(shop: Shop, now: datetime) -> Section:
+    """Offers of partner shops for this shop's members, and where to use them (one query)."""
+    offers = PartnerOffer.objects.filter(members_shop=shop, status=PartnerOffer.Status.ACTIVE).select_related(
+        "partner_shop"
+    )
+    rules = []
+    for offer in offers.order_by("proposed_at", "id"):
+        if not offer.runs_on(timezone.localtime(now, offer.partner_shop.tz).date()):
+            continue
+        details = [offer.terms] if offer.terms else []
+        if offer.ends_on:
+            details.append(_("Until %(day)s.") % {"day": date_format(offer.ends_on)})
+        text = _("%(offer)s at %(partner)s: show your card's QR code at their counter, %(period)s.") % {
+            "offer": offer.title, "partner": offer.partner_shop.name, "period": offer.get_period_display(),
+        }  # fmt: skip
+        rules.append(Rule(text, tuple(details)))
+    return Section("partners", _("At our partners"), tuple(rules))
 
 
 def _period_benefits(plan: MembershipPlan, tiers: dict[int, Tier]) -> list[str]:

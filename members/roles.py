@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, tuple[Role, str]] = {
     "donations.reverse": (Role.MANAGER, _("Reverse a member's donation to a cause, with a reason")),
     "feedback.view": (Role.MANAGER, _("Read customers' feedback after their visits and reply to it")),
     "causes.report": (Role.OWNER, _("See and export what the shop owes the partners of its causes")),
+    "partners.manage": (Role.OWNER, _("Propose, accept and end offers with partner shops, and see their use")),
     "plans.price": (Role.OWNER, _("Schedule a plan's new price and invite members to renew before it")),
     "members.erase": (Role.OWNER, _("Erase a member's personal data when they ask")),
     "audit.view": (Role.OWNER, _("See the audit trail of what owners did")),

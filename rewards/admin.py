@@ -20,6 +20,8 @@ from .models import (
     Membership,
     MembershipPlan,
     MenuItem,
+    PartnerOffer,
+    PartnerRedemption,
     PlanPriceChange,
     PointsExpiryTerms,
     PointsRule,
@@ -202,3 +204,18 @@ class MenuItemAdmin(RecordAdmin):
 class ItemSoldAdmin(RecordAdmin):
     list_display = ["created_at", "member", "item"]
     list_select_related = ["member", "item"]
+
+
+@admin.register(PartnerOffer)
+class PartnerOfferAdmin(RecordAdmin):
+    """Proposed, answered and ended by the two shops' owners on their partners page, through its service."""
+
+    list_display = ["title", "members_shop", "partner_shop", "period", "status", "proposed_at", "ended_at"]
+    list_select_related = ["members_shop", "partner_shop"]
+    list_filter = ["status", "period"]
+
+
+@admin.register(PartnerRedemption)
+class PartnerRedemptionAdmin(RecordAdmin):
+    list_display = ["redeemed_at", "offer", "member", "window_start", "undone_at"]
+    list_select_related = ["offer", "member"]

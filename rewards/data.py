@@ -30,6 +30,7 @@ from .models import (
     LedgerEntry,
     MemberCard,
     Membership,
+    PartnerRedemption,
     Purchase,
     TierChange,
     Voucher,
@@ -67,6 +68,7 @@ HEADERS = {
     "gifts_to_causes": ["time", "cause", "kind", "amount", "points", "reason"],
     "challenges": ["completed", "challenge", "badge", "window_from", "revoked"],
     "leaderboards": ["joined", "challenge", "nickname"],
+    "partner_offers_used": ["time", "offer", "at", "undone"],
 }
 
 
@@ -129,6 +131,11 @@ def _tables(member: Member) -> dict[str, tuple[list[str], list[list]]]:
         "leaderboards": [
             [_iso(seat.joined_at), seat.challenge.name, seat.nickname]
             for seat in LeaderboardSeat.objects.filter(member=member).select_related("challenge").order_by("joined_at")
+        ],
+        "partner_offers_used": [
+            [_iso(r.redeemed_at), r.offer.title, r.offer.partner_shop.name, _iso(r.undone_at)]
+            for r in PartnerRedemption.objects.filter(member=member).select_related("offer__partner_shop")
+            .order_by("redeemed_at", "id")
         ],
     }  # fmt: skip
     return {name: (HEADERS[name], rows[name]) for name in HEADERS}

@@ -18,11 +18,13 @@ from .models import (
     MembershipPlan,
     MenuItem,
     OverrideReason,
+    PartnerOffer,
     PointsRule,
     StampProgram,
     Tier,
     TierPolicy,
 )
+from .services import partners
 
 
 class StampProgramForm(forms.ModelForm):
@@ -539,3 +541,45 @@ class ChallengeForm(forms.ModelForm):
 
 class NicknameForm(forms.Form):
     nickname = forms.CharField(label=_("Your nickname on the board"), max_length=20)
+
+
+class PartnerOfferForm(forms.Form):
+    """An owner's proposal of a partner offer to another shop of this installation."""
+
+    partner = forms.CharField(
+        label=_("Partner shop"), max_length=200,
+        help_text=_("Its join link, or its short name in the portal's addresses (e.g. crumb-bakery)."),
+    )  # fmt: skip
+    direction = forms.TypedChoiceField(
+        label=_("Who gets the offer"), coerce=lambda value: value == "ours", initial="ours", widget=forms.RadioSelect,
+        choices=[
+            ("ours", _("Our members, at the partner's counter")),
+            ("theirs", _("The partner's members, at our counter")),
+        ],
+    )  # fmt: skip
+    title = forms.CharField(
+        label=_("Offer"), max_length=80, help_text=_("What the member gets, e.g. 10% off any pastry.")
+    )
+    terms = forms.CharField(
+        label=_("Terms"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Anything the counter should know, e.g. not with other offers."),
+    )  # fmt: skip
+    period = forms.ChoiceField(
+        label=_("How often"), choices=PartnerOffer.Period.choices, initial=PartnerOffer.Period.WEEK
+    )
+    ends_on = forms.DateField(
+        label=_("Last day"), required=False, help_text=_("Empty to run until one of you ends it."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )  # fmt: skip
+
+    def __init__(self, *args, shop, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shop = shop
+
+    def clean_partner(self):
+        partner = partners.shop_from_address(self.cleaned_data["partner"])
+        if partner is None:
+            raise forms.ValidationError(_("No shop of this portal has that address."), code="unknown")
+        if partner.pk == self.shop.pk:
+            raise forms.ValidationError(_("That is your own shop: choose another."), code="own")
+        return partner

@@ -19,6 +19,8 @@ from members.phones import normalise_phone, shop_region
 from members.tokens import QRCodeExpired, member_code_from_qr
 
 from .models import FOUND_BY, FoundBy, Voucher
+from .services import partners
+from .services.partners import PartnerFind
 
 SALT = "counter-found-by"
 # A panel older than this no longer vouches for how the member was found.
@@ -54,6 +56,8 @@ class Lookup:
     error: str = ""
     # How the member was found (rewards.models.FoundBy): only a fresh QR proves the person is here.
     method: str = ""
+    # A partner shop's member, who may use that partner's offers here (rewards.services.partners).
+    partner: PartnerFind | None = None
 
 
 LAST_DIGITS = re.compile(r"[0-9]{4}")
@@ -73,6 +77,14 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
                 error=_("This QR code has expired. Ask the customer to open their card again, or type the member code.")
             )
         if code is None:
+            try:
+                partner = partners.partner_find(shop, query)
+            except QRCodeExpired:
+                # A partner's card is taken only from a fresh QR code: the customer opens it again.
+                error = _("This partner card's QR code has expired. Ask the customer to open their card again.")
+                return Lookup(error=error)
+            if partner is not None:
+                return Lookup(partner=partner, method=FoundBy.QR)
             return Lookup(error=_("This QR code is not one of this shop's member codes."))
         return Lookup(list(shop.members.filter(code=code)), method=FoundBy.QR)
     compact = query.upper().replace(" ", "").replace("-", "")

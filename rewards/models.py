@@ -1285,3 +1285,93 @@ class LeaderboardSeat(models.Model):
 
     def __str__(self):
         return self.nickname
+
+
+class PartnerOffer(models.Model):
+    """An offer two shops of one installation agree on: members of ``members_shop`` show their card
+    at ``partner_shop``'s counter and get what the title says, once per member per ``period``. One
+    owner proposes it, the other accepts; either ends it. Nothing about a member crosses to the
+    partner beyond the redemption itself: the partner's counter sees the offer and whether it is
+    used, never a name, a balance or a contact."""
+
+    class Period(models.TextChoices):
+        DAY = "day", _("once a day")
+        WEEK = "week", _("once a week")
+        MONTH = "month", _("once a month")
+        ONCE = "once", _("once only")
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("waiting for the partner")
+        ACTIVE = "active", _("running")
+        DECLINED = "declined", _("declined")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+        ENDED = "ended", _("ended")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Whose members get the offer, and whose counter gives it.
+    members_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="partner_offers_out")
+    partner_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="partner_offers_in")
+    proposed_by_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(_("offer"), max_length=80, help_text=_("What the member gets, e.g. 10% off any pastry."))
+    terms = models.TextField(
+        _("terms"), max_length=500, blank=True,
+        help_text=_("Anything the counter should know, e.g. not with other offers."),
+    )  # fmt: skip
+    period = models.CharField(_("how often"), max_length=5, choices=Period.choices, default=Period.WEEK)
+    ends_on = models.DateField(
+        _("last day"), null=True, blank=True, help_text=_("Empty to run until one of you ends it.")
+    )
+    status = models.CharField(_("status"), max_length=9, choices=Status.choices, default=Status.PROPOSED)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by_shop = models.ForeignKey(Shop, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        indexes = [
+            models.Index(fields=["members_shop", "status"], name="partner_offer_members"),
+            models.Index(fields=["partner_shop", "status"], name="partner_offer_partner"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(members_shop=F("partner_shop")), name="partner_offer_two_shops"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def other_shop(self, shop: Shop) -> Shop:
+        return self.partner_shop if shop.pk == self.members_shop_id else self.members_shop
+
+    def runs_on(self, day) -> bool:
+        return self.status == self.Status.ACTIVE and (self.ends_on is None or day <= self.ends_on)
+
+
+class PartnerRedemption(models.Model):
+    """A member of one shop used a partner offer at the other shop's counter, in one window of the
+    offer's period (its first day in the partner's calendar). At most one that stands per member
+    and window, even with two tills at once; a slip is undone at the counter within minutes."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    offer = models.ForeignKey(PartnerOffer, on_delete=models.CASCADE, related_name="redemptions")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="partner_redemptions")
+    window_start = models.DateField()
+    redeemed_at = models.DateTimeField(default=timezone.now)
+    # The partner's member of staff: a user of the partner shop, never shown to the members' shop.
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-redeemed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "member", "window_start"], condition=Q(undone_at__isnull=True),
+                name="one_partner_redemption_per_window",
+            ),
+        ]  # fmt: skip
+        indexes = [models.Index(fields=["member", "offer"], name="partner_redemption_member")]
+
+    def __str__(self):
+        return f"{self.offer_id} by {self.member_id} ({self.window_start})"

@@ -17,7 +17,7 @@ from . import signals
 from .config import shop_rewards
 from .ledger import Reason
 from .models import CatalogueReward, LedgerEntry, Membership, MembershipPlan, PlanPriceChange, StampProgram, Voucher
-from .services import challenges, giving, menu
+from .services import challenges, giving, menu, partners
 from .services.expiry import next_expiry
 from .services.merge import merges_of, undoable
 from .services.plans import refund_due
@@ -205,6 +205,8 @@ def card_panel(member: Member) -> dict:
         "extras": signals.extras_for(member=member, page="card", now=timezone.now()),
         # Each running cause's progress and the member's part: no query in a shop without one.
         "causes": giving.progress(shop, list(shop_rewards(shop).causes), member),
+        # Offers of partner shops: shown with where to use them and whether they are used this period.
+        "partner_offers": partners.card_offers(member),
         **challenges_panel(member),
     }
 

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import data, export, imports, services
+from .services import partners
 
 
 @shared_task(acks_late=True)
@@ -62,3 +63,9 @@ def prepare_shop_exports() -> int:
     """Shops' exports of members and the ledger: prepared as soon as asked (and every 15 minutes for
     any whose task was lost); old ones removed."""
     return export.prepare_due()
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def partner_offer_news(offer_id: int, event: str) -> int:
+    """Tell the other shop's owners that a partner offer was proposed, answered or ended."""
+    return partners.offer_news(offer_id, event)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import card, challenges, counter, exports, giving, imports, members, menu, merge, plans, setup
+from .views import card, challenges, counter, exports, giving, imports, members, menu, merge, partners, plans, setup
 
 app_name = "rewards"
 
@@ -80,4 +80,10 @@ shop_patterns = [
         giving.donation_reverse,
         name="donation_reverse",
     ),
+    path("partners/", partners.partner_list, name="partner_list"),
+    path("partners/new/", partners.partner_propose, name="partner_propose"),
+    path("partners/<uuid:offer_id>/answer/", partners.partner_answer, name="partner_answer"),
+    path("partners/<uuid:offer_id>/end/", partners.partner_end, name="partner_end"),
+    path("counter/partner/<uuid:offer_id>/", partners.counter_partner_redeem, name="counter_partner_redeem"),
+    path("counter/partner/undo/<uuid:redemption_id>/", partners.counter_partner_undo, name="counter_partner_undo"),
 ]

@@ -99,9 +99,11 @@ def _outcome(**outcome) -> dict:
 def _render(request, *, member=None, lookup=None, outcome=None, status=200, method="", **extra):
     """The look-up: the member's whole panel (history opens on demand), or the members found; or
     the form to enrol a new member (``enrol``)."""
+    # A partner's QR code holds that shop's member code: it is not echoed back into the field.
+    query = "" if lookup is not None and lookup.partner else request.GET.get("q", "")
     context = {
-        "query": request.GET.get("q", ""), "lookup": lookup, "outcome": _outcome(**(outcome or {})), "duplicates": [],
-        **extra,
+        "query": query, "lookup": lookup, "outcome": _outcome(**(outcome or {})), "duplicates": [],
+        "partner_outcome": None, **extra,
     }  # fmt: skip
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.

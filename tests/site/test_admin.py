@@ -37,6 +37,8 @@ STATE = {
     "rewards.challenge": None,
     "rewards.challengecompletion": None,
     "rewards.leaderboardseat": None,
+    "rewards.partneroffer": None,
+    "rewards.partnerredemption": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
