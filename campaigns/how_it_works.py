@@ -73,8 +73,8 @@ class Section:
 
 def sections(shop: Shop, now: datetime | None = None) -> list[Section]:
     """What the shop's programme is now, section by section; empty when it has nothing on. Costs the
-    shop's held settings (``shop_rewards``), one query for its partners' offers and one for its
-    running campaigns."""
+    shop's held settings (``shop_rewards``), one query for its running campaigns, and one for its
+    partners' offers if it has any."""
     now = now or timezone.now()
     settings = shop_rewards(shop)
     found = [
@@ -84,7 +84,7 @@ def sections(shop: Shop, now: datetime | None = None) -> list[Section]:
         _tiers(settings),
         _plans(shop, settings, now),
         _causes(shop, settings),
-        _partners(shop, now),
+        _partners(shop, now) if settings.has_partner_offers else None,
         _extras(shop, settings, running_campaigns(shop, now), now),
     ]
     return [section for section in found if section is not None and section.rules]
@@ -470,7 +470,8 @@ def _causes(shop: Shop, settings: ShopRewards) -> Section:
 
 
 def _partners(shop: Shop, now: datetime) -> Section:
-    """Offers of partner shops for this shop's members, and where to use them (one query)."""
+    """Offers of partner shops for this shop's members, and where to use them (one query, asked only
+    when the shop's settings say partners give its members something)."""
     offers = PartnerOffer.objects.filter(members_shop=shop, status=PartnerOffer.Status.ACTIVE).select_related(
         "partner_shop"
     )

@@ -64,6 +64,8 @@ from rewards.models import (
 from rewards.services import challenges, giving
 from rewards.services.merge import member_merge
 
+from .demo_bakery import USES, build_bakery
+
 DEMO_PASSWORD = "coffee-demo-2026"  # noqa: S105 - printed for the newcomer, demo data only
 DEMO_USERS = [
     ("owner@demo.example", "Mei", "Lin", Role.OWNER),
@@ -122,7 +124,8 @@ def demo_logo() -> ContentFile:
 
 
 def build_demo() -> Shop:
-    """Create the demo café, or leave an existing one as it is (idempotent)."""
+    """Create the demo café and its neighbour the bakery (loyalty_site.demo_bakery), or leave existing
+    ones as they are (idempotent)."""
     with transaction.atomic():
         users = _users()
         shop = Shop.objects.filter(slug="demo-cafe").first()
@@ -135,6 +138,8 @@ def build_demo() -> Shop:
             StaffMember.objects.update_or_create(shop=shop, user=user, defaults={"role": role})
         if not shop.members.exists():
             Cafe(shop, users).build()
+        regulars = {key: persona_member(shop, key) for key in USES}
+        build_bakery(shop, users[Role.OWNER], DEMO_PASSWORD, regulars)
     return shop
 
 

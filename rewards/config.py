@@ -17,6 +17,7 @@ from .models import (
     Challenge,
     MembershipPlan,
     MenuItem,
+    PartnerOffer,
     PlanPriceChange,
     PointsExpiryTerms,
     PointsRule,
@@ -52,6 +53,8 @@ class ShopRewards:
     # (if not, no visit was tagged and nothing asks for a member's usual order).
     menu: tuple[MenuItem, ...] = ()
     has_menu: bool = False
+    # Whether partner shops give this shop's members an offer now (their cards then ask which).
+    has_partner_offers: bool = False
     # Every challenge of the shop, ended ones too (their badges stay), oldest first; a shop without
     # one pays no query for challenges anywhere.
     challenges: tuple[Challenge, ...] = ()
@@ -127,6 +130,7 @@ def _load(shop: Shop) -> ShopRewards:
         has_causes=bool(causes),
         menu=tuple(item for item in menu if item.is_active),
         has_menu=bool(menu),
+        has_partner_offers=PartnerOffer.objects.filter(members_shop=shop, status=PartnerOffer.Status.ACTIVE).exists(),
         challenges=challenges,
     )
 

@@ -558,7 +558,7 @@ class PartnerOfferForm(forms.Form):
         ],
     )  # fmt: skip
     title = forms.CharField(
-        label=_("Offer"), max_length=80, help_text=_("What the member gets, e.g. 10% off any pastry.")
+        label=_("Offer"), max_length=80, help_text=_("What the member gets, e.g. a free cookie with any coffee.")
     )
     terms = forms.CharField(
         label=_("Terms"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),

@@ -1312,7 +1312,9 @@ class PartnerOffer(models.Model):
     members_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="partner_offers_out")
     partner_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="partner_offers_in")
     proposed_by_shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    title = models.CharField(_("offer"), max_length=80, help_text=_("What the member gets, e.g. 10% off any pastry."))
+    title = models.CharField(
+        _("offer"), max_length=80, help_text=_("What the member gets, e.g. a free cookie with any coffee.")
+    )
     terms = models.TextField(
         _("terms"), max_length=500, blank=True,
         help_text=_("Anything the counter should know, e.g. not with other offers."),

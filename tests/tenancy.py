@@ -283,6 +283,47 @@ CHALLENGE_FORM = {
 }  # fmt: skip
 
 
+def _partner_offer(shop: Shop, *, given_here: bool, accepted: bool = True):
+    """An offer between ``shop`` and a third shop (never the other shop of the tests' world): for
+    the third shop's members at ``shop``'s counter (``given_here``), or for ``shop``'s members there;
+    proposed by the third shop, accepted by ``shop`` unless ``accepted`` is False."""
+    from rewards.services import partners
+
+    from .factories import ShopFactory
+
+    third = ShopFactory()
+    offer = partners.offer_propose(
+        shop=third, partner=shop, ours=given_here, title="10% off", terms="", period="week", ends_on=None, by=None
+    )
+    if accepted:
+        partners.offer_answer(offer=offer, shop=shop, accept=True, by=None)
+    return offer
+
+
+def _partner_pass(shop: Shop) -> dict:
+    """A third shop's member at ``shop``'s counter, with the pass the look-up gives."""
+    from rewards.services import partners
+
+    offer = _partner_offer(shop, given_here=True)
+    member = MemberFactory(shop=offer.members_shop)
+    return {"offer_id": offer.public_id, "_data": {"pass": partners.partner_view(shop, member).token}}
+
+
+def _partner_redemption(shop: Shop) -> dict:
+    from rewards.services import partners
+
+    offer = _partner_offer(shop, given_here=True)
+    member = MemberFactory(shop=offer.members_shop)
+    redemption = partners.redeem(offer=offer, member=member, shop=shop, staff=None)
+    return {"redemption_id": redemption.public_id}
+
+
+def _partner_to_propose(shop: Shop) -> dict:
+    from .factories import ShopFactory
+
+    return {"_data": {"partner": ShopFactory().slug, "direction": "ours", "title": "A free cookie", "period": "week"}}
+
+
 def _with_cause(shop: Shop) -> dict:
     _cause(shop)
     return {}
@@ -447,6 +488,20 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:challenge_create": ShopUrl("post", data=CHALLENGE_FORM),
     "rewards:challenge_edit": ShopUrl(objects=lambda shop: {"challenge_id": _challenge(shop).public_id}),
     "rewards:donation_reverse": ShopUrl("post", objects=_donation),
+    "rewards:partner_list": ShopUrl(objects=lambda shop: _partner_offer(shop, given_here=False) and {}),
+    "rewards:partner_propose": ShopUrl("post", objects=_partner_to_propose),
+    "rewards:partner_answer": ShopUrl(
+        "post",
+        objects=lambda shop: {
+            "offer_id": _partner_offer(shop, given_here=False, accepted=False).public_id,
+            "_data": {"accept": "1"},
+        },
+    ),
+    "rewards:partner_end": ShopUrl(
+        "post", objects=lambda shop: {"offer_id": _partner_offer(shop, given_here=False).public_id}
+    ),
+    "rewards:counter_partner_redeem": ShopUrl("post", objects=_partner_pass),
+    "rewards:counter_partner_undo": ShopUrl("post", objects=_partner_redemption),
     "rewards:plan_create": ShopUrl(
         "post",
         data={"kind": "period", "name": "Coffee club", "price": "300", "period_months": "1", "refund_rule": "pro_rata"},

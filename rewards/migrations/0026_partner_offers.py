@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('title', models.CharField(help_text='What the member gets, e.g. 10% off any pastry.', max_length=80, verbose_name='offer')),
+                ('title', models.CharField(help_text='What the member gets, e.g. a free cookie with any coffee.', max_length=80, verbose_name='offer')),
                 ('terms', models.TextField(blank=True, help_text='Anything the counter should know, e.g. not with other offers.', max_length=500, verbose_name='terms')),
                 ('period', models.CharField(choices=[('day', 'once a day'), ('week', 'once a week'), ('month', 'once a month'), ('once', 'once only')], default='week', max_length=5, verbose_name='how often')),
                 ('ends_on', models.DateField(blank=True, help_text='Empty to run until one of you ends it.', null=True, verbose_name='last day')),

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.config import config_changed
 from members.emails import send_branded_email
 from members.errors import Code, LoyaltyError
 from members.models import Member, Shop, StaffMember
@@ -25,6 +26,7 @@ from members.outbox import enqueue
 from members.roles import Role
 from members.tokens import member_code_from_qr
 
+from ..config import shop_rewards
 from ..models import PartnerOffer, PartnerRedemption
 
 Period = PartnerOffer.Period
@@ -120,6 +122,8 @@ def offer_answer(*, offer: PartnerOffer, shop: Shop, accept: bool, by) -> Partne
         offer.answered_at = timezone.now()
         offer.answered_by = by
         offer.save(update_fields=["status", "answered_at", "answered_by"])
+        if accept:
+            config_changed(offer.members_shop_id)  # its members' cards show the offer from now
         enqueue(NEWS_TASK, offer.pk, "accepted" if accept else "declined")
     return offer
 
@@ -143,6 +147,7 @@ def offer_end(*, offer: PartnerOffer, shop: Shop, by) -> PartnerOffer:
         offer.ended_at = timezone.now()
         offer.ended_by_shop = shop
         offer.save(update_fields=["status", "ended_at", "ended_by_shop"])
+        config_changed(offer.members_shop_id)
         if offer.status == Status.ENDED:
             enqueue(NEWS_TASK, offer.pk, "ended")
     return offer
@@ -166,13 +171,14 @@ class Figures:
 def figures(shop: Shop, offers: list[PartnerOffer]) -> dict[int, Figures]:
     """How many times each offer was used and by how many different members (one query). Both sides
     see the same counts; neither sees more."""
-    month = timezone.localtime(timezone.now(), shop.tz).date().replace(day=1)
+    today = timezone.localtime(timezone.now(), shop.tz)
+    month = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     rows = (
         PartnerRedemption.objects.filter(offer__in=offers, undone_at__isnull=True)
         .values("offer")
         .annotate(
             uses=Count("id"), people=Count("member", distinct=True),
-            this_month=Count("id", filter=Q(window_start__gte=month) & ~Q(window_start=ONCE_WINDOW)),
+            this_month=Count("id", filter=Q(redeemed_at__gte=month)),
         )
     )  # fmt: skip
     found = {row["offer"]: Figures(row["uses"], row["people"], row["this_month"]) for row in rows}
@@ -216,7 +222,10 @@ def states(member: Member, offers: list[PartnerOffer], now=None) -> list[OfferSt
 
 
 def card_offers(member: Member, now=None) -> list[OfferState]:
-    """What a member's card shows: the running offers of their shop's partners (two queries)."""
+    """What a member's card shows: the running offers of their shop's partners (two queries; none
+    in a shop without any, as its settings say)."""
+    if not shop_rewards(member.shop).has_partner_offers:
+        return []
     offers = list(
         PartnerOffer.objects.filter(members_shop_id=member.shop_id, status=Status.ACTIVE)
         .select_related("partner_shop")

@@ -110,7 +110,7 @@ def test_a_proposal_reaches_the_partner_owner_who_accepts_it_and_both_see_it_run
     assert offer.status == PartnerOffer.Status.ACTIVE and offer.answered_by == world.dave
 
     page = alice.get(reverse("rewards:partner_list", args=[world.shop.slug])).content.decode()
-    assert "Our members, at Dave&#x27;s Bakery" in page and "0 times, by 0 of our members" in page
+    assert "Our members, at Dave&#x27;s Bakery" in page and "Used 0 times, by 0 of our members" in page
 
 
 def test_the_proposer_cannot_accept_their_own_proposal_and_a_declined_one_never_runs(world, mia):
@@ -250,7 +250,7 @@ def test_the_partner_counter_gives_the_offer_once_a_week_and_shows_no_member_dat
     for client, shop, words in ((world.client(world.alice), world.shop, "of our members"),
                                 (world.client(world.dave), world.other_shop, "of their members")):  # fmt: skip
         page = client.get(reverse("rewards:partner_list", args=[shop.slug])).content.decode()
-        assert f"1 times, by 1 {words}" in page
+        assert f"Used 1 time, by 1 {words}" in page
 
     # Monday in Taipei is a new week.
     with time_machine.travel(datetime(2026, 11, 30, 0, 1, tzinfo=TAIPEI), tick=False):
@@ -382,4 +382,4 @@ def test_the_owners_page_costs_a_fixed_number_of_queries(world, mia, offer, djan
     client = world.client(world.alice)
     with django_assert_num_queries(4):  # the user, the role with its shop, the offers, the counts
         page = client.get(reverse("rewards:partner_list", args=[world.shop.slug]))
-    assert page.content.decode().count("1 times, by 1 of our members") == 3
+    assert page.content.decode().count("Used 1 time, by 1 of our members") == 3

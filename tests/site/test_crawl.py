@@ -24,6 +24,7 @@ import pytest
 from django.core.management import call_command
 from django.core.signals import got_request_exception
 from django.db import transaction
+from django.db.models import Q
 from django.test import Client
 from django.urls import resolve
 from django.urls.exceptions import Resolver404
@@ -47,6 +48,7 @@ from rewards.models import (
     Membership,
     MembershipPlan,
     MenuItem,
+    PartnerOffer,
     PlanPriceChange,
     Purchase,
     StampProgram,
@@ -136,6 +138,12 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
              {**base, "plan_id": change.plan.public_id, "change_id": change.public_id})
             for change in PlanPriceChange.objects.filter(shop=shop).select_related("plan")
         ],
+        "offer_id": [
+            (offer.status, {**base, "offer_id": offer.public_id})
+            for offer in PartnerOffer.objects.filter(Q(members_shop=shop) | Q(partner_shop=shop))
+        ],
+        # The café gives no partner's offer yet: a use that is not there.
+        "redemption_id": [("none", {**base, "redemption_id": "00000000-0000-4000-8000-000000000000"})],
         "membership_id": [
             (held.status, {**base, "member_id": held.member.public_id, "membership_id": held.public_id})
             for held in Membership.objects.filter(shop=shop).select_related("member")
