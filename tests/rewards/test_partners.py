@@ -3,8 +3,11 @@ members' cards and the rules page, given at the partner's counter once per membe
 the partner's calendar), ended by either side; each step proven by what the owners, the member and
 the partner's counter see afterwards. Nothing about a member reaches the partner but the use."""
 
+import json
 import re
+import zipfile
 from datetime import date, datetime, timedelta
+from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,12 +15,14 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
+from members import services as member_services
 from members.models import Role
 from members.tokens import card_token, member_qr_payload
+from rewards.data import archive
 from rewards.models import PartnerOffer, PartnerRedemption
 from rewards.services import partners
 
-from ..factories import MemberFactory, ShopFactory, StaffFactory
+from ..factories import MemberFactory, ShopFactory, StaffFactory, UserFactory
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 # A Wednesday in Taipei.
@@ -383,3 +388,18 @@ def test_the_owners_page_costs_a_fixed_number_of_queries(world, mia, offer, djan
     with django_assert_num_queries(4):  # the user, the role with its shop, the offers, the counts
         page = client.get(reverse("rewards:partner_list", args=[world.shop.slug]))
     assert page.content.decode().count("Used 1 time, by 1 of our members") == 3
+
+
+def test_a_members_uses_are_in_their_copy_and_outlive_their_erasure_as_counts(world, offer):
+    user = UserFactory()
+    mia = MemberFactory(shop=world.shop, user=user, name="Mia Chen")
+    redeem(world, offer, mia)
+    with zipfile.ZipFile(BytesIO(archive(user))) as copy:
+        name = next(name for name in copy.namelist() if name.endswith(".json") and "profile" not in name)
+        data = json.loads(copy.read(name))
+    assert data["partner_offers_used"] == [
+        {"time": "2026-11-25T02:00:00+00:00", "offer": "10% off any pastry", "at": "Dave's Bakery", "undone": ""}
+    ]
+    member_services.member_erase(member=mia, by=world.alice, note="asked")
+    [figures] = partners.figures(world.shop, [offer]).values()
+    assert (figures.uses, figures.people) == (1, 1)
