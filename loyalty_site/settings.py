@@ -49,11 +49,33 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105
+# Keys copied from an example: this repository's, Django's own, the guide's placeholder.
+KNOWN_EXAMPLE_KEYS = {
+    "django-insecure-dev-only-key-never-use-in-production",
+    "change-me",
+    "changeme",
+    "secret",
+    "your-secret-key",
+}
+if not DEBUG and (
+    len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.lower() in KNOWN_EXAMPLE_KEYS
+    or SECRET_KEY.startswith("django-insecure-")
+    or "change-me" in SECRET_KEY.lower()
+):
+    # Every signed card link and QR code rests on it: refuse to start, not just warn.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is weak: use at least 50 random characters, e.g. the output of "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A bearer token that lets a monitoring tool read /status/ (signed-in superusers read it too).
+STATUS_TOKEN = env.str("STATUS_TOKEN", default="")
 
 # Where the portal's source code is offered (a footer link; see the AGPL's section 13).
 SOURCE_URL = env.str("SOURCE_URL", default="")
@@ -71,6 +93,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Two-factor sign-in: an authenticator app, security keys and recovery codes.
+    "allauth.mfa",
     "django_htmx",
     "template_partials",
     "csp",
@@ -96,6 +120,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "members.accounts.LockoutAnswers429",
 ]
 
 ROOT_URLCONF = "loyalty_site.urls"
@@ -171,6 +196,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # django-allauth: e-mail is the identity; owners verify it; customers may log
 # in with a one-time code sent by e-mail instead of a password.
+ACCOUNT_ADAPTER = "members.accounts.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -183,6 +209,12 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "ht
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Loyalty] "
 LOGIN_REDIRECT_URL = "members:home"
 LOGIN_URL = "account_login"
+# Two-factor sign-in (allauth.mfa), optional for everyone and required at a shop that asks it of
+# its owners and managers (Shop.require_mfa, checked by members.tenancy.shop_view). Security keys
+# need HTTPS, or http://localhost in development: browsers refuse them on any other plain address.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# A code typed as it turns over (or on a phone whose clock is a little off) is still accepted.
+MFA_TOTP_TOLERANCE = 1
 
 LANGUAGE_CODE = "en"
 # Unambiguous English dates (loyalty_site/formats/en).
@@ -206,6 +238,27 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Uploaded files (logos, pictures, exports, imports) on S3-compatible storage shared by every web
+# server and worker: MEDIA_STORAGE=s3 and the bucket's settings (django-storages).
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="file")
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
+            # Private by default: files are served through signed, expiring links.
+            "default_acl": None,
+            "querystring_auth": not env.str("AWS_S3_CUSTOM_DOMAIN", default=""),
+            "file_overwrite": False,
+        },
+    }
+elif MEDIA_STORAGE != "file":
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be file or s3, got {MEDIA_STORAGE!r}")
 # Uploaded logos are read into memory to be validated; keep them small.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -360,8 +413,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS >= 31536000)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The client's address is the last X-Forwarded-For entry, the one our own proxy wrote (the
+    # guide's proxies replace the header); without this every visitor is the proxy to the limits.
+    ALLAUTH_TRUSTED_PROXY_COUNT = 1
 X_FRAME_OPTIONS = "DENY"
 
 # Logs go to standard error, one line each, with the request's reference (shown on the error
@@ -398,5 +455,16 @@ VISIT_MINUTES = env.int("VISIT_MINUTES", default=60)
 MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=180)
 # Sign-ups on the join page per client address and per shop in an hour; a shop whose customers
 # share one address (a market stall's Wi-Fi) raises the first.
+# Counter look-ups per staff account in a minute: a busy till does a few; a burst past it (paging
+# through the members) is slowed and written in the shop's audit trail.
+COUNTER_LOOKUPS_PER_MINUTE = env.int("COUNTER_LOOKUPS_PER_MINUTE", default=60)
 JOINS_PER_IP_PER_HOUR = env.int("JOINS_PER_IP_PER_HOUR", default=20)
 JOINS_PER_SHOP_PER_HOUR = env.int("JOINS_PER_SHOP_PER_HOUR", default=300)
+
+# Error reports to Sentry when SENTRY_DSN is set (nothing is sent otherwise), with personal data
+# left out: no user, no cookies, no request body, no local variables (loyalty_site.sentry).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from loyalty_site.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env.str("SENTRY_ENVIRONMENT", default="production"))

@@ -9,6 +9,8 @@ from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from .health import healthz, status
+
 # Everything a shop owns lives under /s/<shop_slug>/, behind members.tenancy.shop_view;
 # tests/members/test_tenancy.py walks every URL under it.
 SHOP_PREFIX = "s/<slug:shop_slug>/"
@@ -36,6 +38,8 @@ def favicon(request):
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("healthz", healthz, name="healthz"),
+    path("status/", status, name="status"),
     path("favicon.ico", favicon),
     app_urls("members.urls"),
     app_urls("rewards.urls"),

@@ -6,9 +6,13 @@ class MembersConfig(AppConfig):
     verbose_name = "Shops and members"
 
     def ready(self):
+        from allauth.mfa.signals import authenticator_added
         from django.utils.translation import gettext_lazy as _
 
-        from . import onboarding
+        from . import onboarding, two_factor
+
+        # Someone a shop sent to set up two-factor sign-in is offered the way back once they have.
+        authenticator_added.connect(two_factor.offer_way_back, dispatch_uid="members.two_factor.offer_way_back")
 
         # The first day's steps of this app; rewards and campaigns register theirs.
         onboarding.register(onboarding.Step("poster", _("Print the join poster"), "members:shop_home", order=20))

@@ -10,6 +10,7 @@ from .models import Invitation, Shop, StaffMember, time_zone_choices
 from .phones import normalise_phone, shop_region
 from .roles import Role
 from .tokens import referrer_from_token
+from .two_factor import has_two_factor
 
 
 class ColourInput(forms.TextInput):
@@ -61,14 +62,33 @@ class ShopForm(forms.ModelForm):
             "poster_second_language",
             "join_asks_first",
             "retention_months",
+            "require_mfa",
         ]
         widgets = {
             "brand_colour": ColourInput(),
             "slug": forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
         }
 
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The owner saving the form: requiring two-factor sign-in needs theirs first.
+        self.user = user
+
     def clean_slug(self):
         return self.cleaned_data["slug"].lower()
+
+    def clean_require_mfa(self):
+        required = self.cleaned_data.get("require_mfa", False)
+        if required and not (self.user is not None and has_two_factor(self.user)):
+            # Otherwise the owner would be sent away from their own shop's pages at once.
+            raise forms.ValidationError(
+                _(
+                    "Set up two-factor sign-in for your own account first (in your account menu), so that you are "
+                    "not locked out of your shop."
+                ),
+                code="owner_without_mfa",
+            )
+        return required
 
     def clean_logo(self):
         logo = self.cleaned_data.get("logo")
@@ -87,7 +107,7 @@ class ShopCreateForm(ShopForm):
 
     class Meta(ShopForm.Meta):
         fields = [f for f in ShopForm.Meta.fields if f not in ("join_asks_first", "poster_second_language",
-                                                               "retention_months")]  # fmt: skip
+                                                               "retention_months", "require_mfa")]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -139,6 +139,16 @@ class Shop(models.Model):
             "month before, then their personal data is erased as if they had asked."
         ),
     )
+    # Checked on every shop page by members.tenancy.shop_view, for the roles that see members' data.
+    require_mfa = models.BooleanField(
+        _("require two-factor sign-in for owners and managers"),
+        default=False,
+        help_text=_(
+            "Owners and managers see your members' personal data: with this on, each of them sets up a second "
+            "step for signing in (an authenticator app or a security key) before they can open the shop's pages. "
+            "Staff at the counter are not asked."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Changes whenever the shop's cards, points rule, tiers, catalogue or campaigns do: see config.py.
     config_key = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -409,6 +419,9 @@ class AuditEntry(models.Model):
         MERGE_UNDONE = "merge_undone", _("Undid a merge of two members")
         MEMBER_RETIRED = "member_retired", _("Removed an inactive member (retention)")
         RETENTION_SET = "retention_set", _("Changed how long inactive members are kept")
+        LOOKUP_BURST = "lookup_burst", _("Looked members up at the counter faster than the limit")
+        MFA_REQUIRED = "mfa_required", _("Required two-factor sign-in for owners and managers")
+        MFA_NOT_REQUIRED = "mfa_not_required", _("Stopped requiring two-factor sign-in")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -436,6 +449,8 @@ class AuditEntry(models.Model):
         if self.action == self.Action.RETENTION_SET:
             old, new = (retention_words(int(months)) for months in found.groups())
             return gettext("From %(old)s to %(new)s.") % {"old": old, "new": new}
+        if self.action == self.Action.LOOKUP_BURST:
+            return gettext("More than %(limit)s look-ups in a minute; slowed down.") % {"limit": found[1]}
         seen, told = found.groups()
         return gettext("No visit since %(seen)s; told on %(told)s that their data would be removed.") % {
             "seen": seen, "told": told,
@@ -454,6 +469,7 @@ def retention_words(months: int | None) -> str:
 AUDIT_NOTES = {
     AuditEntry.Action.RETENTION_SET: re.compile(r"(\d+) -> (\d+)"),
     AuditEntry.Action.MEMBER_RETIRED: re.compile(r"(\d{4}-\d\d-\d\d) (\d{4}-\d\d-\d\d)"),
+    AuditEntry.Action.LOOKUP_BURST: re.compile(r"(\d+)/min"),
 }
 
 

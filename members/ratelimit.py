@@ -12,6 +12,11 @@ from django.conf import settings
 from django.core.cache import cache
 
 
+def seconds_left(period: int) -> int:
+    """Seconds until the current window of ``period`` ends: what a refused client waits."""
+    return max(1, period - int(time.time() % period))
+
+
 def allow(key: str, *, limit: int, period: int) -> bool:
     """Count one hit for ``key``; False once more than ``limit`` hits fall in this window."""
     window = int(time.time() // period)
@@ -26,8 +31,13 @@ def allow(key: str, *, limit: int, period: int) -> bool:
 
 
 def client_ip(request) -> str:
-    # Behind a proxy, REMOTE_ADDR is the proxy; gunicorn's --forwarded-allow-ips
-    # and the proxy set it right, so nothing here trusts X-Forwarded-For itself.
+    """The client's network address. Behind our proxy (``BEHIND_PROXY``) REMOTE_ADDR is the proxy
+    itself; the address is then the last X-Forwarded-For entry, the one the proxy wrote (anything a
+    client put before it is ignored). Without a proxy the header is not trusted at all."""
+    if getattr(settings, "BEHIND_PROXY", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -38,13 +38,16 @@ def shop_create(*, owner: User, **fields) -> Shop:
 
 
 def shop_update(*, shop: Shop, fields: dict, by: User | None = None) -> Shop:
-    """Change a shop's settings; a change of how long inactive members are kept goes in the audit
-    trail, with ``by``, the owner who made it."""
+    """Change a shop's settings; a change of how long inactive members are kept, or of whether
+    two-factor sign-in is required, goes in the audit trail, with ``by``, the owner who made it."""
     with transaction.atomic():
         # From the row, not the instance: a bound ModelForm has already put the
         # new values on the instance.
-        old_logo, old_retention = (
-            Shop.objects.select_for_update().filter(pk=shop.pk).values_list("logo", "retention_months").get()
+        old_logo, old_retention, old_mfa = (
+            Shop.objects.select_for_update()
+            .filter(pk=shop.pk)
+            .values_list("logo", "retention_months", "require_mfa")
+            .get()
         )
         for name, value in fields.items():
             setattr(shop, name, value)
@@ -58,6 +61,9 @@ def shop_update(*, shop: Shop, fields: dict, by: User | None = None) -> Shop:
                 # Switched off, the dates members were told no longer hold: if it is switched on again,
                 # they are told again, with a new date and a full notice.
                 shop.members.filter(retention_warned_at__isnull=False).update(retention_warned_at=None)
+        if "require_mfa" in fields and fields["require_mfa"] != old_mfa:
+            action = AuditEntry.Action.MFA_REQUIRED if fields["require_mfa"] else AuditEntry.Action.MFA_NOT_REQUIRED
+            AuditEntry.objects.create(shop=shop, actor=by, action=action)
         if old_logo and old_logo != shop.logo.name:
             # The file goes only once the row no longer points at it.
             storage = shop.logo.storage

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from . import two_factor
 from .models import Member, Shop, StaffMember, User
 from .roles import PERMISSIONS, role_has
 
@@ -20,7 +21,8 @@ def shop_view(permission: str):
 
     Sets ``request.shop`` and ``request.membership``. A shop that does not
     exist and a shop the user has no role at are the same 404, so nobody can
-    learn which shops exist; a role too low inside the shop is a 403.
+    learn which shops exist; a role too low inside the shop is a 403. At a shop that requires
+    two-factor sign-in, a role that sees members' data is sent to set it up first.
     """
     if permission not in PERMISSIONS:
         raise ValueError(f"Unknown permission {permission!r}")
@@ -39,6 +41,9 @@ def shop_view(permission: str):
                 raise Http404("No such shop.")
             if not role_has(membership.role, permission):
                 raise PermissionDenied
+            if two_factor.required(membership) and not two_factor.has_two_factor(request.user):
+                # The shop asks whoever sees its members' data to sign in with a second step.
+                return two_factor.send_to_setup(request, membership.shop)
             request.shop = membership.shop
             request.membership = membership
             # What staff_may would ask the database, for the services this request calls.

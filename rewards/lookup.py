@@ -5,16 +5,21 @@ The look-up signs (member, method) into the panel it renders, so a form cannot c
 scan it never had; every ledger row written while ``found_by`` is active records the method.
 """
 
+import logging
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from members import ratelimit
 from members.emails import canonical_email
-from members.models import CODE_ALPHABET, Member, Shop
+from members.models import CODE_ALPHABET, AuditEntry, Member, Shop
 from members.phones import normalise_phone, shop_region
 from members.tokens import QRCodeExpired, member_code_from_qr
 
@@ -22,6 +27,7 @@ from .models import FOUND_BY, FoundBy, Voucher
 from .services import partners
 from .services.partners import PartnerFind
 
+logger = logging.getLogger(__name__)
 SALT = "counter-found-by"
 # A panel older than this no longer vouches for how the member was found.
 MAX_AGE = 15 * 60
@@ -61,6 +67,19 @@ class Lookup:
 
 
 LAST_DIGITS = re.compile(r"[0-9]{4}")
+
+
+def lookup_allowed(shop: Shop, user) -> int:
+    """Count one look-up by ``user`` at ``shop``'s counter: 0 when it may go ahead, otherwise the
+    seconds to wait. A burst past the limit (someone paging through the members) is slowed, and
+    written once per minute in the shop's audit trail with who did it."""
+    limit = settings.COUNTER_LOOKUPS_PER_MINUTE
+    if ratelimit.allow(f"lookup:{shop.pk}:{user.pk}", limit=limit, period=60):
+        return 0
+    if cache.add(f"lookup-burst:{shop.pk}:{user.pk}:{int(time.time() // 60)}", 1, timeout=70):
+        AuditEntry.objects.create(shop=shop, actor=user, action=AuditEntry.Action.LOOKUP_BURST, note=f"{limit}/min")
+        logger.warning("Counter look-ups past %s a minute by user %s", limit, user.pk)
+    return ratelimit.seconds_left(60)
 
 
 def counter_lookup(shop: Shop, query: str) -> Lookup:

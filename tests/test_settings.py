@@ -95,3 +95,32 @@ def test_the_source_link_is_in_every_footer_when_set(db, client, settings):
     assert "Source code of this portal" not in client.get("/").content.decode()
     settings.SOURCE_URL = "https://example.org/loyalty-portal"
     assert 'href="https://example.org/loyalty-portal"' in client.get("/").content.decode()
+
+
+def test_production_refuses_a_weak_secret_key():
+    for weak in (
+        "short-key",
+        "django-insecure-dev-only-key-never-use-in-production",
+        "django-insecure-" + "x" * 60,
+        "a" * 64,
+        "change-me-change-me-change-me-change-me-change-me-change-me",
+    ):
+        result = run_manage("check", **{**PRODUCTION, "SECRET_KEY": weak})
+        assert result.returncode != 0, weak
+        assert "SECRET_KEY is weak" in result.stderr, weak
+
+
+def test_media_on_s3_compatible_storage_is_configured_by_the_environment():
+    s3 = {
+        **PRODUCTION, "MEDIA_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "loyalty-media",
+        "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_S3_REGION_NAME": "eu-west-1",
+    }  # fmt: skip
+    script = (
+        "from django.core.files.storage import storages; s = storages['default']; "
+        "print(type(s).__name__, s.bucket_name, s.endpoint_url, s.querystring_auth)"
+    )
+    result = run_manage("shell", "--no-imports", "-c", script, **s3)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "loyalty-media", "http://127.0.0.1:9000", "True"]
+    result = run_manage("check", **{**PRODUCTION, "MEDIA_STORAGE": "ftp"})
+    assert result.returncode != 0 and "MEDIA_STORAGE must be file or s3" in result.stderr

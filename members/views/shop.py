@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import onboarding, services
+from .. import onboarding, services, two_factor
 from ..duplicates import UNDO_WINDOW, duplicate_count
 from ..forms import MemberSearchForm, ShopForm
 from ..models import AuditEntry
@@ -65,7 +65,7 @@ def member_count(shop) -> tuple[int, datetime | None]:
 @require_http_methods(["GET", "POST"])
 def shop_settings(request):
     shop = request.shop
-    form = ShopForm(request.POST or None, request.FILES or None, instance=shop)
+    form = ShopForm(request.POST or None, request.FILES or None, instance=shop, user=request.user)
     if request.method == "POST" and form.is_valid():
         services.shop_update(
             shop=shop, fields={name: form.cleaned_data[name] for name in form.changed_data}, by=request.user
@@ -76,7 +76,13 @@ def shop_settings(request):
         # An invalid form must not leave half-applied values on the shop the
         # layout renders (a bad slug would break every link on the page).
         shop.refresh_from_db()
-    return render(request, "members/shop_settings.html", {"form": form, "retention": retention_outlook(shop)})
+    context = {
+        "form": form,
+        "retention": retention_outlook(shop),
+        # Whether the owner may require two-factor sign-in: they need it themselves first.
+        "has_two_factor": two_factor.has_two_factor(request.user),
+    }
+    return render(request, "members/shop_settings.html", context)
 
 
 @shop_view("shop.delete")

@@ -27,7 +27,7 @@ from .. import services
 from ..config import shop_rewards
 from ..forms import CounterNoteForm, PurchaseForm
 from ..ledger import Reason
-from ..lookup import counter_lookup, found_by, found_method, found_token
+from ..lookup import Lookup, counter_lookup, found_by, found_method, found_token, lookup_allowed
 from ..models import CatalogueReward, FoundBy, Membership, MembershipPlan, OverrideReason, Voucher
 from ..reads import (
     CardView,
@@ -207,6 +207,11 @@ def _posted_reward(request, *, required: bool):
 @shop_view("counter.use")
 @require_GET
 def counter(request):
+    if request.GET.get("q", "").strip() and (wait := lookup_allowed(request.shop, request.user)):
+        error = _("Too many look-ups in a minute: wait %(seconds)s seconds, then try again.") % {"seconds": wait}
+        response = _render(request, lookup=Lookup(error=error), status=429)
+        response["Retry-After"] = str(wait)
+        return response
     lookup = counter_lookup(request.shop, request.GET.get("q", ""))
     member = lookup.members[0] if len(lookup.members) == 1 and not lookup.error else None
     outcome = None

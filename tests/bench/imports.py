@@ -75,7 +75,7 @@ def main() -> int:
         print("Set DATABASE_URL to a throwaway PostgreSQL database.", file=sys.stderr)
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_site.settings")
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-7c1e9a3f5b2d8e4a")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
     sys.path.insert(0, str(ROOT))

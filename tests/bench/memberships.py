@@ -150,7 +150,7 @@ def machine(connection) -> str:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty_site.settings")
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production-7c1e9a3f5b2d8e4a")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
     # The messages' send tasks go to a broker in this process's memory: none is written to var/.

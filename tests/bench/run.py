@@ -30,7 +30,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parents[2]
 # Keys and addresses of this run: a second run must not replay the first one's idempotency keys.
 RUN = format(int(time.time()), "x")
-SECRET = "benchmark-only-secret-key-not-for-production"
+SECRET = "benchmark-only-secret-key-not-for-production-7c1e9a3f5b2d8e4a"
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": SECRET,

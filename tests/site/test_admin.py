@@ -58,6 +58,7 @@ STATE = {
     "members.memberimport": None,
     "members.membermerge": None,
     "members.shopexport": None,
+    "loyalty_site.heartbeat": None,
 }  # fmt: skip
 
 
