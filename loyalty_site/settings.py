@@ -74,6 +74,19 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Members' cards in phones' wallets: each wallet is offered once its certificates or keys are named.
+# Apple Wallet: the pass type certificate and key (PEM) and Apple's WWDR intermediate certificate.
+WALLET_APPLE_PASS_TYPE_ID = env.str("WALLET_APPLE_PASS_TYPE_ID", default="")
+WALLET_APPLE_TEAM_ID = env.str("WALLET_APPLE_TEAM_ID", default="")
+WALLET_APPLE_CERT_FILE = env.str("WALLET_APPLE_CERT_FILE", default="")
+WALLET_APPLE_KEY_FILE = env.str("WALLET_APPLE_KEY_FILE", default="")
+WALLET_APPLE_KEY_PASSWORD = env.str("WALLET_APPLE_KEY_PASSWORD", default="")
+WALLET_APPLE_WWDR_FILE = env.str("WALLET_APPLE_WWDR_FILE", default="")
+WALLET_APPLE_APNS_URL = env.str("WALLET_APPLE_APNS_URL", default="https://api.push.apple.com")
+# Google Wallet: the issuer account and a service account's JSON key.
+WALLET_GOOGLE_ISSUER_ID = env.str("WALLET_GOOGLE_ISSUER_ID", default="")
+WALLET_GOOGLE_SERVICE_ACCOUNT_FILE = env.str("WALLET_GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+WALLET_GOOGLE_API_URL = env.str("WALLET_GOOGLE_API_URL", default="https://walletobjects.googleapis.com")
 # A bearer token that lets a monitoring tool read /status/ (signed-in superusers read it too).
 STATUS_TOKEN = env.str("STATUS_TOKEN", default="")
 

@@ -32,6 +32,8 @@ from .models import (
     TierPolicy,
     TierTrial,
     Voucher,
+    WalletDevice,
+    WalletPass,
 )
 
 
@@ -219,3 +221,19 @@ class PartnerOfferAdmin(RecordAdmin):
 class PartnerRedemptionAdmin(RecordAdmin):
     list_display = ["redeemed_at", "offer", "member", "window_start", "undone_at"]
     list_select_related = ["offer", "member"]
+
+
+@admin.register(WalletPass)
+class WalletPassAdmin(RecordAdmin):
+    list_display = ["created_at", "shop", "member", "kind", "updated_at", "revoked_at"]
+    list_select_related = ["shop", "member"]
+    list_filter = ["kind"]
+    # What a wallet proves itself with stays out of sight.
+    exclude = ["auth_token"]
+
+
+@admin.register(WalletDevice)
+class WalletDeviceAdmin(RecordAdmin):
+    list_display = ["created_at", "wallet_pass"]
+    list_select_related = ["wallet_pass"]
+    exclude = ["push_token"]

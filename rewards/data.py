@@ -34,6 +34,7 @@ from .models import (
     Purchase,
     TierChange,
     Voucher,
+    WalletPass,
 )
 
 FOLDER = "data-downloads"
@@ -69,6 +70,7 @@ HEADERS = {
     "challenges": ["completed", "challenge", "badge", "window_from", "revoked"],
     "leaderboards": ["joined", "challenge", "nickname"],
     "partner_offers_used": ["time", "offer", "at", "undone"],
+    "wallet_passes": ["added", "wallet", "revoked"],
 }
 
 
@@ -136,6 +138,10 @@ def _tables(member: Member) -> dict[str, tuple[list[str], list[list]]]:
             [_iso(r.redeemed_at), r.offer.title, r.offer.partner_shop.name, _iso(r.undone_at)]
             for r in PartnerRedemption.objects.filter(member=member).select_related("offer__partner_shop")
             .order_by("redeemed_at", "id")
+        ],
+        "wallet_passes": [
+            [_iso(p.created_at), p.get_kind_display(), _iso(p.revoked_at)]
+            for p in WalletPass.objects.filter(member=member).order_by("created_at", "id")
         ],
     }  # fmt: skip
     return {name: (HEADERS[name], rows[name]) for name in HEADERS}

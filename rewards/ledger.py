@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from members.errors import Code, LoyaltyError
 from members.models import Member, Shop
 
+from . import wallet_sync
 from .models import (
     CatalogueReward,
     Cause,
@@ -210,7 +211,23 @@ def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: b
         changes = {"points": F("points") + points} if points else {}
         Member.objects.filter(pk=member.pk).update(**changes, **({"last_visit_at": now} if seen else {}))
         member.points += points
+    _passes_changed(member)
     return entries
+
+
+def _passes_changed(member: Member) -> None:
+    """Once the action commits, the member's wallet passes show its new balances: one UPDATE per
+    action (rewards.wallet_sync.passes_changed), and no query at all in an installation that
+    issues no passes."""
+    if not wallet_sync.issuers() or getattr(member, "_passes_queued", False):
+        return
+    member._passes_queued = True
+
+    def touch():
+        member._passes_queued = False
+        wallet_sync.passes_changed(member.pk)
+
+    transaction.on_commit(touch)
 
 
 def drift() -> list[tuple[object, int, int]]:

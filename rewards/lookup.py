@@ -24,7 +24,7 @@ from members.phones import normalise_phone, shop_region
 from members.tokens import QRCodeExpired, member_code_from_qr
 
 from .models import FOUND_BY, FoundBy, Voucher
-from .services import partners
+from .services import partners, wallet
 from .services.partners import PartnerFind
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ def counter_lookup(shop: Shop, query: str) -> Lookup:
     query = query.strip()
     if not query:
         return Lookup()
+    if query.startswith(wallet.PREFIX):
+        # A wallet pass: long-lived, so it proves the card, not that its holder is here.
+        found = wallet.member_for_barcode(shop, query)
+        if found is None:
+            return Lookup(error=_("This wallet pass is not valid here: it was replaced or revoked. Ask for the card."))
+        return Lookup([found[0]], method=FoundBy.WALLET)
     if query.count(":") == 2:
         try:
             code = member_code_from_qr(shop, query)

@@ -1,4 +1,5 @@
 import contextvars
+import secrets
 import uuid
 from decimal import Decimal
 
@@ -494,6 +495,7 @@ class FoundBy(models.TextChoices):
     NAME = "name", _("Name")
     PAGE = "page", _("Member page")
     ENROLLED = "enrolled", _("Enrolled at the counter")
+    WALLET = "wallet", _("Wallet pass")
 
 
 # Set by the counter around a service call (rewards.lookup.found_by); every ledger row written
@@ -1377,3 +1379,65 @@ class PartnerRedemption(models.Model):
 
     def __str__(self):
         return f"{self.offer_id} by {self.member_id} ({self.window_start})"
+
+
+def wallet_barcode() -> str:
+    """What a wallet pass's barcode holds: ``W:`` and 32 random characters, never the member code."""
+    return "W:" + secrets.token_urlsafe(24)
+
+
+class WalletPass(models.Model):
+    """A member's card in Apple Wallet or Google Wallet. Wallets do not rotate codes, so its barcode
+    is long-lived: the counter takes it under the usual per-visit limits, tells staff it is a wallet
+    pass, and asks them to confirm the person before anything is spent. The member revokes it from
+    their card; a new pass replaces the old one of its kind."""
+
+    class Kind(models.TextChoices):
+        APPLE = "apple", _("Apple Wallet")
+        GOOGLE = "google", _("Google Wallet")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="wallet_passes")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    # The pass's serial number (Apple) or object id (Google), and the token the wallet's web
+    # service calls present (Apple's ApplePass authorisation).
+    serial = models.CharField(max_length=40, unique=True, default=secrets.token_hex)
+    auth_token = models.CharField(max_length=64, default=secrets.token_urlsafe)
+    barcode = models.CharField(max_length=40, unique=True, default=wallet_barcode)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When what the pass shows last changed (balances, vouchers, tier): the wallets' Last-Modified.
+    updated_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind"], condition=Q(revoked_at__isnull=True), name="one_wallet_pass_per_kind"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.serial}"
+
+
+class WalletDevice(models.Model):
+    """An iPhone (or watch) holding an Apple Wallet pass, as the wallet registers it with our PassKit
+    web service (rewards.views.wallet): where to push "this pass changed" (rewards.tasks)."""
+
+    device_library_id = models.CharField(max_length=128)
+    push_token = models.CharField(max_length=200)
+    wallet_pass = models.ForeignKey(WalletPass, on_delete=models.CASCADE, related_name="devices")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device_library_id", "wallet_pass"], name="one_registration_per_device"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_library_id[:8]}… {self.wallet_pass}"

@@ -1,8 +1,12 @@
 from celery import shared_task
 from django.utils import timezone
+from django.utils.translation import override
 
 from . import data, export, imports, services
+from .google_wallet import object_update
+from .models import WalletPass
 from .services import partners
+from .services.wallet import issuers
 
 
 @shared_task(acks_late=True)
@@ -69,3 +73,15 @@ def prepare_shop_exports() -> int:
 def partner_offer_news(offer_id: int, event: str) -> int:
     """Tell the other shop's owners that a partner offer was proposed, answered or ended."""
     return partners.offer_news(offer_id, event)
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def google_wallet_update(pass_id: int) -> int:
+    """A member's balances, tier or vouchers changed: their saved Google pass shows it (a revoked one
+    is marked inactive). Returns Google's HTTP status; 0 when there is nothing to update."""
+    held = WalletPass.objects.select_related("member__shop", "member__tier").filter(pk=pass_id).first()
+    if held is None or held.kind != WalletPass.Kind.GOOGLE or WalletPass.Kind.GOOGLE not in issuers():
+        return 0
+    member = held.member
+    with override(member.language or member.shop.language):
+        return object_update(held)

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from .views import card, challenges, counter, exports, giving, imports, members, menu, merge, partners, plans, setup
+from .views import wallet as apple_wallet
+from .views.google_wallet import card_wallet_google
 
 app_name = "rewards"
 
@@ -10,6 +12,22 @@ public_patterns = [
     path("c/<str:token>/", card.card, name="card"),
     path("c/<str:token>/manifest.webmanifest", card.card_manifest, name="card_manifest"),
     path("c/<str:token>/give/<uuid:cause_id>/", giving.card_donate, name="card_donate"),
+    path("c/<str:token>/wallet/<uuid:pass_id>/revoke/", card.card_wallet_revoke, name="card_wallet_revoke"),
+    path("c/<str:token>/wallet/google/", card_wallet_google, name="card_wallet_google"),
+    path("c/<str:token>/wallet/apple.pkpass", apple_wallet.card_wallet_apple, name="card_wallet_apple"),
+    # Apple's PassKit web service (the pass names SITE_URL/passkit/; wallets append v1/...).
+    path(
+        "passkit/v1/devices/<str:device>/registrations/<str:pass_type>/<str:serial>",
+        apple_wallet.passkit_registration,
+        name="passkit_registration",
+    ),
+    path(
+        "passkit/v1/devices/<str:device>/registrations/<str:pass_type>",
+        apple_wallet.passkit_serials,
+        name="passkit_serials",
+    ),
+    path("passkit/v1/passes/<str:pass_type>/<str:serial>", apple_wallet.passkit_pass, name="passkit_pass"),
+    path("passkit/v1/log", apple_wallet.passkit_log, name="passkit_log"),
     path("j/<slug:shop_slug>/causes/<uuid:cause_id>/", giving.cause_page, name="cause_page"),
     path("c/<str:token>/challenges/<uuid:challenge_id>/join/", challenges.card_board_join, name="card_board_join"),
     path("c/<str:token>/challenges/<uuid:challenge_id>/leave/", challenges.card_board_leave, name="card_board_leave"),

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from members.models import AuditEntry
 
 from ..ledger import Reason, post_all
-from ..models import LeaderboardSeat, MemberCard, Membership, TierTrial, Voucher
+from ..models import LeaderboardSeat, MemberCard, Membership, TierTrial, Voucher, WalletPass
 
 
 def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
@@ -40,3 +40,5 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
     TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
     # A nickname on a challenge's public board is theirs: it goes with them.
     LeaderboardSeat.objects.filter(member=member).delete()
+    # Passes in their phone's wallet stop working (the wallets see them void on their next fetch).
+    WalletPass.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=now, updated_at=now)

@@ -4,16 +4,17 @@ and a QR code that refreshes itself while the page is open."""
 import mimetypes
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from members.emails import masked_email
 from members.i18n import activate_customer_language
@@ -22,7 +23,9 @@ from members.qr import qr_svg
 from members.tokens import card_token, member_from_card_token, member_qr_payload
 
 from ..config import shop_rewards
+from ..models import WalletPass
 from ..reads import card_panel, cards, stamps_by_program, usable_vouchers
+from ..services import wallet
 
 
 @never_cache
@@ -46,6 +49,7 @@ def card(request, token):
     context["welcome"] = request.GET.get("welcome") == "1"
     context["card_token"] = token
     context["sent_to"] = masked_email(member.email) if member.email else ""
+    context.update(wallet.card_context(member, token))
     with timezone.override(shop.tz):
         return render(request, "rewards/card.html", {**context, **card_panel(member)})
 
@@ -122,3 +126,16 @@ def my_cards(request):
             }
         )
     return render(request, "rewards/my_cards.html", {"entries": entries})
+
+
+@require_POST
+def card_wallet_revoke(request, token, pass_id):
+    """The member revokes a pass from their card (a lost phone): its barcode stops working at once."""
+    member = member_from_card_token(token)
+    if member is None:
+        raise Http404
+    held = get_object_or_404(WalletPass, member=member, public_id=pass_id, revoked_at__isnull=True)
+    wallet.pass_revoke(member=member, wallet_pass=held)
+    activate_customer_language(request, member.shop, member)
+    messages.success(request, _("The pass is revoked: its code no longer works at the counter."))
+    return redirect("rewards:card", token=token)

@@ -77,6 +77,8 @@ def _member_context(request, member, method: str) -> dict:
         "urls": _urls(request.shop, member),
         # The shop's menu, for tagging a stamp or a purchase (held with its settings: no query).
         "menu": shop_rewards(request.shop).menu,
+        # Scanned from a wallet pass: a barcode that never changes, so staff are told.
+        "from_wallet": method == FoundBy.WALLET,
     }
 
 

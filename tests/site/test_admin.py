@@ -39,6 +39,8 @@ STATE = {
     "rewards.leaderboardseat": None,
     "rewards.partneroffer": None,
     "rewards.partnerredemption": None,
+    "rewards.walletpass": None,
+    "rewards.walletdevice": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,

@@ -178,6 +178,21 @@ def _targets(cafe: Cafe) -> list[Target]:
         "rewards:card_donate": [
             ("give", {"token": card_token(cafe.members["regular"]), "cause_id": Cause.objects.get(shop=shop).public_id})
         ],
+        # A revoke is a form's POST; the crawl's GET is refused whether or not the pass exists.
+        "rewards:card_wallet_revoke": [
+            (
+                "revoke",
+                {"token": card_token(cafe.members["regular"]), "pass_id": "00000000-0000-4000-8000-000000000000"},
+            )
+        ],
+        # Google Wallet is not configured for the crawl: a 404 (the link is tested with Google Wallet).
+        "rewards:card_wallet_google": [("google", {"token": card_token(cafe.members["regular"])})],
+        # Nor is Apple Wallet: its pass and its web service are 404s (tested with Apple Wallet), but for
+        # what only takes a POST.
+        "rewards:card_wallet_apple": [("apple", {"token": card_token(cafe.members["regular"])})],
+        "rewards:passkit_registration": [("device", {"device": "d1", "pass_type": "pass.x", "serial": "s1"})],
+        "rewards:passkit_serials": [("device", {"device": "d1", "pass_type": "pass.x"})],
+        "rewards:passkit_pass": [("pass", {"pass_type": "pass.x", "serial": "s1"})],
         "campaigns:feedback_give": [("feedback", {"token": card_token(cafe.members["regular"])})],
         **{
             name: [
@@ -396,6 +411,13 @@ PUBLIC = {
     "campaigns:how_it_works": {"staff": 200, "customer": 200, None: 200},
     "rewards:cause_page": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_donate": {"staff": 405, "customer": 405, None: 405},
+    "rewards:card_wallet_revoke": {"staff": 405, "customer": 405, None: 405},
+    "rewards:card_wallet_google": {"staff": 404, "customer": 404, None: 404},
+    "rewards:card_wallet_apple": {"staff": 404, "customer": 404, None: 404},
+    "rewards:passkit_registration": {"staff": 405, "customer": 405, None: 405},
+    "rewards:passkit_serials": {"staff": 404, "customer": 404, None: 404},
+    "rewards:passkit_pass": {"staff": 404, "customer": 404, None: 404},
+    "rewards:passkit_log": {"staff": 405, "customer": 405, None: 405},
     "rewards:my_cards": {"staff": 200, "customer": 200, None: 302},
     "members:account": {"staff": 200, "customer": 200, None: 302},
     "members:account_delete": {"staff": 200, "customer": 200, None: 302},
