@@ -143,7 +143,10 @@ def test_the_example_is_safe_for_production_once_its_placeholders_are_replaced()
 
 def _check_deploy(values: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
     """manage.py check --deploy with the example's environment, its folders moved into tmp_path."""
-    clean = {k: v for k, v in os.environ.items() if k not in example_variables() and k != "DJANGO_SETTINGS_MODULE"}
+    # Nothing of the test run's own: its settings module, nor the browser tests' async switch, which
+    # the deployment checks rightly refuse.
+    left_out = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in example_variables() and k not in left_out}
     env = {**clean, **values, "DJANGO_SETTINGS_MODULE": "loyalty_site.settings"}
     for name in ("STATIC_ROOT", "VAR_DIR", "MEDIA_ROOT"):
         env[name] = str(tmp_path / name.lower())
