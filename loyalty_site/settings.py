@@ -87,6 +87,10 @@ WALLET_APPLE_APNS_URL = env.str("WALLET_APPLE_APNS_URL", default="https://api.pu
 WALLET_GOOGLE_ISSUER_ID = env.str("WALLET_GOOGLE_ISSUER_ID", default="")
 WALLET_GOOGLE_SERVICE_ACCOUNT_FILE = env.str("WALLET_GOOGLE_SERVICE_ACCOUNT_FILE", default="")
 WALLET_GOOGLE_API_URL = env.str("WALLET_GOOGLE_API_URL", default="https://walletobjects.googleapis.com")
+# A Fernet key that encrypts shops' LINE channel secrets and tokens at rest; empty: LINE cannot be connected.
+LINE_CREDENTIALS_KEY = env.str("LINE_CREDENTIALS_KEY", default="")
+# The LINE Messaging API the webhook replies through.
+LINE_API_URL = env.str("LINE_API_URL", default="https://api.line.me").rstrip("/")
 # A bearer token that lets a monitoring tool read /status/ (signed-in superusers read it too).
 STATUS_TOKEN = env.str("STATUS_TOKEN", default="")
 

@@ -8,6 +8,9 @@ from .models import (
     AuditEntry,
     DataDownload,
     Invitation,
+    LineChannel,
+    LineFollower,
+    LineLinkCode,
     Member,
     MemberImport,
     MemberMerge,
@@ -133,3 +136,26 @@ class MemberImportAdmin(RecordAdmin):
 class MemberMergeAdmin(RecordAdmin):
     list_display = ["created_at", "shop", "kept", "merged", "by", "undone_at"]
     list_select_related = ["shop", "kept", "merged", "by"]
+
+
+@admin.register(LineChannel)
+class LineChannelAdmin(RecordAdmin):
+    # The secret and the token are never shown, not even encrypted: only their last characters.
+    fields = ["shop", "channel_id", "secret_tail", "token_tail", "connected_at", "connected_by"]
+    readonly_fields = fields
+    list_display = ["shop", "channel_id", "connected_at"]
+    list_select_related = ["shop"]
+
+
+@admin.register(LineFollower)
+class LineFollowerAdmin(RecordAdmin):
+    list_display = ["line_user_id", "shop", "member", "following", "followed_at", "unfollowed_at"]
+    list_select_related = ["shop", "member"]
+    raw_id_fields = ["shop", "member"]
+
+
+@admin.register(LineLinkCode)
+class LineLinkCodeAdmin(RecordAdmin):
+    list_display = ["code", "shop", "member", "expires_at", "used_at"]
+    list_select_related = ["shop", "member"]
+    raw_id_fields = ["shop", "member"]

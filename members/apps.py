@@ -9,7 +9,11 @@ class MembersConfig(AppConfig):
         from allauth.mfa.signals import authenticator_added
         from django.utils.translation import gettext_lazy as _
 
-        from . import onboarding, two_factor
+        from . import config, onboarding, two_factor
+        from .models import LineChannel
+
+        # Whether a shop has connected LINE is held with its settings (members.line.has_line).
+        config.watch(LineChannel)
 
         # Someone a shop sent to set up two-factor sign-in is offered the way back once they have.
         authenticator_added.connect(two_factor.offer_way_back, dispatch_uid="members.two_factor.offer_way_back")

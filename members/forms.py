@@ -332,3 +332,24 @@ class ProfileForm(forms.Form):
         if birthday and not (timezone.localdate().year - 120 <= birthday.year and birthday <= timezone.localdate()):
             raise forms.ValidationError(_("Enter your real date of birth."))
         return birthday
+
+
+class LineChannelForm(forms.Form):
+    """A shop's LINE official account, from the LINE Developers console's Messaging API channel."""
+
+    channel_id = forms.RegexField(
+        label=_("Channel ID"), regex=r"^\d{5,20}$", max_length=20, error_messages={"invalid": _("Enter the number.")}
+    )
+    channel_secret = forms.RegexField(
+        label=_("Channel secret"),
+        regex=r"^[0-9a-fA-F]{16,64}$",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        error_messages={"invalid": _("Copy the channel secret exactly as LINE shows it.")},
+    )
+    access_token = forms.CharField(
+        label=_("Channel access token"),
+        min_length=20,
+        max_length=500,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text=_("A long-lived channel access token, issued on the channel's Messaging API tab."),
+    )

@@ -599,3 +599,59 @@ class MemberMerge(models.Model):
 
     def __str__(self):
         return f"{self.merged_id} -> {self.kept_id}"
+
+
+class LineChannel(models.Model):
+    """A shop's LINE official account (Messaging API channel). The secret and the access token are
+    stored encrypted (``members.line``) and never shown again; the tails are kept to tell them apart."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="line_channel")
+    channel_id = models.CharField(_("channel ID"), max_length=20)
+    secret_encrypted = models.TextField(editable=False)
+    token_encrypted = models.TextField(editable=False)
+    secret_tail = models.CharField(max_length=4, editable=False)
+    token_tail = models.CharField(max_length=4, editable=False)
+    connected_at = models.DateTimeField(default=timezone.now, editable=False)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
+    def __str__(self):
+        return f"{self.shop} · LINE {self.channel_id}"
+
+
+class LineFollower(models.Model):
+    """A LINE account that follows a shop's official account, linked to one of its members once
+    they send the code from their card."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="line_followers")
+    line_user_id = models.CharField(max_length=64)
+    member = models.ForeignKey(Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="line_followers")
+    following = models.BooleanField(default=True)
+    followed_at = models.DateTimeField(default=timezone.now)
+    unfollowed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "line_user_id"], name="line_follower_unique_per_shop"),
+        ]
+
+    def __str__(self):
+        return f"{self.shop} · {self.line_user_id}"
+
+
+class LineLinkCode(models.Model):
+    """The one-time code a member sends to the shop's LINE account to link it to their card: one per
+    member at a time, spent once used, refused once expired."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="line_link_code")
+    code = models.CharField(max_length=8)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "code"], name="line_link_code_unique_per_shop")]
+
+    def __str__(self):
+        return f"{self.shop} · {self.code}"

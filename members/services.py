@@ -19,7 +19,19 @@ from django.utils.translation import gettext as _
 from . import signals
 from .emails import canonical_email
 from .errors import Code, LoyaltyError
-from .models import AuditEntry, ConsentMethod, DataDownload, Invitation, Member, Message, Shop, StaffMember, User
+from .models import (
+    AuditEntry,
+    ConsentMethod,
+    DataDownload,
+    Invitation,
+    LineFollower,
+    LineLinkCode,
+    Member,
+    Message,
+    Shop,
+    StaffMember,
+    User,
+)
 from .outbox import enqueue, message_queue
 from .roles import Role
 from .tokens import card_token
@@ -328,6 +340,9 @@ def member_erase(
             status=Message.Status.FAILED, last_error=ERASED
         )
         messages.update(to_email="", context={})
+        # No LINE account reaches an erased member any more.
+        LineFollower.objects.filter(member=locked).update(member=None)
+        LineLinkCode.objects.filter(member=locked).delete()
         Member.all_objects.filter(pk=locked.pk).update(
             name="", email="", email_canonical="", phone="", birthday=None, marketing_consent=False, counter_note="",
             consent_version="", consent_at=None, consent_method="", user=None, joined_from="", erased_at=now,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, home, invitations, public, shop, staff
+from .views import account, home, invitations, line, public, shop, staff
 
 app_name = "members"
 
@@ -23,6 +23,7 @@ shop_patterns = [
     path("", shop.shop_home, name="shop_home"),
     path("settings/", shop.shop_settings, name="shop_settings"),
     path("delete/", shop.shop_delete, name="shop_delete"),
+    path("line/", line.line_settings, name="line_settings"),
     path("members/", shop.member_list, name="member_list"),
     path("audit/", shop.audit_list, name="audit_list"),
     path("staff/", staff.staff_list, name="staff_list"),

@@ -1,6 +1,20 @@
 from django.urls import path
 
-from .views import card, challenges, counter, exports, giving, imports, members, menu, merge, partners, plans, setup
+from .views import (
+    card,
+    challenges,
+    counter,
+    exports,
+    giving,
+    imports,
+    line,
+    members,
+    menu,
+    merge,
+    partners,
+    plans,
+    setup,
+)
 from .views import wallet as apple_wallet
 from .views.google_wallet import card_wallet_google
 
@@ -12,6 +26,9 @@ public_patterns = [
     path("c/<str:token>/", card.card, name="card"),
     path("c/<str:token>/manifest.webmanifest", card.card_manifest, name="card_manifest"),
     path("c/<str:token>/give/<uuid:cause_id>/", giving.card_donate, name="card_donate"),
+    path("c/<str:token>/line/code/", card.card_line_code, name="card_line_code"),
+    path("c/<str:token>/line/disconnect/", card.card_line_disconnect, name="card_line_disconnect"),
+    path("line/<slug:shop_slug>/webhook/", line.line_webhook, name="line_webhook"),
     path("c/<str:token>/wallet/<uuid:pass_id>/revoke/", card.card_wallet_revoke, name="card_wallet_revoke"),
     path("c/<str:token>/wallet/google/", card_wallet_google, name="card_wallet_google"),
     path("c/<str:token>/wallet/apple.pkpass", apple_wallet.card_wallet_apple, name="card_wallet_apple"),

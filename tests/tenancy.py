@@ -405,6 +405,7 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
     "members:shop_delete": ShopUrl(),
+    "members:line_settings": ShopUrl("post", data={"disconnect": "1"}),
     "members:member_list": ShopUrl(objects=_with_member),
     "members:staff_list": ShopUrl(),
     "members:audit_list": ShopUrl(),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from members import line
 from members.emails import masked_email
 from members.i18n import activate_customer_language
 from members.models import Member
@@ -50,6 +51,9 @@ def card(request, token):
     context["card_token"] = token
     context["sent_to"] = masked_email(member.email) if member.email else ""
     context.update(wallet.card_context(member, token))
+    # LINE: asked of the database only at a shop that connected it (held with its settings).
+    if line.has_line(shop):
+        context["line"] = {"linked": line.linked(member), "code": line.live_code(member)}
     with timezone.override(shop.tz):
         return render(request, "rewards/card.html", {**context, **card_panel(member)})
 
@@ -138,4 +142,26 @@ def card_wallet_revoke(request, token, pass_id):
     wallet.pass_revoke(member=member, wallet_pass=held)
     activate_customer_language(request, member.shop, member)
     messages.success(request, _("The pass is revoked: its code no longer works at the counter."))
+    return redirect("rewards:card", token=token)
+
+
+@require_POST
+def card_line_code(request, token):
+    """A one-time code the member sends to the shop's LINE account to link it to this card."""
+    member = member_from_card_token(token)
+    if member is None or not line.has_line(member.shop):
+        raise Http404
+    line.code_new(member)
+    return redirect(reverse("rewards:card", args=[token]) + "#line")
+
+
+@require_POST
+def card_line_disconnect(request, token):
+    """The card stops reaching the LINE account linked to it."""
+    member = member_from_card_token(token)
+    if member is None:
+        raise Http404
+    line.member_unlink(member)
+    activate_customer_language(request, member.shop, member)
+    messages.success(request, _("LINE is disconnected from your card."))
     return redirect("rewards:card", token=token)

@@ -60,6 +60,9 @@ STATE = {
     "members.memberimport": None,
     "members.membermerge": None,
     "members.shopexport": None,
+    "members.linechannel": None,
+    "members.linefollower": None,
+    "members.linelinkcode": None,
     "loyalty_site.heartbeat": None,
 }  # fmt: skip
 

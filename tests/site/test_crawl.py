@@ -186,6 +186,8 @@ def _targets(cafe: Cafe) -> list[Target]:
             )
         ],
         # Google Wallet is not configured for the crawl: a 404 (the link is tested with Google Wallet).
+        "rewards:card_line_code": [("line code", {"token": card_token(cafe.members["regular"])})],
+        "rewards:card_line_disconnect": [("line off", {"token": card_token(cafe.members["regular"])})],
         "rewards:card_wallet_google": [("google", {"token": card_token(cafe.members["regular"])})],
         # Nor is Apple Wallet: its pass and its web service are 404s (tested with Apple Wallet), but for
         # what only takes a POST.
@@ -412,6 +414,9 @@ PUBLIC = {
     "rewards:cause_page": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_donate": {"staff": 405, "customer": 405, None: 405},
     "rewards:card_wallet_revoke": {"staff": 405, "customer": 405, None: 405},
+    "rewards:card_line_code": {"staff": 405, "customer": 405, None: 405},
+    "rewards:card_line_disconnect": {"staff": 405, "customer": 405, None: 405},
+    "rewards:line_webhook": {"staff": 405, "customer": 405, None: 405},
     "rewards:card_wallet_google": {"staff": 404, "customer": 404, None: 404},
     "rewards:card_wallet_apple": {"staff": 404, "customer": 404, None: 404},
     "rewards:passkit_registration": {"staff": 405, "customer": 405, None: 405},
