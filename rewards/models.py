@@ -1381,6 +1381,11 @@ class PartnerRedemption(models.Model):
         return f"{self.offer_id} by {self.member_id} ({self.window_start})"
 
 
+def wallet_serial() -> str:
+    """A pass's serial number: 32 random hexadecimal characters."""
+    return secrets.token_hex(16)
+
+
 def wallet_barcode() -> str:
     """What a wallet pass's barcode holds: ``W:`` and 32 random characters, never the member code."""
     return "W:" + secrets.token_urlsafe(24)
@@ -1402,7 +1407,7 @@ class WalletPass(models.Model):
     kind = models.CharField(max_length=6, choices=Kind.choices)
     # The pass's serial number (Apple) or object id (Google), and the token the wallet's web
     # service calls present (Apple's ApplePass authorisation).
-    serial = models.CharField(max_length=40, unique=True, default=secrets.token_hex)
+    serial = models.CharField(max_length=40, unique=True, default=wallet_serial)
     auth_token = models.CharField(max_length=64, default=secrets.token_urlsafe)
     barcode = models.CharField(max_length=40, unique=True, default=wallet_barcode)
     created_at = models.DateTimeField(default=timezone.now)

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                 ('kind', models.CharField(choices=[('apple', 'Apple Wallet'), ('google', 'Google Wallet')], max_length=6)),
-                ('serial', models.CharField(default=secrets.token_hex, max_length=40, unique=True)),
+                ('serial', models.CharField(default=rewards.models.wallet_serial, max_length=40, unique=True)),
                 ('auth_token', models.CharField(default=secrets.token_urlsafe, max_length=64)),
                 ('barcode', models.CharField(default=rewards.models.wallet_barcode, max_length=40, unique=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
