@@ -19,7 +19,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -49,24 +48,6 @@ BIRTHDAY_TASK = "campaigns.tasks.run_birthdays"
 WINBACK_TASK = "campaigns.tasks.run_winback"
 # Cities first, so the shop looks like one; any zone will do.
 CITIES = ["Asia/Taipei", "Europe/London", "America/New_York", "Asia/Kolkata", "America/Los_Angeles", "Pacific/Auckland"]
-
-
-def redis_url(url: str, db: int) -> str:
-    return urlsplit(url)._replace(path=f"/{db}").geturl()
-
-
-def redis_db(url: str) -> int:
-    return int(urlsplit(url).path.strip("/") or 0)
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def daytime_zone() -> ZoneInfo:
@@ -151,10 +132,10 @@ def test_two_beats_give_each_birthday_and_win_back_once_and_send_each_message_on
     written_to = {m.email for m in [*birthdays, *lapsed] if m.email and m.marketing_consent}
 
     base_url = os.environ["REDIS_URL"]
-    in_use = {redis_db(base_url), redis_db(os.environ.get("CELERY_BROKER_URL") or base_url)}
+    in_use = {worker.redis_db(base_url), worker.redis_db(os.environ.get("CELERY_BROKER_URL") or base_url)}
     assert BROKER_DB not in in_use, f"Redis database {BROKER_DB} is this run's own"
-    broker_url = redis_url(base_url, BROKER_DB)
-    flush_redis(broker_url)
+    broker_url = worker.redis_url(base_url, BROKER_DB)
+    worker.flush_redis(broker_url)
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
     unwanted = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_URL", "SENTRY_DSN"}
@@ -236,7 +217,7 @@ def test_two_beats_give_each_birthday_and_win_back_once_and_send_each_message_on
         stop(["worker-1", "worker-2"])
     finally:
         stop([name for name, process in processes.items() if process.poll() is None])
-        flush_redis(broker_url)
+        worker.flush_redis(broker_url)
         for name, log in logs.items():
             if log.exists():
                 # Shown by pytest when the test fails.

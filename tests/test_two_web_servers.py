@@ -23,9 +23,10 @@ import urllib.error
 import urllib.request
 import uuid
 from http.cookiejar import CookieJar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
+import redis
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.urls import reverse
@@ -52,28 +53,7 @@ STAMP_RACE = 8
 ALREADY_RECORDED = "Already recorded, nothing added twice"
 
 
-def redis_url(url: str, db: int) -> str:
-    """``url`` with its database number replaced by ``db``."""
-    return urlsplit(url)._replace(path=f"/{db}").geturl()
-
-
-def redis_db(url: str) -> int:
-    return int(urlsplit(url).path.strip("/") or 0)
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def redis_keys(url: str, pattern: str) -> list[bytes]:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         return client.keys(pattern)
@@ -172,16 +152,16 @@ def test_two_web_servers_share_sessions_rate_limits_and_the_ledger(tmp_path):
     resent = MemberFactory(shop=shop, name="Leo Wang", email="leo@example.com")
 
     base_url = os.environ["REDIS_URL"]
-    in_use = {redis_db(base_url), redis_db(os.environ.get("CELERY_BROKER_URL") or base_url)}
+    in_use = {worker.redis_db(base_url), worker.redis_db(os.environ.get("CELERY_BROKER_URL") or base_url)}
     assert not in_use & {CACHE_DB, BROKER_DB}, f"Redis databases {CACHE_DB} and {BROKER_DB} are this run's own"
-    cache_url, broker_url = redis_url(base_url, CACHE_DB), redis_url(base_url, BROKER_DB)
+    cache_url, broker_url = worker.redis_url(base_url, CACHE_DB), worker.redis_url(base_url, BROKER_DB)
     env = server_env(tmp_path, cache_url, broker_url)
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
         cwd=ROOT, env=env, check=True, timeout=120,
     )  # fmt: skip
-    flush_redis(cache_url)
-    flush_redis(broker_url)
+    worker.flush_redis(cache_url)
+    worker.flush_redis(broker_url)
 
     servers, logs, bases = [], [], []
     try:
@@ -280,5 +260,5 @@ def test_two_web_servers_share_sessions_rate_limits_and_the_ledger(tmp_path):
             # Shown by pytest when the test fails.
             print(f"--- server {name} ---\n{log.read()}")
             log.close()
-        flush_redis(cache_url)
-        flush_redis(broker_url)
+        worker.flush_redis(cache_url)
+        worker.flush_redis(broker_url)

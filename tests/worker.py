@@ -7,8 +7,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+import redis
 from django.db import connection
 
 from loyalty_site.celery import app
@@ -71,3 +72,23 @@ def wait_for(condition, timeout: float = 60, interval: float = 0.2) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+# Processes a test starts use Redis databases of their own, apart from the ones the test uses.
+
+
+def redis_url(url: str, db: int) -> str:
+    """``url`` with its database number replaced by ``db``."""
+    return urlsplit(url)._replace(path=f"/{db}").geturl()
+
+
+def redis_db(url: str) -> int:
+    return int(urlsplit(url).path.strip("/") or 0)
+
+
+def flush_redis(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
