@@ -34,6 +34,16 @@ def canonical_email(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def render_branded_text(template: str, context: dict, *, language: str) -> tuple[str, str]:
+    """The message's subject and plain text in ``language``, dates in the shop's time zone (for
+    channels without HTML: LINE)."""
+    shop = context.get("shop")
+    with translation.override(language), timezone.override(shop.tz if shop else None):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        text = render_to_string(f"{template}_body.txt", context)
+    return subject, text
+
+
 def send_branded_email(template: str, context: dict, *, to: str, language: str, headers: dict | None = None) -> None:
     """Render ``template``_subject.txt, _body.txt and _body.html in ``language`` and send them."""
     shop = context.get("shop")

@@ -19,13 +19,14 @@ from linebot.v3.messaging import (
     ApiClient,
     Configuration,
     MessagingApi,
+    PushMessageRequest,
     ReplyMessageRequest,
     TextMessage,
 )
-from linebot.v3.messaging.exceptions import OpenApiException
+from linebot.v3.messaging.exceptions import ApiException, OpenApiException
 
 from .config import shop_cached
-from .models import CODE_ALPHABET, LineChannel, LineFollower, LineLinkCode, Member, Shop, User, random_code
+from .models import CODE_ALPHABET, AuditEntry, LineChannel, LineFollower, LineLinkCode, Member, Shop, User, random_code
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ CODE_LENGTH = 8
 CODE_VALID_FOR = timedelta(minutes=10)
 # Seconds a reply may take to connect and to answer; LINE waits for the webhook's answer meanwhile.
 REPLY_TIMEOUT = 5.0
+# Seconds a message pushed by the worker may take; one that times out is tried again later.
+PUSH_TIMEOUT = 10.0
+# LINE takes at most 5,000 characters in a text message.
+TEXT_LIMIT = 5000
 
 
 class CredentialsUnavailable(Exception):
@@ -95,14 +100,23 @@ def channel_connect(*, shop: Shop, channel_id: str, secret: str, token: str, by:
             "connected_by": by,
         },
     )
+    AuditEntry.objects.create(
+        shop=shop, actor=by, action=AuditEntry.Action.LINE_CONNECTED, subject=channel.channel_id[:40]
+    )
     return channel
 
 
 @transaction.atomic
-def channel_disconnect(*, shop: Shop) -> None:
-    """Forget the shop's credentials (its followers are kept: reconnecting the same account links them)."""
-    for channel in LineChannel.objects.filter(shop=shop):
+def channel_disconnect(*, shop: Shop, by: User | None) -> bool:
+    """Forget the shop's credentials (its followers are kept: reconnecting the same account links
+    them). Messages waiting for LINE go by e-mail instead. False when nothing was connected."""
+    channels = list(LineChannel.objects.filter(shop=shop))
+    for channel in channels:
         channel.delete()  # one by one: config.watch changes the shop's settings key
+        AuditEntry.objects.create(
+            shop=shop, actor=by, action=AuditEntry.Action.LINE_DISCONNECTED, subject=channel.channel_id[:40]
+        )
+    return bool(channels)
 
 
 # Followers
@@ -128,8 +142,28 @@ def unfollow(shop: Shop, line_user_id: str) -> LineFollower:
     return row
 
 
-def linked(member: Member) -> bool:
-    return LineFollower.objects.filter(shop_id=member.shop_id, member=member).exists()
+def linked(member: Member) -> bool | None:
+    """None when no LINE account is linked to the member's card; else whether one linked follows
+    the shop's account (and so gets the shop's messages)."""
+    states = list(
+        LineFollower.objects.filter(shop_id=member.shop_id, member=member).values_list("following", flat=True)
+    )
+    return any(states) if states else None
+
+
+def reachable(member: Member) -> str:
+    """The LINE user id the member's messages go to: linked to their card and following the shop's
+    account (following is the channel's consent: who unfollows gets nothing more on LINE); "" when
+    there is none. No query for a shop without LINE whose row the member holds."""
+    if Member._meta.get_field("shop").is_cached(member):
+        if not has_line(member.shop):
+            return ""
+        found = LineFollower.objects.filter(shop_id=member.shop_id, member=member, following=True)
+    else:
+        found = LineFollower.objects.filter(
+            shop_id=member.shop_id, member=member, following=True, shop__line_channel__isnull=False
+        )
+    return found.order_by("-followed_at").values_list("line_user_id", flat=True).first() or ""
 
 
 def member_unlink(member: Member) -> None:
@@ -196,7 +230,7 @@ def code_redeem(shop: Shop, line_user_id: str, text: str) -> tuple[str, Member |
     return LinkResult.LINKED, row.member
 
 
-# Replies
+# Replies and messages
 
 
 def reply(channel: LineChannel, reply_token: str, texts: list[str]) -> bool:
@@ -216,3 +250,35 @@ def reply(channel: LineChannel, reply_token: str, texts: list[str]) -> bool:
         logger.warning("LINE reply failed for shop %s: %s", channel.shop_id, type(error).__name__)
         return False
     return True
+
+
+class PushFailed(Exception):
+    """LINE did not take the message; it may be tried again."""
+
+
+def _client(channel: LineChannel) -> ApiClient:
+    configuration = Configuration(access_token=credentials(channel).token, host=settings.LINE_API_URL)
+    configuration.retries = 0  # the outbox retries, with the same retry key
+    return ApiClient(configuration)
+
+
+def push(channel: LineChannel, to: str, text: str, *, retry_key: str) -> None:
+    """Send one text to a LINE account. ``retry_key`` (the message's id) makes LINE take it at
+    most once however often it is sent: a second send of a key LINE accepted answers 409, which
+    means it is there already. Raises PushFailed on an error or a timeout (the outbox tries again
+    later with the same key) and CredentialsUnavailable without readable credentials."""
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 1] + "…"
+    try:
+        with _client(channel) as client:
+            MessagingApi(client).push_message(
+                PushMessageRequest(to=to, messages=[TextMessage(text=text)]),
+                x_line_retry_key=retry_key,
+                _request_timeout=PUSH_TIMEOUT,
+            )
+    except ApiException as error:
+        if error.status == 409 and error.headers and error.headers.get("x-line-accepted-request-id"):
+            return  # sent before, by an attempt whose answer was lost
+        raise PushFailed(f"LINE answered {error.status}: {(error.body or '')[:300]}") from None
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+        raise PushFailed(f"LINE could not be reached: {type(error).__name__}") from None

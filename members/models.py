@@ -350,10 +350,15 @@ INTERRUPTED = "Interrupted while sending; not resent, to avoid a duplicate."
 
 
 class Message(models.Model):
-    """One e-mail to one member, written in the same transaction as the event that causes it.
+    """One message to one member, by e-mail or on the shop's LINE account, written in the same
+    transaction as the event that causes it.
 
-    The unique constraint makes it at most one per (campaign, member, occasion):
-    a retried job or a double event finds the row already there."""
+    The unique constraint makes it at most one per (campaign, member, occasion), whichever way it
+    goes: a retried job or a double event finds the row already there."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        LINE = "line", "LINE"
 
     class Kind(models.TextChoices):
         TRANSACTIONAL = "transactional", _("Service message")
@@ -373,7 +378,10 @@ class Message(models.Model):
     kind = models.CharField(max_length=14, choices=Kind.choices)
     template = models.CharField(max_length=100)
     context = models.JSONField(default=dict, blank=True)
-    to_email = models.EmailField()
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices, default=Channel.EMAIL)
+    to_email = models.EmailField(blank=True)
+    # The member's LINE user id at the shop's official account, for a message on LINE.
+    to_line = models.CharField(max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(_("error"), blank=True)
@@ -398,7 +406,7 @@ class Message(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.campaign}/{self.occasion} to {self.to_email}: {self.status}"
+        return f"{self.campaign}/{self.occasion} to {self.to_email or self.channel}: {self.status}"
 
     @property
     def may_have_arrived(self) -> bool:
@@ -422,6 +430,8 @@ class AuditEntry(models.Model):
         LOOKUP_BURST = "lookup_burst", _("Looked members up at the counter faster than the limit")
         MFA_REQUIRED = "mfa_required", _("Required two-factor sign-in for owners and managers")
         MFA_NOT_REQUIRED = "mfa_not_required", _("Stopped requiring two-factor sign-in")
+        LINE_CONNECTED = "line_connected", _("Connected the shop's LINE official account")
+        LINE_DISCONNECTED = "line_disconnected", _("Disconnected the shop's LINE official account")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

@@ -1,4 +1,4 @@
-"""The outbox: work that leaves the transaction (e-mail, Celery tasks) happens only after it commits.
+"""The outbox: work that leaves the transaction (e-mail, LINE, Celery tasks) happens only after it commits.
 
 - ``message_queue`` adds a message row in the caller's transaction and asks a
   worker to send it once the transaction commits. If the broker is down, the
@@ -7,6 +7,11 @@
   so two workers, a retry and the flush can never send it twice. A worker that
   dies mid-send leaves the row 'sending'; after a while the flush marks it
   failed instead of guessing, because resending could mean a duplicate.
+- A message goes on LINE instead of by e-mail when the shop has connected its LINE official
+  account and the member's card is linked to a LINE account that follows it (``line.reachable``);
+  consent is the same either way. LINE takes a message at most once per retry key (the message's
+  id), so a timeout that is tried again never shows it twice. A member who unfollows before it
+  leaves gets it by e-mail when they have an address.
 - ``enqueue`` is the one way any app asks for a task after the commit: by the
   task's name, so no service imports the tasks that call it, and a broker that
   is down costs a log line, never the request (the beat catches up).
@@ -15,6 +20,7 @@ Every app may use it: it sits with the members it writes to, at the bottom.
 """
 
 import logging
+import re
 from datetime import timedelta
 
 from celery import current_app
@@ -22,8 +28,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .emails import send_branded_email
-from .models import INTERRUPTED, Member, Message
+from . import line
+from .emails import render_branded_text, send_branded_email
+from .models import INTERRUPTED, LineChannel, Member, Message
 from .tokens import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -54,9 +61,10 @@ def message_queue(
     *, member: Member, campaign: str, occasion: str, template: str, kind: str, context: dict | None = None
 ) -> Message | None:
     """Queue one message; None when there is nothing to send (no address, no consent, already queued)."""
-    if not member.email:
-        return None
     if kind == Message.Kind.MARKETING and not member.marketing_consent:
+        return None
+    to_line = line.reachable(member)
+    if not member.email and not to_line:
         return None
     try:
         with transaction.atomic():
@@ -68,7 +76,9 @@ def message_queue(
                 template=template,
                 kind=kind,
                 context=context or {},
+                channel=Message.Channel.LINE if to_line else Message.Channel.EMAIL,
                 to_email=member.email,
+                to_line=to_line,
             )
     except IntegrityError:
         return None  # this campaign already wrote to this member for this occasion
@@ -97,7 +107,10 @@ def message_send(message_id: int, *, now=None) -> bool:
                 "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
-        send_branded_email(message.template, context, to=message.to_email, language=member.language, headers=headers)
+        if message.channel != Message.Channel.LINE or not _sent_on_line(message, context):
+            send_branded_email(
+                message.template, context, to=message.to_email, language=member.language, headers=headers
+            )
     except Exception as error:
         delay = timedelta(minutes=2**message.attempts)
         Message.objects.filter(pk=message_id).update(
@@ -105,6 +118,23 @@ def message_send(message_id: int, *, now=None) -> bool:
         )
         return False
     Message.objects.filter(pk=message_id).update(status=Message.Status.SENT, sent_at=timezone.now(), last_error="")
+    return True
+
+
+def _sent_on_line(message: Message, context: dict) -> bool:
+    """The e-mail's plain words as one LINE text: the subject, then the body (which for news ends
+    with how to stop them). False when it must go by e-mail instead: the member unfollowed, or the
+    shop disconnected LINE, since it was queued."""
+    channel = LineChannel.objects.filter(shop_id=message.shop_id).first()
+    following = message.member.line_followers.filter(line_user_id=message.to_line, following=True).exists()
+    if channel is None or not following:
+        if not message.to_email:
+            raise line.PushFailed("The member no longer follows the shop on LINE and has no e-mail address.")
+        Message.objects.filter(pk=message.pk).update(channel=Message.Channel.EMAIL)
+        return False
+    subject, text = render_branded_text(message.template, context, language=message.member.language)
+    text = re.sub(r"\n{3,}", "\n\n", f"{subject}\n\n{text.strip()}")  # a plain-text e-mail's gaps are wide
+    line.push(channel, message.to_line, text, retry_key=str(message.public_id))
     return True
 
 

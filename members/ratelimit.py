@@ -17,17 +17,20 @@ def seconds_left(period: int) -> int:
     return max(1, period - int(time.time() % period))
 
 
-def allow(key: str, *, limit: int, period: int) -> bool:
-    """Count one hit for ``key``; False once more than ``limit`` hits fall in this window."""
+def allow(key: str, *, limit: int, period: int, count: bool = True) -> bool:
+    """Count one hit for ``key``; False once more than ``limit`` hits fall in this window. With
+    ``count=False``, only whether the window still has room (hits counted elsewhere, e.g. failures)."""
     window = int(time.time() // period)
     cache_key = f"ratelimit:{key}:{window}"
+    if not count:
+        return (cache.get(cache_key) or 0) < limit
     cache.add(cache_key, 0, timeout=period + 5)
     try:
-        count = cache.incr(cache_key)
+        hits = cache.incr(cache_key)
     except ValueError:  # evicted between add and incr
         cache.set(cache_key, 1, timeout=period + 5)
-        count = 1
-    return count <= limit
+        hits = 1
+    return hits <= limit
 
 
 def client_ip(request) -> str:

@@ -339,7 +339,7 @@ def member_erase(
         messages.filter(status__in=[Message.Status.PENDING, Message.Status.FAILED]).update(
             status=Message.Status.FAILED, last_error=ERASED
         )
-        messages.update(to_email="", context={})
+        messages.update(to_email="", to_line="", context={})
         # No LINE account reaches an erased member any more.
         LineFollower.objects.filter(member=locked).update(member=None)
         LineLinkCode.objects.filter(member=locked).delete()

@@ -22,7 +22,7 @@ def line_settings(request):
     status = 200
     if request.method == "POST":
         if "disconnect" in request.POST:
-            line.channel_disconnect(shop=shop)
+            line.channel_disconnect(shop=shop, by=request.user)
             messages.success(request, _("LINE is disconnected."))
             return redirect("members:line_settings", shop_slug=shop.slug)
         if not line.available():

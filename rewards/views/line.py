@@ -15,17 +15,33 @@ from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent, U
 
 from members import line
 from members.models import LineChannel, LineFollower, Member
+from members.ratelimit import allow, client_ip, seconds_left
 from members.tokens import card_token
 
 from ..config import shop_rewards
 from ..reads import cards, stamps_by_program
 
 CARD_WORDS = {"card", "my card", "卡", "我的卡"}
+# Requests with a wrong signature from one address in a minute before the webhook stops checking
+# them (each check reads and decrypts the shop's secret), and signed requests per shop in a minute
+# (LINE sends events in batches; more than this is not a café's account). LINE delivers again
+# what was refused, when the account turns redelivery on.
+BAD_SIGNATURES_PER_MINUTE = 30
+EVENTS_PER_SHOP_PER_MINUTE = 600
+
+
+def _too_many() -> HttpResponse:
+    response = HttpResponse("Too many requests.", status=429, content_type="text/plain")
+    response["Retry-After"] = str(seconds_left(60))
+    return response
 
 
 @csrf_exempt
 @require_POST
 def line_webhook(request, shop_slug):
+    bad_key = f"line:bad:{client_ip(request)}"
+    if not allow(bad_key, limit=BAD_SIGNATURES_PER_MINUTE, period=60, count=False):
+        return _too_many()
     channel = LineChannel.objects.select_related("shop").filter(shop__slug=shop_slug).first()
     if channel is None:
         raise Http404
@@ -36,7 +52,10 @@ def line_webhook(request, shop_slug):
     try:
         events = WebhookParser(secret).parse(request.body.decode(), request.headers.get("X-Line-Signature", ""))
     except (InvalidSignatureError, ValueError, UnicodeDecodeError):
+        allow(bad_key, limit=BAD_SIGNATURES_PER_MINUTE, period=60)
         return HttpResponseBadRequest("Bad signature.")
+    if not allow(f"line:shop:{channel.shop_id}", limit=EVENTS_PER_SHOP_PER_MINUTE, period=60):
+        return _too_many()
     for event in events:
         _handle(channel, event)
     return HttpResponse("ok", content_type="text/plain")
@@ -48,7 +67,8 @@ def _handle(channel: LineChannel, event) -> None:
     if not user_id:
         return
     if isinstance(event, FollowEvent):
-        line.follow(shop, user_id)
+        account = line.follow(shop, user_id)
+        line.reply(channel, event.reply_token, [_welcome(shop, account)])
     elif isinstance(event, UnfollowEvent):
         line.unfollow(shop, user_id)
     elif isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
@@ -61,6 +81,22 @@ def _handle(channel: LineChannel, event) -> None:
         else:
             return
         line.reply(channel, event.reply_token, [answer])
+
+
+def _welcome(shop, account: LineFollower) -> str:
+    """The answer to a follow: a linked member is greeted by name; anyone else learns how to link
+    their card or join."""
+    member = account.member
+    if member is not None and member.erased_at is None:
+        with translation.override(member.language):
+            return _("Welcome back, %(name)s! Send “card” any time for your card and balances.") % {
+                "name": member.name.split()[0] if member.name.split() else member.name
+            }
+    with translation.override(shop.language):
+        return _(
+            "Thank you for following %(shop)s! Already a member? Open your card, tap “Connect LINE” and send "
+            "the code shown here. Not yet? Join here: %(url)s"
+        ) % {"shop": shop.name, "url": settings.SITE_URL + reverse("members:join", args=[shop.slug])}
 
 
 def _link(shop, user_id: str, text: str) -> str:

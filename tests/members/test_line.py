@@ -8,10 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.fernet import Fernet
@@ -26,63 +23,16 @@ from members.tokens import card_token
 from rewards.models import MemberCard
 
 from ..factories import MemberFactory, PointsRuleFactory, StampProgramFactory
+from ..line_fake import FakeLine
 
 SECRET = "0123456789abcdef0123456789ab1a2b"
 TOKEN = "T" * 40 + "9z8y"
 OTHER_SECRET = "fedcba9876543210fedcba9876543210"
 
 
-class FakeLine:
-    """The Messaging API's reply endpoint: records what it was sent, answers as told."""
-
-    def __init__(self):
-        self.replies: list[dict] = []
-        self.mode = "ok"
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fake.replies.append(
-                    {"path": self.path, "auth": self.headers.get("Authorization"), "body": json.loads(body)}
-                )
-                if fake.mode == "slow":
-                    time.sleep(1.0)
-                status = 500 if fake.mode == "500" else 200
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    status = 401
-                count = len(json.loads(body)["messages"])
-                payload = json.dumps({"sentMessages": [{"id": str(i), "quoteToken": "q"} for i in range(count)]})
-                payload = payload.encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def texts(self) -> list[str]:
-        return [message["text"] for reply in self.replies for message in reply["body"]["messages"]]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def fake_line(settings):
-    fake = FakeLine()
+    fake = FakeLine(TOKEN)
     settings.LINE_API_URL = fake.url
     yield fake
     fake.close()
@@ -222,12 +172,19 @@ def test_the_card_links_line_with_a_one_time_code(world, channel, client, fake_l
 
     assert post(client, world.shop.slug, event("follow"), event("message", text=code.lower())).status_code == 200
     assert LineFollower.objects.get(line_user_id="U1").member == member
-    assert fake_line.texts() == [f"Linked: this LINE account now gets {world.shop.name}'s messages for Mia's card"]
-    assert fake_line.replies[0]["auth"] == f"Bearer {TOKEN}"
-    assert fake_line.replies[0]["path"] == "/v2/bot/message/reply"
-    assert fake_line.replies[0]["body"]["replyToken"] == "reply-token-1"
+    welcome, linked = fake_line.texts()
+    assert "Thank you for following" in welcome and "Connect LINE" in welcome
+    assert reverse("members:join", args=[world.shop.slug]) in welcome
+    assert linked == f"Linked: this LINE account now gets {world.shop.name}'s messages for Mia's card"
+    assert fake_line.replies[1]["auth"] == f"Bearer {TOKEN}"
+    assert fake_line.replies[1]["path"] == "/v2/bot/message/reply"
+    assert fake_line.replies[1]["body"]["replyToken"] == "reply-token-1"
     body = client.get(card_url).content.decode()
     assert "LINE connected" in body and code not in body
+    assert "come to you on LINE" in body
+    assert post(client, world.shop.slug, event("unfollow")).status_code == 200
+    body = client.get(card_url).content.decode()
+    assert "LINE connected" in body and "You do not follow" in body
 
     # spent: another account sending it links nothing
     assert post(client, world.shop.slug, event("message", user="U2", text=code)).status_code == 200
@@ -329,3 +286,38 @@ def test_line_costs_the_card_two_queries_and_only_at_a_shop_with_a_channel(world
     without = queries()
     line.channel_connect(shop=world.shop, channel_id="1650000000", secret=SECRET, token=TOKEN, by=world.alice)
     assert queries() == without + 2  # whether a LINE account is linked, and the member's live code
+
+
+def test_a_linked_member_who_follows_again_is_welcomed_by_name(world, channel, client, fake_line):
+    member = MemberFactory(shop=world.shop, name="Mia Chen", language="zh-hant")
+    LineFollower.objects.create(shop=world.shop, line_user_id="U1", member=member, following=False)
+    assert post(client, world.shop.slug, event("follow")).status_code == 200
+    (text,) = fake_line.texts()
+    assert "Mia" in text and "卡" in text
+
+
+def test_connecting_and_disconnecting_are_in_the_audit_trail(world, key, alice_client):
+    url = reverse("members:line_settings", args=[world.shop.slug])
+    data = {"connect": "1", "channel_id": "1650000000", "channel_secret": SECRET, "access_token": TOKEN}
+    alice_client.post(url, data)
+    alice_client.post(url, {"disconnect": "1"})
+    body = alice_client.get(reverse("members:audit_list", args=[world.shop.slug])).content.decode()
+    assert "Connected the shop&#x27;s LINE official account" in body
+    assert "Disconnected the shop&#x27;s LINE official account" in body and "1650000000" in body
+
+
+def test_forged_requests_from_one_address_are_slowed_down(world, channel, client, monkeypatch):
+    monkeypatch.setattr("rewards.views.line.BAD_SIGNATURES_PER_MINUTE", 3)
+    forged = base64.b64encode(b"x" * 32).decode()
+    codes = [post(client, world.shop.slug, event("follow"), signature=forged).status_code for _ in range(5)]
+    assert codes == [400, 400, 400, 429, 429]
+    refused = post(client, world.shop.slug, event("follow"), signature=forged)
+    assert int(refused["Retry-After"]) >= 1
+    assert not LineFollower.objects.exists()
+
+
+def test_a_flood_of_signed_events_is_refused_past_the_shops_limit(world, channel, client, fake_line, monkeypatch):
+    monkeypatch.setattr("rewards.views.line.EVENTS_PER_SHOP_PER_MINUTE", 2)
+    codes = [post(client, world.shop.slug, event("follow", user=f"U{i}")).status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+    assert LineFollower.objects.count() == 2
