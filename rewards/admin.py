@@ -34,6 +34,7 @@ from .models import (
     Voucher,
     WalletDevice,
     WalletPass,
+    WalletPush,
 )
 
 
@@ -237,3 +238,10 @@ class WalletDeviceAdmin(RecordAdmin):
     list_display = ["created_at", "wallet_pass"]
     list_select_related = ["wallet_pass"]
     exclude = ["push_token"]
+
+
+@admin.register(WalletPush)
+class WalletPushAdmin(RecordAdmin):
+    list_display = ["created_at", "wallet_pass", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    list_select_related = ["wallet_pass"]
+    list_filter = ["status"]

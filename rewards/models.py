@@ -1446,3 +1446,49 @@ class WalletDevice(models.Model):
 
     def __str__(self):
         return f"{self.device_library_id[:8]}… {self.wallet_pass}"
+
+
+class WalletPush(models.Model):
+    """One "this pass changed" push through Apple's push service to one registered device, written
+    when the pass changes and sent by the worker (rewards.services.wallet_push), like the e-mail
+    outbox: claimed before sending, retried with backoff, given up on when stuck.
+
+    The unique constraint makes it at most one per (registration, version of the pass): a retried
+    job or a double event finds the row already there. The row outlives its registration (a wallet
+    that is gone) to say why it failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    wallet_pass = models.ForeignKey(
+        WalletPass, on_delete=models.CASCADE, related_name="pushes", verbose_name=_("wallet pass")
+    )
+    device = models.ForeignKey(
+        WalletDevice, on_delete=models.SET_NULL, null=True, blank=True, related_name="pushes", verbose_name=_("device")
+    )
+    # The pass's updated_at (its Last-Modified) the push announces.
+    pass_version = models.DateTimeField(_("pass version"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Apple Wallet push")
+        verbose_name_plural = _("Apple Wallet pushes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "pass_version"], name="one_push_per_device_and_version"),
+        ]
+        indexes = [
+            # The beat's scan for what is due, and for sends that got stuck.
+            models.Index(fields=["status", "next_attempt_at"], name="wallet_push_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.wallet_pass} {self.pass_version:%Y-%m-%d %H:%M:%S}: {self.status}"

@@ -5,7 +5,7 @@ from django.utils.translation import override
 from . import data, export, imports, services
 from .google_wallet import object_update
 from .models import WalletPass
-from .services import partners
+from .services import partners, wallet_push
 from .services.wallet import issuers
 
 
@@ -85,3 +85,16 @@ def google_wallet_update(pass_id: int) -> int:
     member = held.member
     with override(member.language or member.shop.language):
         return object_update(held)
+
+
+@shared_task(acks_late=True)
+def apple_wallet_push(push_id: int) -> bool:
+    """A member's pass changed: tell one device holding it, through Apple's push service. Safe to run
+    twice (the push is claimed before it is sent); True when APNs took it."""
+    return wallet_push.push_send(push_id)
+
+
+@shared_task(acks_late=True)
+def flush_wallet_pushes() -> int:
+    """Every minute: Apple Wallet pushes that wait (the broker was down) or are due a retry."""
+    return wallet_push.pushes_flush()

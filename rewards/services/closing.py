@@ -11,6 +11,7 @@ from members.models import AuditEntry
 
 from ..ledger import Reason, post_all
 from ..models import LeaderboardSeat, MemberCard, Membership, TierTrial, Voucher, WalletPass
+from ..wallet_sync import pass_voided
 
 
 def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
@@ -40,5 +41,8 @@ def on_member_erasing(sender, *, member, now, by, action="", **kwargs) -> None:
     TierTrial.objects.filter(member=member, ended_at__isnull=True).update(ended_at=now)
     # A nickname on a challenge's public board is theirs: it goes with them.
     LeaderboardSeat.objects.filter(member=member).delete()
-    # Passes in their phone's wallet stop working (the wallets see them void on their next fetch).
-    WalletPass.objects.filter(member=member, revoked_at__isnull=True).update(revoked_at=now, updated_at=now)
+    # Passes in their phone's wallet stop working: the phones are told to fetch them, void.
+    live = list(WalletPass.objects.filter(member=member, revoked_at__isnull=True))
+    WalletPass.objects.filter(pk__in=[held.pk for held in live]).update(revoked_at=now, updated_at=now)
+    for held in live:
+        pass_voided(held)

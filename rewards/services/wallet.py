@@ -15,7 +15,7 @@ from members.models import Member, Shop
 from members.outbox import enqueue
 
 from ..models import WalletPass
-from ..wallet_sync import GOOGLE_UPDATE_TASK, issuers, passes_changed
+from ..wallet_sync import GOOGLE_UPDATE_TASK, issuers, pass_voided, passes_changed
 
 PREFIX = "W:"
 # The wallets an installation can issue, and the card's link to each (rewards.views.wallet).
@@ -68,8 +68,9 @@ def pass_revoke(*, member: Member, wallet_pass: WalletPass) -> bool:
 
 
 def _tell_the_wallet(wallet_pass: WalletPass) -> None:
-    """A pass stopped working: Apple's wallets see it void on their next fetch (its Last-Modified
+    """A pass stopped working: Apple's wallets are pushed to and fetch it void (its Last-Modified
     moved); Google's is made inactive by the worker, after the commit."""
+    pass_voided(wallet_pass)
     if wallet_pass.kind == WalletPass.Kind.GOOGLE and WalletPass.Kind.GOOGLE in issuers():
         enqueue(GOOGLE_UPDATE_TASK, wallet_pass.pk)
 
