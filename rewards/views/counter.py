@@ -4,14 +4,20 @@ Every action form carries an idempotency key rendered with the panel, so a
 double tap or a resent request returns the first result.
 """
 
+import logging
 import uuid
+from datetime import timedelta
 
 from django.conf import settings as django_settings
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members.emails import canonical_email
@@ -28,7 +34,7 @@ from ..config import shop_rewards
 from ..forms import CounterNoteForm, PurchaseForm
 from ..ledger import Reason
 from ..lookup import Lookup, counter_lookup, found_by, found_method, found_token, lookup_allowed
-from ..models import CatalogueReward, FoundBy, Membership, MembershipPlan, OverrideReason, Voucher
+from ..models import CatalogueReward, FoundBy, LedgerEntry, Membership, MembershipPlan, OverrideReason, Voucher
 from ..reads import (
     CardView,
     catalogue_for,
@@ -39,7 +45,7 @@ from ..reads import (
     stamps_by_program,
     usable_vouchers,
 )
-from ..services import challenges, menu
+from ..services import challenges, menu, wallet
 from ..services.expiry import next_expiry
 from ..services.merge import likely_duplicates
 from ..services.tiers import standing
@@ -53,6 +59,13 @@ UNREADABLE = 422
 # Found in a way that proves the customer is the one at the counter: scanned from their phone just
 # now, or enrolled by staff from what they said a moment ago.
 PRESENT = {FoundBy.QR, FoundBy.ENROLLED}
+# A stamp queued by a counter that had lost its connection (static/js/counter-offline.js) and sent
+# later than this after it was queued is refused: the customer left long ago, and a stamp given
+# now would be a visit nobody can vouch for. Staff see the reason and give it again if they must.
+OFFLINE_MAX_AGE = timedelta(hours=12)
+TOO_OLD = "queued_too_long"
+
+logger = logging.getLogger(__name__)
 
 
 def _urls(shop, member) -> dict[str, str]:
@@ -106,6 +119,8 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
     context = {
         "query": query, "lookup": lookup, "outcome": _outcome(**(outcome or {})), "duplicates": [],
         "partner_outcome": None, **extra,
+        # For the offline look-up (static/js/counter-offline.js): a card QR code's age, a wallet pass.
+        "qr_max_age": django_settings.MEMBER_QR_MAX_AGE_SECONDS, "wallet_prefix": wallet.PREFIX,
     }  # fmt: skip
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
@@ -264,32 +279,124 @@ def _unreadable(request, member, message: str):
 @shop_view("counter.use")
 @require_POST
 def counter_stamp(request, member_id):
+    """+1 stamp (or more), from the panel; or sent later by a counter that was offline, which asks
+    for a JSON answer and posts when it queued the stamp (``queued_at``, ISO 8601)."""
     member = shop_member_or_404(request, member_id)
+    as_json = _wants_json(request)
     program = shop_rewards(request.shop).program(uuid_or_none(request.POST.get("program")))
     try:
         count = int(request.POST.get("count", "1"))
     except ValueError:
         count = 0
+    problem = ""
     if program is None or not 1 <= count <= 50:
-        return _unreadable(request, member, _("Choose a card and a number of stamps."))
-    items = _posted_items(request)
-    if items is None:
-        return _unreadable(request, member, _("An item chosen is not on the menu any more. Open the member again."))
-    return _act(
-        request,
-        member,
-        lambda: services.stamp_add(
+        problem = _("Choose a card and a number of stamps.")
+    elif (items := _posted_items(request)) is None:
+        problem = _("An item chosen is not on the menu any more. Open the member again.")
+    elif (queued_at := _queued_at(request)) is None:
+        problem = _("The time this stamp was queued is not a time. Give the stamp again.")
+    if problem:
+        if as_json:
+            return _json_answer("refused", problem, status=UNREADABLE)
+        return _unreadable(request, member, problem)
+    key = _key(request)
+    if too_old := _queued_too_long_ago(request, member, queued_at, key):
+        if as_json:
+            return _json_answer("refused", too_old, stamps=_card_stamps(member, program), status=REFUSED, code=TOO_OLD)
+        method = found_method(request.POST.get("found"), member.public_id)
+        outcome = {"error": too_old, "code": TOO_OLD}
+        return _answer(request, member, method, outcome=outcome, status=REFUSED, refresh=True)
+
+    def action():
+        return services.stamp_add(
             member=member,
             program=program,
             count=count,
             staff=request.user,
-            idempotency_key=_key(request),
+            idempotency_key=key,
             override=request.POST.get("override") == "1",
             override_reason=request.POST.get("override_reason", ""),
             note=request.POST.get("override_note", "")[:200],
             items=items,
+        )
+
+    if as_json:
+        return _stamp_json(request, member, program, action)
+    return _act(request, member, action)
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _queued_at(request):
+    """When an offline counter queued the action: "" when it was not queued (now), None when the
+    posted value is no time with its zone."""
+    value = request.POST.get("queued_at", "").strip()
+    if not value:
+        return ""
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        return None
+    if moment is None or timezone.is_naive(moment):
+        return None
+    return moment
+
+
+def _queued_too_long_ago(request, member, queued_at, key: str) -> str:
+    """The reason to refuse a stamp queued offline too long ago, or "". A stamp that already reached
+    the server (its answer was lost, the queue sends it again) stays "already done", however late."""
+    if not queued_at or timezone.now() - queued_at <= OFFLINE_MAX_AGE:
+        return ""
+    if LedgerEntry.objects.filter(shop=request.shop, idempotency_key=key).exists():
+        return ""
+    logger.info("Offline stamp queued at %s refused as too old (member %s)", queued_at.isoformat(), member.public_id)
+    hours = int(OFFLINE_MAX_AGE.total_seconds() // 3600)
+    when = date_format(timezone.localtime(queued_at), "DATETIME_FORMAT")
+    return ngettext(
+        "Queued offline at %(when)s, more than %(hours)s hour ago: not added. "
+        "If the customer is here, give the stamp again.",
+        "Queued offline at %(when)s, more than %(hours)s hours ago: not added. "
+        "If the customer is here, give the stamp again.",
+        hours,
+    ) % {"when": when, "hours": hours}
+
+
+def _card_stamps(member, program) -> int:
+    return member.cards.filter(program=program).values_list("stamps", flat=True).first() or 0
+
+
+def _json_answer(result: str, message: str, *, stamps: int | None = None, status: int = 200, code: str = ""):
+    """What the offline queue reads: the same outcome and status code as the panel's answer."""
+    return JsonResponse({"result": result, "message": message, "stamps": stamps, "code": code}, status=status)
+
+
+def _stamp_json(request, member, program, action):
+    """A queued stamp's answer: accepted (with the card's new count), refused with its reason, or
+    already done (the key was used: nothing added twice)."""
+    method = found_method(request.POST.get("found"), member.public_id)
+    try:
+        with found_by(method):
+            result = action()
+    except LoyaltyError as error:
+        done = "already_done" if error.code in ALREADY_DONE else "refused"
+        stamps = _card_stamps(member, program)
+        return _json_answer(done, error.message, stamps=stamps, status=REFUSED, code=error.code)
+    if result.replayed:
+        message = _("Already recorded, nothing added twice.")
+        return _json_answer("already_done", message, stamps=_card_stamps(member, program))
+    cards = [entry.card for entry in result.entries if entry.card_id and entry.card.program_id == program.pk]
+    stamps = cards[-1].stamps if cards else _card_stamps(member, program)
+    parts = [
+        ngettext("+%(count)s stamp added", "+%(count)s stamps added", result.stamps) % {"count": result.stamps},
+        *(
+            _("Voucher issued: %(title)s (%(code)s)") % {"title": voucher.title, "code": voucher.code}
+            for voucher in result.vouchers_issued
         ),
-    )
+        *result.notes,
+    ]
+    return _json_answer("accepted", " · ".join(str(part) for part in parts), stamps=stamps)
 
 
 def _posted_items(request) -> list | None:

@@ -86,6 +86,11 @@
   // Every piece htmx puts in (the outcome, a card swapped out of band) is announced by htmx:load once
   // htmx has made its forms its own: a shortcut never presses a button htmx does not handle yet.
   document.body.addEventListener("htmx:load", label);
+  // A panel drawn on the device while offline (counter-offline.js): its keys, and back to the scan field.
+  document.body.addEventListener("counter:panel", function () {
+    label();
+    ready();
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       if (stopCamera) stopCamera();
