@@ -6,8 +6,8 @@ expired, tiers reached, member days, welcome, birthday, win-back, referral and a
 campaigns with their reach, hold-out and messages), but written in bulk: COPY on PostgreSQL,
 batched inserts on SQLite. Every balance is the sum of its rows, so ``ledger_verify`` passes.
 
-Deterministic: the same seed, size and day give the same shop. It assumes nobody else writes
-to the database while it runs (ids are handed out from the current maximum).
+Deterministic: the same seed, size and day (the shop's, from 6:00 its time) give the same shop. It
+assumes nobody else writes to the database while it runs (ids are handed out from the current maximum).
 """
 
 import hashlib
@@ -43,6 +43,7 @@ Reason = LedgerEntry.Reason
 Kind = Campaign.Kind
 BATCH = 5_000
 YEARS = 2
+MORNING = time(6)  # the shop is generated up to 6:00 of its day
 HOURS = range(7, 20)
 AMOUNTS = [Decimal(n) for n in (65, 85, 120, 150, 180, 240, 320, 450)]
 STAMPS_NEEDED = 10
@@ -144,7 +145,7 @@ class Generator:
     def __init__(self, *, slug: str, members: int, seed: int, today: date | None = None):
         self.slug, self.size = slug, members
         self.rng = random.Random(f"{seed}:{slug}")  # noqa: S311 - reproducible test data, not secrets
-        self.today = today or timezone.localdate()
+        self.today = today  # None: the shop's own day, see setup()
 
     def uid(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
@@ -175,7 +176,11 @@ class Generator:
             StaffMember.objects.create(shop=self.shop, user=user, role=role)
         self.staff_ids = [user.pk for _role, user in self.users]
         self.tz = self.shop.tz
-        self.now = datetime.combine(self.today, time(6), tzinfo=self.tz)
+        if self.today is None:
+            # The shop's latest 6:00 that has passed, so "now" is less than a day old at any hour of the
+            # day; 6:00 of the server's (UTC) date was up to 26 hours old late in a UTC day.
+            self.today = (timezone.localtime(timezone.now(), self.tz) - timedelta(hours=MORNING.hour)).date()
+        self.now = datetime.combine(self.today, MORNING, tzinfo=self.tz)
         self.start = self.now - timedelta(days=365 * YEARS)
         self.program = StampProgram.objects.for_shop(self.shop).get()
         StampProgram.objects.filter(pk=self.program.pk).update(
@@ -361,8 +366,11 @@ class Generator:
     def name(self) -> str:
         return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
 
-    def voucher(self, member_id: int, card_id: int, at: datetime, group, state, *, title=None, expires=None) -> int:
-        """A voucher for a full card (or a campaign's gift), redeemed, expired or still waiting."""
+    def voucher(
+        self, member_id: int, card_id: int, at: datetime, group, state, *, title=None, expires=None
+    ) -> tuple[int, datetime | None]:
+        """A voucher for a full card (or a campaign's gift), redeemed, expired or still waiting: its id and
+        when it was redeemed."""
         rng, t = self.rng, self.tables
         self.voucher_number += 1
         expires = expires or at + timedelta(days=VOUCHER_DAYS)
@@ -388,20 +396,11 @@ class Generator:
                        group=self.uid(), staff_id=self.staff_ids[2], created_at=redeemed_at,
                        found_by="qr")  # fmt: skip
             state["last"] = max(state["last"] or redeemed_at, redeemed_at)
-        return voucher_id
+        return voucher_id, redeemed_at
 
     def campaign_reach(self, member_id, public_id, email, joined, last_seen, birthday, consent, card_id, state) -> None:
-        """Birthday, win-back and announcement: each reached once here, some held out, with a message to
-        members who agreed to news."""
-        # Win-back as the daily run left it: every lapse before now reached, once. A member who came
-        # back to redeem the win-back voucher and stayed away again lapsed again.
-        winback = self.campaigns[Kind.WINBACK]
-        while (lapse := last_seen + timedelta(days=winback.days_away + 1)) < self.now:
-            self.reach(member_id, public_id, email, consent, card_id, state, winback,
-                       f"lapse:{int(last_seen.timestamp())}", lapse)  # fmt: skip
-            if state["last"] is None or state["last"] <= last_seen:
-                break
-            last_seen = state["last"]
+        """Birthday, announcement and win-back: each reached as its run would have, some held out, with a
+        message to members who agreed to news."""
         reaches = []
         if birthday is not None:
             this_year = timezone.localtime(self.now, self.tz).year - 1
@@ -412,17 +411,37 @@ class Generator:
         announcement = self.campaigns[Kind.ANNOUNCEMENT]
         if consent and joined < announcement.sent_at:
             reaches.append((announcement, "announcement", announcement.sent_at))
+        came_back = []  # gifts redeemed at the counter: the member was seen again then
         for campaign, occasion, at in reaches:
-            self.reach(member_id, public_id, email, consent, card_id, state, campaign, occasion, at)
+            if redeemed := self.reach(member_id, public_id, email, consent, card_id, state, campaign, occasion, at):
+                came_back.append(redeemed)
+        # Win-back last, as the daily run left it once every other gift's redemption is known: each lapse
+        # before now reached, once. A member who came back (to redeem the win-back voucher or a birthday
+        # one) and stayed away again lapsed again; one back before the run noticed had not lapsed.
+        winback = self.campaigns[Kind.WINBACK]
+        away = timedelta(days=winback.days_away + 1)  # a day late: the daily run has surely seen the lapse
+        while True:
+            back = min((at for at in came_back if at > last_seen), default=None)
+            lapse = last_seen + away
+            if lapse < self.now and (back is None or back > lapse):
+                redeemed = self.reach(member_id, public_id, email, consent, card_id, state, winback,
+                                      f"lapse:{int(last_seen.timestamp())}", lapse)  # fmt: skip
+                if redeemed:
+                    came_back.append(redeemed)
+                    back = redeemed if back is None else min(back, redeemed)
+            if back is None:
+                break
+            last_seen = back
 
-    def reach(self, member_id, public_id, email, consent, card_id, state, campaign, occasion, at) -> None:
+    def reach(self, member_id, public_id, email, consent, card_id, state, campaign, occasion, at) -> datetime | None:
+        """One campaign reach; when its voucher was redeemed, if it was."""
         t, shop_id = self.tables, self.shop.pk
         held = self.held_out(campaign, public_id)
-        voucher_id = message_id = None
+        voucher_id = message_id = redeemed_at = None
         if not held and campaign.gift == "voucher":
             expires = at + timedelta(days=14)
-            voucher_id = self.voucher(member_id, card_id, at, self.uid(), state, title=campaign.voucher_title,
-                                      expires=expires)  # fmt: skip
+            voucher_id, redeemed_at = self.voucher(member_id, card_id, at, self.uid(), state,
+                                                   title=campaign.voucher_title, expires=expires)  # fmt: skip
             t[LedgerEntry].add(shop_id=shop_id, member_id=member_id, reason=Reason.CAMPAIGN, voucher_id=voucher_id,
                                group=self.uid(), note=campaign.name, created_at=at)  # fmt: skip
         if not held and consent:
@@ -434,6 +453,7 @@ class Generator:
             )  # fmt: skip
         t[Reach].add(shop_id=shop_id, campaign_id=campaign.pk, member_id=member_id, occasion=occasion,
                      held_out=held, voucher_id=voucher_id, message_id=message_id, created_at=at)  # fmt: skip
+        return redeemed_at
 
 
 def generate(*, slug: str, members: int, seed: int = 2026, progress=None) -> Shop:

@@ -52,19 +52,34 @@ def test_codes_never_collide():
     assert len(codes) == 200_000
 
 
-def test_the_win_back_campaign_is_as_its_daily_run_left_it():
-    """Every lapse before the shop's generated "now" was reached once, members who came back and
-    lapsed again included: the benchmark's win-back run measures one day's work, not years'."""
-    from datetime import timedelta
+# Any hour of a UTC day: the shop's (Taipei's) day starts at 22:00 UTC, the server's at 00:00. On 30 November
+# 2026 members redeemed a birthday voucher after their last win-back; at 23:59 UTC on 2 December a "now" of
+# 6:00 on the server's date was 26 hours old, too old for a member last seen at 7:58 in Taipei on 1 November.
+WHEN = ["2026-11-30 00:30", "2026-11-30 06:00", "2026-11-30 12:00", "2026-11-30 17:00", "2026-11-30 21:59",
+        "2026-11-30 22:00", "2026-11-30 23:30", "2026-12-02 23:59"]  # fmt: skip
 
+
+@pytest.mark.parametrize("when", WHEN)
+def test_the_win_back_campaign_is_as_its_daily_run_left_it(when):
+    """Every lapse before the shop's generated "now" was reached once, members who came back and
+    lapsed again included (to redeem a win-back or a birthday voucher): the benchmark's win-back run
+    measures one day's work, not years'."""
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
     from django.utils import timezone
 
     from campaigns.services import _lapsed
 
-    shop = generate(slug="winback", members=300, seed=11)
+    with time_machine.travel(datetime.fromisoformat(when).replace(tzinfo=UTC), tick=False):
+        shop = generate(slug="winback", members=300, seed=11)
+        now = timezone.now()
     winback = Campaign.objects.get(shop=shop, kind=Campaign.Kind.WINBACK)
-    # The shop is generated up to 6:00 of its day: two days back is safely before that.
-    assert _lapsed(winback, timezone.now() - timedelta(days=2)).count() == 0
+    # The shop is generated up to its latest 6:00, less than a day ago and never ahead of the clock; two
+    # days back leaves the day that win-back waits (a lapse is reached the day after) and more.
+    assert not LedgerEntry.objects.filter(shop=shop, created_at__gt=now).exists()
+    assert not Reach.objects.filter(shop=shop, created_at__gt=now).exists()
+    assert _lapsed(winback, now - timedelta(days=2)).count() == 0
     assert (
         Reach.objects.filter(campaign=winback).values("member").distinct().count()
         < Reach.objects.filter(campaign=winback).count()
