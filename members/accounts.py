@@ -10,6 +10,9 @@ own 429 answers.
 from allauth.account import app_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal.ratelimit import parse_rates
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
+from django.http import Http404
 
 LOCKED_OUT = "too_many_login_attempts"
 # The actions whose refusals are a lockout, and the window the longest of them waits.
@@ -30,6 +33,16 @@ class AccountAdapter(DefaultAccountAdapter):
         if code == LOCKED_OUT and self.request is not None:
             self.request.locked_out = True
         return super().validation_error(code, *args)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request, provider, client_id=None):
+        """A provider this installation has not configured (LINE Login without its channel id and
+        secret) is a page that does not exist, not a server error."""
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist:
+            raise Http404 from None
 
 
 class LockoutAnswers429:

@@ -6,11 +6,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import offers, services
+from .. import line_login, offers, services
 from ..emails import canonical_email, masked_email
 from ..forms import JoinForm, LostCardForm
 from ..i18n import activate_customer_language
@@ -27,16 +28,14 @@ def join(request, shop_slug):
     form = JoinForm(request.POST or None, shop=shop, initial={"ref": ref})
     # What joining gives, in the customer's language, said first and large.
     offer_lines = offers.lines(shop, translation.get_language())
+    line_url = _line_login_url(request, shop, ref)
     referrer = referrer_from_token(shop, ref) if ref and request.method == "GET" else None
     if ref and request.method == "GET" and referrer is None:
         messages.info(request, _("This invitation link is not valid any more, but you can still join."))
     if request.method == "POST":
-        if not (
-            allow(f"join:ip:{client_ip(request)}", limit=settings.JOINS_PER_IP_PER_HOUR, period=3600)
-            and allow(f"join:shop:{shop.pk}", limit=settings.JOINS_PER_SHOP_PER_HOUR, period=3600)
-        ):
+        if not _join_allowed(request, shop):
             form.add_error(None, _("Too many sign-ups from here just now. Please try again in a while."))
-            context = {"form": form, "public_shop": shop, "offer_lines": offer_lines}
+            context = {"form": form, "public_shop": shop, "offer_lines": offer_lines, "line_url": line_url}
             return render(request, "members/join.html", context, status=429)
         if form.is_valid():
             fields = dict(form.cleaned_data)
@@ -48,8 +47,61 @@ def join(request, shop_slug):
                 # The card at once, with how to keep it (the e-mail is a copy, when there is one).
                 return redirect(reverse("rewards:card", args=[card_token(member)]) + "?welcome=1")
             return _already_a_member(request, member)
-    context = {"form": form, "public_shop": shop, "referrer": referrer, "offer_lines": offer_lines}
+    context = {
+        "form": form,
+        "public_shop": shop,
+        "referrer": referrer,
+        "offer_lines": offer_lines,
+        "line_url": line_url,
+    }
     return render(request, "members/join.html", context, status=400 if form.errors else 200)
+
+
+def _join_allowed(request, shop) -> bool:
+    """The join limits, per client address and per shop, whichever way the customer joins."""
+    return allow(f"join:ip:{client_ip(request)}", limit=settings.JOINS_PER_IP_PER_HOUR, period=3600) and allow(
+        f"join:shop:{shop.pk}", limit=settings.JOINS_PER_SHOP_PER_HOUR, period=3600
+    )
+
+
+def _line_login_url(request, shop, ref: str) -> str:
+    """Where the "Join with LINE" button posts: allauth's LINE login, back to join_line afterwards
+    (with the friend's invitation, if any); empty when the installation has no LINE Login. A
+    signed-in customer connects LINE to their account (signing in would first sign them out, and
+    their address is already an account's)."""
+    if not line_login.enabled():
+        return ""
+    process = "connect" if request.user.is_authenticated else "login"
+    back = reverse("members:join_line", args=[shop.slug]) + (f"?{urlencode({'ref': ref})}" if ref else "")
+    query = urlencode({"process": process, "next": back})
+    return f"{reverse('line_login')}?{query}"
+
+
+@require_GET
+def join_line(request, shop_slug):
+    """Where LINE Login brings the customer back: their membership of the shop, found or made
+    (members.line_login.member_for_line), then their card, as after the form."""
+    shop = get_object_or_404(Shop, slug=shop_slug)
+    if not line_login.enabled():
+        raise Http404
+    activate_customer_language(request, shop)
+    line = line_login.identity(request.user) if request.user.is_authenticated else None
+    if line is None:
+        # Not back from LINE (a bookmark, a signed-out visit): the join page and its LINE button.
+        return redirect("members:join", shop.slug)
+    if not _join_allowed(request, shop):
+        messages.error(request, _("Too many sign-ups from here just now. Please try again in a while."))
+        return redirect("members:join", shop.slug)
+    member, created = line_login.member_for_line(
+        shop=shop,
+        user=request.user,
+        line=line,
+        language=translation.get_language(),
+        referrer=referrer_from_token(shop, request.GET.get("ref", "")),
+        joined_from=address_key(request),
+    )
+    url = reverse("rewards:card", args=[card_token(member)])
+    return redirect(url + "?welcome=1" if created else url)
 
 
 def _already_a_member(request, member):
