@@ -10,10 +10,12 @@ class MembersConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from . import config, onboarding, two_factor
-        from .models import LineChannel
+        from .models import LineChannel, WebhookEndpoint
 
         # Whether a shop has connected LINE is held with its settings (members.line.has_line).
         config.watch(LineChannel)
+        # Which webhook endpoints a shop has, too (members.webhooks.emit).
+        config.watch(WebhookEndpoint)
 
         # Someone a shop sent to set up two-factor sign-in is offered the way back once they have.
         authenticator_added.connect(two_factor.offer_way_back, dispatch_uid="members.two_factor.offer_way_back")

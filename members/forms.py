@@ -11,6 +11,7 @@ from .phones import normalise_phone, shop_region
 from .roles import Role
 from .tokens import referrer_from_token
 from .two_factor import has_two_factor
+from .webhooks import EVENTS, address_problem
 
 
 class ColourInput(forms.TextInput):
@@ -353,3 +354,26 @@ class LineChannelForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text=_("A long-lived channel access token, issued on the channel's Messaging API tab."),
     )
+
+
+class WebhookEndpointForm(forms.Form):
+    """An endpoint of the shop's own systems and the events it is sent."""
+
+    url = forms.URLField(
+        label=_("Endpoint URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("An https:// address of your own system that accepts POST requests."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=list(EVENTS.items()), widget=forms.CheckboxSelectMultiple
+    )
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    active = forms.BooleanField(label=_("Send events to this endpoint"), required=False, initial=True)
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        # Checked again at every attempt: what a name resolves to can change.
+        if problem := address_problem(url):
+            raise forms.ValidationError(problem)
+        return url

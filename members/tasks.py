@@ -2,7 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.urls import reverse
 
-from . import outbox, retention, services
+from . import outbox, retention, services, webhooks
 from .emails import send_branded_email
 from .models import Invitation
 from .tokens import invitation_token
@@ -17,6 +17,17 @@ def send_message(message_id: int) -> bool:
 @shared_task(acks_late=True)
 def flush_outbox() -> int:
     return outbox.outbox_flush()
+
+
+@shared_task(acks_late=True)
+def send_webhook(delivery_id: int) -> bool:
+    """Safe to run twice: only the run that claims the delivery sends it."""
+    return webhooks.delivery_send(delivery_id)
+
+
+@shared_task(acks_late=True)
+def flush_webhooks() -> int:
+    return webhooks.webhooks_flush()
 
 
 @shared_task(acks_late=True)

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from members.errors import Code, LoyaltyError
 from members.models import Member, Shop
 
-from . import wallet_sync
+from . import wallet_sync, webhook_events
 from .models import (
     CatalogueReward,
     Cause,
@@ -212,6 +212,8 @@ def post_all(member: Member, rows: list[dict], *, group: uuid.UUID, now, seen: b
         Member.objects.filter(pk=member.pk).update(**changes, **({"last_visit_at": now} if seen else {}))
         member.points += points
     _passes_changed(member)
+    # Vouchers given or redeemed: announced here, where every one of them passes.
+    webhook_events.ledger_rows(member, entries, now)
     return entries
 
 

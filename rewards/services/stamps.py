@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from members.models import Member, Shop, User
 from members.tenancy import staff_may
 
-from .. import signals
+from .. import signals, webhook_events
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, card_for, idempotent, lock_member, post, replay
 from ..models import LedgerEntry, MemberCard, OverrideReason, StampProgram, Voucher
 from . import challenges, giving, menu, tiers
@@ -90,6 +90,7 @@ def stamp_add(
             idempotency_key=idempotency_key, override_reason=override_reason, note=note, seen=True,
         )  # fmt: skip
         current = visit_recorded(locked, now, entries, items)
+        webhook_events.visit(locked, now, entries, vouchers, group)
     return ActionResult(group, entries, vouchers, standing=current)
 
 

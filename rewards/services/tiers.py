@@ -22,6 +22,7 @@ from members.models import Member, MemberMerge, Message
 from members.outbox import message_queue
 from members.tenancy import staff_may
 
+from .. import webhook_events
 from ..config import shop_rewards
 from ..ledger import lock_member
 from ..models import LedgerEntry, Membership, MembershipPlan, Tier, TierChange, TierPolicy, TierTrial
@@ -132,11 +133,13 @@ def standing(member: Member, now=None) -> Standing | None:
 
 
 def _move(member: Member, to: Tier | None, reason: str, now) -> None:
+    old = member.tier
     TierChange.objects.create(
-        shop_id=member.shop_id, member=member, from_tier=member.tier, to_tier=to, reason=reason, created_at=now
+        shop_id=member.shop_id, member=member, from_tier=old, to_tier=to, reason=reason, created_at=now
     )
     Member.objects.filter(pk=member.pk).update(tier=to, tier_short_since=None)
     member.tier, member.tier_short_since = to, None
+    webhook_events.tier_changed(member, old, to, reason, now)
 
 
 def _rank(tier: Tier | None) -> int:
