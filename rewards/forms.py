@@ -12,6 +12,7 @@ from members.models import ShopExport
 
 from .imports import ENCODINGS
 from .models import (
+    ApiKey,
     CatalogueReward,
     Cause,
     Challenge,
@@ -583,3 +584,12 @@ class PartnerOfferForm(forms.Form):
         if partner.pk == self.shop.pk:
             raise forms.ValidationError(_("That is your own shop: choose another."), code="own")
         return partner
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: what it is for, and what it may do."""
+
+    name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Where it is used, e.g. “Till 1”."))
+    scope = forms.ChoiceField(
+        label=_("It may"), choices=ApiKey.Scope.choices, initial=ApiKey.Scope.COUNTER, widget=forms.RadioSelect
+    )

@@ -252,7 +252,7 @@ def member_page(shop: Shop, member: Member) -> dict:
         "member": member,
         "cards": cards(shop, stamps_by_program(member), active_only=False),
         "vouchers": list(member.vouchers.all()[:50]),
-        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:200]),
+        "history": list(member.ledger.select_related("staff", "voucher", "card__program", "purchase", "api_key")[:200]),
         "purchases": list(member.purchases.all()[:50]),
         "memberships": memberships_with_refunds(shop, member),
         "tier_changes": list(member.tier_changes.select_related("from_tier", "to_tier")[:20]),

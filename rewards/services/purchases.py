@@ -14,10 +14,10 @@ from members.currency import format_money, minor_digits, quantize
 from members.models import Member, Shop, User
 from members.tenancy import staff_may
 
-from .. import signals
+from .. import signals, webhook_events
 from ..config import shop_rewards
 from ..ledger import ActionResult, Code, LoyaltyError, Reason, idempotent, lock_member, post, post_all, replay
-from ..models import CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
+from ..models import API_KEY, CatalogueReward, LedgerEntry, MemberCard, PointsRule, Purchase
 from . import catalogue, challenges, giving
 from .plans import plan_multiplier
 from .stamps import check_override, opens_visit, stamp_locked, visit_recorded
@@ -123,6 +123,7 @@ def purchase_record(
         result.standing = visit_recorded(locked, now, entries, items)
         stamps_on = next((p for p in shop_rewards(shop).programs if p.pk == rule.purchase_stamps_id), None)
         _stamp_for_purchase(result, stamps_on, locked, staff=staff, now=now)
+        webhook_events.purchase(locked, now, purchase, result)
     return result
 
 
@@ -194,14 +195,15 @@ def _stamp_for_purchase(result: ActionResult, program, member: Member, *, staff,
 
 @idempotent
 def purchase_refund(
-    *, shop: Shop, purchase_id: int, amount: Decimal, staff: User, idempotency_key: str
+    *, shop: Shop, purchase_id: int, amount: Decimal, staff: User | None, idempotency_key: str
 ) -> ActionResult:
     """Refund all or part of a purchase, once: take back the points it earned in proportion, give
-    back the points that paid for it, and on a full refund take back its stamp if the card has it."""
+    back the points that paid for it, and on a full refund take back its stamp if the card has it.
+    ``staff`` None: an API key acts (``API_KEY`` is set), whose admin scope the API checked."""
     amount = quantize(amount, shop.currency)
     if amount <= 0:
         raise LoyaltyError(_("Enter the amount to refund."), code=Code.BAD_AMOUNT)
-    if not staff_may(shop, staff, "purchases.refund"):
+    if not (API_KEY.get() is not None if staff is None else staff_may(shop, staff, "purchases.refund")):
         raise LoyaltyError(_("Only a manager or owner can refund a purchase."), code=Code.NOT_ALLOWED)
     with transaction.atomic():
         member_id = Purchase.objects.filter(shop=shop, pk=purchase_id).values_list("member_id", flat=True).first()
@@ -254,6 +256,7 @@ def purchase_refund(
             giving.purchase_refunded(purchase, entries[0], staff=staff, now=now)
         # A challenge this purchase completed that the refund leaves unmet is revoked.
         entries += challenges.purchase_refunded(locked, purchase, staff=staff, now=now, group=group)
+        webhook_events.refund(locked, now, purchase, amount, refunded, entries, group)
     purchase.refresh_from_db()
     return ActionResult(group, entries, purchase=purchase, notes=notes)
 
