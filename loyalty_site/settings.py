@@ -83,6 +83,9 @@ WALLET_APPLE_KEY_FILE = env.str("WALLET_APPLE_KEY_FILE", default="")
 WALLET_APPLE_KEY_PASSWORD = env.str("WALLET_APPLE_KEY_PASSWORD", default="")
 WALLET_APPLE_WWDR_FILE = env.str("WALLET_APPLE_WWDR_FILE", default="")
 WALLET_APPLE_APNS_URL = env.str("WALLET_APPLE_APNS_URL", default="https://api.push.apple.com")
+# The CA certificates (PEM) APNs' server certificate is verified with; empty: the system's (the tests'
+# own fake APNs names its throwaway CA here).
+WALLET_APPLE_APNS_CA_FILE = ""
 # Google Wallet: the issuer account and a service account's JSON key.
 WALLET_GOOGLE_ISSUER_ID = env.str("WALLET_GOOGLE_ISSUER_ID", default="")
 WALLET_GOOGLE_SERVICE_ACCOUNT_FILE = env.str("WALLET_GOOGLE_SERVICE_ACCOUNT_FILE", default="")
@@ -91,6 +94,15 @@ WALLET_GOOGLE_API_URL = env.str("WALLET_GOOGLE_API_URL", default="https://wallet
 LINE_CREDENTIALS_KEY = env.str("LINE_CREDENTIALS_KEY", default="")
 # The LINE Messaging API the webhook replies through.
 LINE_API_URL = env.str("LINE_API_URL", default="https://api.line.me").rstrip("/")
+# LINE Login for customers (join and sign in with LINE), one channel for the whole installation;
+# both empty: no LINE button anywhere. Under the same LINE provider as the shops' Messaging API
+# channels, so that a customer's LINE user id is the same in both (docs/deploy.md).
+LINE_LOGIN_CHANNEL_ID = env.str("LINE_LOGIN_CHANNEL_ID", default="")
+LINE_LOGIN_CHANNEL_SECRET = env.str("LINE_LOGIN_CHANNEL_SECRET", default="")
+LINE_LOGIN = bool(LINE_LOGIN_CHANNEL_ID and LINE_LOGIN_CHANNEL_SECRET)
+# Shops' webhooks may go to private, loopback and link-local addresses (and plain HTTP to this machine):
+# for tests and development only; never in production, where it would open the internal network.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 # A bearer token that lets a monitoring tool read /status/ (signed-in superusers read it too).
 STATUS_TOKEN = env.str("STATUS_TOKEN", default="")
 
@@ -112,9 +124,14 @@ INSTALLED_APPS = [
     "allauth.account",
     # Two-factor sign-in: an authenticator app, security keys and recovery codes.
     "allauth.mfa",
+    # Sign-in with LINE (LINE Login), offered when LINE_LOGIN_CHANNEL_ID and _SECRET are set.
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.line",
     "django_htmx",
     "template_partials",
     "csp",
+    # The REST API's browsable docs (/api/v1/docs) from ninja's own static files, not a CDN.
+    "ninja",
     "members",
     "rewards",
     "campaigns",
@@ -232,6 +249,25 @@ LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 # A code typed as it turns over (or on a phone whose clock is a little off) is still accepted.
 MFA_TOTP_TOLERANCE = 1
+# Sign-in with LINE: the app comes from the settings (no SocialApp row), and only when both the
+# channel id and secret are set; without them the provider has no app and its pages answer 404
+# (members.accounts.SocialAccountAdapter). LINE's id_token e-mail is one LINE verified: with it a new
+# customer's account is made at once; without it allauth's form asks for an address, verified by
+# e-mail. An address that is already an account's never signs into that account (allauth's default,
+# SOCIALACCOUNT_EMAIL_AUTHENTICATION off): its owner signs in and then connects LINE.
+SOCIALACCOUNT_ADAPTER = "members.accounts.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    "line": {
+        "APPS": [{"client_id": LINE_LOGIN_CHANNEL_ID, "secret": LINE_LOGIN_CHANNEL_SECRET}] if LINE_LOGIN else [],
+        "SCOPE": ["profile", "openid", "email"],
+        "VERIFIED_EMAIL": True,
+        "OAUTH_PKCE_ENABLED": True,
+    },
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+# The tokens LINE gives are not used after sign-in: not kept.
+SOCIALACCOUNT_STORE_TOKENS = False
 
 LANGUAGE_CODE = "en"
 # Unambiguous English dates (loyalty_site/formats/en).
@@ -342,6 +378,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.flush_outbox",
         "schedule": 60,
     },
+    # Shops' webhook deliveries that wait (broker was down) or are due a retry.
+    "flush-webhooks": {
+        "task": "members.tasks.flush_webhooks",
+        "schedule": 60,
+    },
+    # Apple Wallet's "this pass changed" pushes that wait (broker was down) or are due a retry.
+    "flush-wallet-pushes": {
+        "task": "rewards.tasks.flush_wallet_pushes",
+        "schedule": 60,
+    },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 60 * 60,
@@ -396,6 +442,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.purge_member_imports",
         "schedule": 24 * 60 * 60,
     },
+    # The API's kept answers to Idempotency-Key retries, after their day.
+    "api-requests": {
+        "task": "rewards.tasks.purge_api_requests",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
@@ -414,7 +465,9 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
-        "form-action": [SELF],
+        # The LINE buttons post to our LINE login, which redirects to LINE's authorize page: browsers
+        # hold that redirect to form-action too.
+        "form-action": [SELF, *(["https://access.line.me"] if LINE_LOGIN else [])],
         "frame-ancestors": [NONE],
     },
 }
@@ -462,6 +515,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"handlers": ["console", "mail_admins"], "level": "WARNING", "propagate": False},
+        # httpx logs each request's URL at INFO: for APNs that is a device's push token.
+        "httpx": {"level": "WARNING"},
     },
 }
 COUNTER_UNDO_MINUTES = env.int("COUNTER_UNDO_MINUTES", default=5)
@@ -475,6 +530,8 @@ MEMBER_QR_MAX_AGE_SECONDS = env.int("MEMBER_QR_MAX_AGE_SECONDS", default=180)
 # Counter look-ups per staff account in a minute: a busy till does a few; a burst past it (paging
 # through the members) is slowed and written in the shop's audit trail.
 COUNTER_LOOKUPS_PER_MINUTE = env.int("COUNTER_LOOKUPS_PER_MINUTE", default=60)
+# Requests per API key in a minute (rewards.api): past it, 429 with Retry-After.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=120)
 JOINS_PER_IP_PER_HOUR = env.int("JOINS_PER_IP_PER_HOUR", default=20)
 JOINS_PER_SHOP_PER_HOUR = env.int("JOINS_PER_SHOP_PER_HOUR", default=300)
 

@@ -9,6 +9,8 @@ from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from rewards.api.v1 import api
+
 from .health import healthz, status
 
 # Everything a shop owns lives under /s/<shop_slug>/, behind members.tenancy.shop_view;
@@ -44,6 +46,8 @@ urlpatterns = [
     app_urls("members.urls"),
     app_urls("rewards.urls"),
     app_urls("campaigns.urls"),
+    # The shops' REST API, versioned in the path (docs/api.md); its shop is in the path too.
+    path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,3 +1,4 @@
+from allauth.socialaccount.models import SocialApp, SocialToken
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +21,17 @@ from .models import (
     ShopExport,
     StaffMember,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
+
+# LINE Login's app comes from the settings (LINE_LOGIN_CHANNEL_ID/_SECRET): a second one added here
+# would make the provider ambiguous and every LINE sign-in fail; its tokens are not kept. The
+# customers' connected LINE accounts (SocialAccount) stay listed for support.
+for _model in (SocialApp, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(User)
@@ -159,3 +170,26 @@ class LineLinkCodeAdmin(RecordAdmin):
     list_display = ["code", "shop", "member", "expires_at", "used_at"]
     list_select_related = ["shop", "member"]
     raw_id_fields = ["shop", "member"]
+
+
+# Shops' webhooks: owners manage them on their pages; operators read them. The secret is never shown.
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(RecordAdmin):
+    fields = ["shop", "url", "events", "description", "active", "created_at", "created_by"]
+    readonly_fields = fields
+    list_display = ["url", "shop", "active", "created_at"]
+    list_select_related = ["shop"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(RecordAdmin):
+    list_display = ["event", "endpoint", "status", "attempts", "last_status_code", "created_at", "sent_at"]
+    list_filter = ["status"]
+    list_select_related = ["endpoint__shop"]
+    raw_id_fields = ["endpoint"]
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(RecordAdmin):
+    list_display = ["delivery", "at", "status_code", "duration_ms", "error"]
+    raw_id_fields = ["delivery"]

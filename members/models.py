@@ -432,6 +432,12 @@ class AuditEntry(models.Model):
         MFA_NOT_REQUIRED = "mfa_not_required", _("Stopped requiring two-factor sign-in")
         LINE_CONNECTED = "line_connected", _("Connected the shop's LINE official account")
         LINE_DISCONNECTED = "line_disconnected", _("Disconnected the shop's LINE official account")
+        WEBHOOK_ADDED = "webhook_added", _("Added a webhook endpoint")
+        WEBHOOK_CHANGED = "webhook_changed", _("Changed a webhook endpoint")
+        WEBHOOK_DELETED = "webhook_deleted", _("Deleted a webhook endpoint")
+        WEBHOOK_SECRET_ROLLED = "webhook_secret", _("Rolled a webhook endpoint's signing secret")
+        API_KEY_CREATED = "api_key_created", _("Created an API key")
+        API_KEY_REVOKED = "api_key_revoked", _("Revoked an API key")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -665,3 +671,86 @@ class LineLinkCode(models.Model):
 
     def __str__(self):
         return f"{self.shop} · {self.code}"
+
+
+def webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """An HTTPS address of the shop's own systems that is told of the events it subscribes to
+    (``members.webhooks``); each delivery is signed with ``secret``."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500)
+    # Event names (members.webhooks.EVENTS), checked by the owner's form.
+    events = models.JSONField(_("events"), default=list)
+    secret = models.CharField(max_length=80, default=webhook_secret, editable=False)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.shop} · {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: sent at most once per (endpoint, event), retried on failure, and
+    sent again only when the owner replays it from the log (same event id and body)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField()
+    event = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_response = models.CharField(max_length=500, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The once-per-occasion guarantee: one event reaches one endpoint through one row.
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self):
+        return f"{self.event} {self.event_id} → {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery, as the owner's log shows it: when, the answer's code, how long, why not."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    replay = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.delivery_id} {self.at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error[:40]}"

@@ -40,7 +40,9 @@ PERMISSIONS: dict[str, tuple[Role, str]] = {
     "members.erase": (Role.OWNER, _("Erase a member's personal data when they ask")),
     "audit.view": (Role.OWNER, _("See the audit trail of what owners did")),
     "shop.edit": (Role.OWNER, _("Change the shop's name, logo, colour, currency and language")),
+    "webhooks.manage": (Role.OWNER, _("Send the shop's events to its own systems (webhooks) and see their log")),
     "staff.manage": (Role.OWNER, _("Invite staff, change roles and remove staff")),
+    "api.manage": (Role.OWNER, _("Create and revoke the shop's API keys for points of sale and tools")),
     "shop.delete": (Role.OWNER, _("Delete the shop")),
 }
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import signals
+from . import signals, webhooks
 from .emails import canonical_email
 from .errors import Code, LoyaltyError
 from .models import (
@@ -266,6 +266,7 @@ def member_join(
                 referred_by=referrer if referrer is not None and referrer.shop_id == shop.pk else None,
             )
             signals.member_joined.send(sender=Member, member=member, now=now)
+            webhooks.member_joined(member, now)
             if email:
                 user = User.objects.filter(email__iexact=email).first()
                 if user is None:
@@ -343,6 +344,7 @@ def member_erase(
         # No LINE account reaches an erased member any more.
         LineFollower.objects.filter(member=locked).update(member=None)
         LineLinkCode.objects.filter(member=locked).delete()
+        webhooks.member_erased(locked, now)
         Member.all_objects.filter(pk=locked.pk).update(
             name="", email="", email_canonical="", phone="", birthday=None, marketing_consent=False, counter_note="",
             consent_version="", consent_at=None, consent_method="", user=None, joined_from="", erased_at=now,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, home, invitations, line, public, shop, staff
+from .views import account, home, invitations, line, public, shop, staff, webhooks
 
 app_name = "members"
 
@@ -15,6 +15,7 @@ public_patterns = [
     path("me/data/", account.data_request, name="data_request"),
     path("me/data/<uuid:download_id>/", account.data_download, name="data_download"),
     path("j/<slug:shop_slug>/", public.join, name="join"),
+    path("j/<slug:shop_slug>/line/", public.join_line, name="join_line"),
     path("j/<slug:shop_slug>/lost/", public.lost_card, name="lost_card"),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
 ]
@@ -24,6 +25,17 @@ shop_patterns = [
     path("settings/", shop.shop_settings, name="shop_settings"),
     path("delete/", shop.shop_delete, name="shop_delete"),
     path("line/", line.line_settings, name="line_settings"),
+    path("webhooks/", webhooks.webhook_list, name="webhook_list"),
+    path("webhooks/new/", webhooks.webhook_add, name="webhook_add"),
+    path("webhooks/<uuid:endpoint_id>/", webhooks.webhook_detail, name="webhook_detail"),
+    path("webhooks/<uuid:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("webhooks/<uuid:endpoint_id>/secret/", webhooks.webhook_secret_roll, name="webhook_secret_roll"),
+    path("webhooks/<uuid:endpoint_id>/ping/", webhooks.webhook_ping, name="webhook_ping"),
+    path(
+        "webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/replay/",
+        webhooks.webhook_replay,
+        name="webhook_replay",
+    ),
     path("members/", shop.member_list, name="member_list"),
     path("audit/", shop.audit_list, name="audit_list"),
     path("staff/", staff.staff_list, name="staff_list"),

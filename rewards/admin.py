@@ -8,6 +8,8 @@ from members.admin_base import RecordAdmin, StateAdmin
 
 from . import services
 from .models import (
+    ApiKey,
+    ApiRequest,
     CatalogueReward,
     Cause,
     Challenge,
@@ -245,3 +247,19 @@ class WalletPushAdmin(RecordAdmin):
     list_display = ["created_at", "wallet_pass", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
     list_select_related = ["wallet_pass"]
     list_filter = ["status"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(RecordAdmin):
+    """Made and revoked by the shop's owner on its API keys page; the hash stays out of sight."""
+
+    list_display = ["created_at", "shop", "name", "prefix", "scope", "last_used_at", "revoked_at"]
+    list_select_related = ["shop"]
+    list_filter = ["scope"]
+    exclude = ["hash"]
+
+
+@admin.register(ApiRequest)
+class ApiRequestAdmin(RecordAdmin):
+    list_display = ["created_at", "api_key", "idempotency_key", "status_code"]
+    list_select_related = ["api_key"]

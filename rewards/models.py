@@ -507,6 +507,15 @@ def _found_by_now() -> str:
     return FOUND_BY.get()
 
 
+# Set by the API around a service call (rewards.api.auth.acting): every ledger row written
+# inside records the API key that asked for it, the actor the owner's history names.
+API_KEY: contextvars.ContextVar[int | None] = contextvars.ContextVar("api_key", default=None)
+
+
+def _api_key_now() -> int | None:
+    return API_KEY.get()
+
+
 class LedgerEntry(models.Model):
     """One change of stamps or points. Rows are only ever added; a void is a new row."""
 
@@ -578,6 +587,11 @@ class LedgerEntry(models.Model):
     # How the member was found at the counter ("" for rows no look-up led to: campaigns, tasks).
     found_by = models.CharField(_("found by"), max_length=8, choices=FoundBy.choices, blank=True,
                                 default=_found_by_now)  # fmt: skip
+    # The API key a point of sale or tool acted with (no staff member then): "API: <its name>".
+    api_key = models.ForeignKey(
+        "ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", default=_api_key_now,
+        verbose_name=_("API key"),
+    )  # fmt: skip
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -1492,3 +1506,70 @@ class WalletPush(models.Model):
 
     def __str__(self):
         return f"{self.wallet_pass} {self.pass_version:%Y-%m-%d %H:%M:%S}: {self.status}"
+
+
+class ApiKey(models.Model):
+    """A shop's key to the API (rewards.api), made by its owner for a point of sale or a tool.
+
+    The secret is shown once, when the key is made; only its SHA-256 is kept. Keys are 32 random
+    bytes, so a fast hash is enough (GitHub's tokens are kept the same way): nobody can guess one."""
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read: look up members, balances and history")
+        COUNTER = "counter", _("Counter: also enrol members, record visits and purchases, redeem")
+        ADMIN = "admin", _("Admin: also refund purchases")
+
+    # Each scope includes the ones before it.
+    RANK = {Scope.READ: 1, Scope.COUNTER: 2, Scope.ADMIN: 3}
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=60, help_text=_("Where it is used, e.g. “Till 1”."))
+    # The key's public part, shown in lists to tell keys apart, and how a request's key is found.
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(_("scope"), max_length=8, choices=Scope.choices, default=Scope.COUNTER)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    # Written at most once a minute per key (rewards.api.auth), not on every request.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix})"
+
+    def allows(self, scope: str) -> bool:
+        return self.RANK[self.Scope(self.scope)] >= self.RANK[self.Scope(scope)]
+
+
+class ApiRequest(models.Model):
+    """A write the API answered for an ``Idempotency-Key``: a retry with the same key gets exactly
+    this answer again, and nothing is done twice. Kept a day (rewards.tasks.purge_api_requests)."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="requests")
+    idempotency_key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("API request")
+        verbose_name_plural = _("API requests")
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "idempotency_key"], name="api_request_key_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.api_key_id} {self.idempotency_key}: {self.status_code}"

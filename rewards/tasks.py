@@ -3,6 +3,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from . import data, export, imports, services
+from .api import idempotency
 from .google_wallet import object_update
 from .models import WalletPass
 from .services import partners, wallet_push
@@ -60,6 +61,12 @@ def run_member_import(pk: int) -> int:
 def purge_member_imports() -> int:
     """Daily: uploads never imported and rejected-rows files go after the days a data copy is kept."""
     return imports.purge()
+
+
+@shared_task(acks_late=True)
+def purge_api_requests() -> int:
+    """Daily: the API's answers kept for Idempotency-Key retries, after their day."""
+    return idempotency.purge()
 
 
 @shared_task(acks_late=True)

@@ -1,9 +1,11 @@
 from django.urls import path
 
 from .views import (
+    api_keys,
     card,
     challenges,
     counter,
+    counter_app,
     exports,
     giving,
     imports,
@@ -52,8 +54,12 @@ public_patterns = [
 ]
 
 shop_patterns = [
+    path("api-keys/", api_keys.api_keys, name="api_keys"),
+    path("api-keys/<uuid:key_id>/revoke/", api_keys.api_key_revoke_view, name="api_key_revoke"),
     path("counter/", counter.counter, name="counter"),
     path("counter/enrol/", counter.counter_enrol, name="counter_enrol"),
+    path("counter/manifest.webmanifest", counter_app.counter_manifest, name="counter_manifest"),
+    path("counter/sw.js", counter_app.counter_service_worker, name="counter_service_worker"),
     path("counter/m/<uuid:member_id>/", counter.counter_member, name="counter_member"),
     path("counter/m/<uuid:member_id>/card-qr/", counter.counter_card_qr, name="counter_card_qr"),
     path("counter/m/<uuid:member_id>/history/", counter.counter_history, name="counter_history"),

@@ -165,6 +165,14 @@ def _reward_redeem(shop: Shop) -> dict:
     }
 
 
+def _api_key(shop: Shop) -> dict:
+    from rewards.api.keys import api_key_create
+
+    owner = shop.staff.filter(role=Role.OWNER).first() or StaffFactory(shop=shop, role=Role.OWNER)
+    key, _secret = api_key_create(shop=shop, name="Till", scope="counter", by=owner.user)
+    return {"key_id": key.public_id}
+
+
 def _campaign(shop: Shop) -> dict:
     from campaigns.models import Campaign
 
@@ -401,11 +409,43 @@ def _event(shop: Shop, *, starts_in_minutes: int = 24 * 60) -> dict:
     return {"event_id": event.public_id, "_data": {"q": member.code}}
 
 
+def _webhook(shop: Shop) -> dict:
+    from members.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(shop=shop, url=f"https://hooks.example.com/{shop.slug}", events=["visit"])
+    return {"endpoint_id": endpoint.public_id}
+
+
+def _with_webhook(shop: Shop) -> dict:
+    _webhook(shop)
+    return {}
+
+
+def _webhook_delivery(shop: Shop) -> dict:
+    import uuid
+
+    from members.models import WebhookDelivery, WebhookEndpoint
+
+    kwargs = _webhook(shop)
+    endpoint = WebhookEndpoint.objects.get(public_id=kwargs["endpoint_id"])
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id=uuid.uuid4(), event="ping", status=WebhookDelivery.Status.SENT
+    )
+    return {**kwargs, "delivery_id": delivery.public_id}
+
+
 SHOP_URLS: dict[str, ShopUrl] = {
     "members:shop_home": ShopUrl(),
     "members:shop_settings": ShopUrl(),
     "members:shop_delete": ShopUrl(),
     "members:line_settings": ShopUrl("post", data={"disconnect": "1"}),
+    "members:webhook_list": ShopUrl(objects=_with_webhook),
+    "members:webhook_add": ShopUrl(),
+    "members:webhook_detail": ShopUrl(objects=_webhook),
+    "members:webhook_delete": ShopUrl("post", objects=_webhook),
+    "members:webhook_secret_roll": ShopUrl("post", objects=_webhook),
+    "members:webhook_ping": ShopUrl("post", objects=_webhook),
+    "members:webhook_replay": ShopUrl("post", objects=_webhook_delivery),
     "members:member_list": ShopUrl(objects=_with_member),
     "members:staff_list": ShopUrl(),
     "members:audit_list": ShopUrl(),
@@ -425,6 +465,8 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:import_detail": ShopUrl(objects=_import),
     "rewards:import_rejected": ShopUrl(objects=_imported),
     "rewards:export_list": ShopUrl("post", data={"kind": "members", "format": "csv"}),
+    "rewards:api_keys": ShopUrl("post", data={"name": "Till 2", "scope": "read"}),
+    "rewards:api_key_revoke": ShopUrl("post", objects=_api_key),
     "rewards:export_download": ShopUrl(objects=_export),
     "rewards:program_list": ShopUrl(),
     "members:poster": ShopUrl(objects=lambda shop: {"layout": "tent", "fmt": "png"}),
@@ -442,6 +484,8 @@ SHOP_URLS: dict[str, ShopUrl] = {
     "rewards:counter_member": ShopUrl(objects=_member),
     "rewards:counter_card_qr": ShopUrl(objects=_member),
     "rewards:counter_enrol": ShopUrl("post", data={"name": "Walk In", "phone": "0912 000 777", "language": "en"}),
+    "rewards:counter_manifest": ShopUrl(),
+    "rewards:counter_service_worker": ShopUrl(),
     "rewards:counter_history": ShopUrl(objects=_member),
     "rewards:counter_stamp": ShopUrl("post", objects=lambda shop: {**_member(shop), "_data": _stamp_data(shop)}),
     "rewards:counter_redeem": ShopUrl("post", objects=_voucher),

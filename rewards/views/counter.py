@@ -122,6 +122,9 @@ def _render(request, *, member=None, lookup=None, outcome=None, status=200, meth
         # For the offline look-up (static/js/counter-offline.js): a card QR code's age, a wallet pass.
         "qr_max_age": django_settings.MEMBER_QR_MAX_AGE_SECONDS, "wallet_prefix": wallet.PREFIX,
     }  # fmt: skip
+    # What the offline panel names as needing the connection: only what this shop offers.
+    offers = shop_rewards(request.shop)
+    context["offline_needs"] = {"points": offers.active_rule is not None, "plans": bool(plans_on_sale(offers))}
     if lookup is not None and len(lookup.members) > 1:
         # Each result keeps how it was found, for the panel it opens.
         context["found_links"] = [
@@ -583,7 +586,7 @@ def counter_reward(request, member_id):
 def counter_history(request, member_id):
     """The member's recent activity, when staff open it below the panel."""
     member = shop_member_or_404(request, member_id)
-    history = member.ledger.select_related("staff", "voucher", "card__program", "purchase")[:10]
+    history = member.ledger.select_related("staff", "voucher", "card__program", "purchase", "api_key")[:10]
     return render(request, "rewards/_history.html", {"history": history})
 
 

@@ -41,6 +41,9 @@ STATE = {
     "rewards.partnerredemption": None,
     "rewards.walletpass": None,
     "rewards.walletdevice": None,
+    "rewards.walletpush": None,
+    "rewards.apikey": None,
+    "rewards.apirequest": None,
     "campaigns.reach": None,
     "campaigns.referralrefusal": None,
     "campaigns.campaignfigures": None,
@@ -63,6 +66,9 @@ STATE = {
     "members.linechannel": None,
     "members.linefollower": None,
     "members.linelinkcode": None,
+    "members.webhookendpoint": None,
+    "members.webhookdelivery": None,
+    "members.webhookattempt": None,
     "loyalty_site.heartbeat": None,
 }  # fmt: skip
 

@@ -34,12 +34,27 @@ from campaigns.feedback import services as feedback_services
 from campaigns.insights.views import KINDS as INSIGHT_ROWS
 from campaigns.models import Campaign, Event, Feedback, Segment
 from loyalty_site.demo import PERSONAS, ledger_reasons, persona_member
-from members.models import Invitation, Member, MemberImport, MemberMerge, Message, Shop, ShopExport, StaffMember, User
+from members.models import (
+    Invitation,
+    Member,
+    MemberImport,
+    MemberMerge,
+    Message,
+    Shop,
+    ShopExport,
+    StaffMember,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from members.roles import Role, role_has
 from members.tokens import card_token, invitation_token, unsubscribe_token
+from members.webhooks import endpoint_save, ping_send
 from rewards import export, imports
 from rewards import services as rewards_services
+from rewards.api.keys import api_key_create
 from rewards.models import (
+    ApiKey,
     CatalogueReward,
     Cause,
     Challenge,
@@ -159,8 +174,16 @@ def _arguments(cafe: Cafe) -> dict[str, list[tuple[str, dict]]]:
         "feedback_id": [(f"rated {f.rating}", {**base, "feedback_id": f.public_id}) for f in shop.feedback.all()],
         "event_id": [(e.status, {**base, "event_id": e.public_id}) for e in Event.objects.filter(shop=shop)],
         "message_id": [("failed message", {**base, "message_id": message.public_id})],
+        "endpoint_id": [
+            ("endpoint", {**base, "endpoint_id": e.public_id}) for e in WebhookEndpoint.objects.filter(shop=shop)
+        ],
+        "delivery_id": [
+            (d.status, {**base, "endpoint_id": d.endpoint.public_id, "delivery_id": d.public_id})
+            for d in WebhookDelivery.objects.filter(endpoint__shop=shop).select_related("endpoint")
+        ],
         "export_id": [(e.kind, {**base, "export_id": e.public_id}) for e in ShopExport.objects.filter(shop=shop)],
         "import_id": [(i.status, {**base, "import_id": i.public_id}) for i in MemberImport.objects.filter(shop=shop)],
+        "key_id": [(k.scope, {**base, "key_id": k.public_id}) for k in ApiKey.objects.filter(shop=shop)],
         "kind": [(k, {**base, "kind": k}) for k in Campaign.Kind.values],
         "segment": [(k, {**base, "segment": k}) for k in Segment.values],
         "layout": [(f"{lay}.{fmt}", {**base, "layout": lay, "fmt": fmt})
@@ -217,6 +240,14 @@ def _targets(cafe: Cafe) -> list[Target]:
         "campaigns:event_edit": [
             ("coming", {"shop_slug": shop.slug, "event_id": e.public_id})
             for e in Event.objects.filter(shop=shop, starts_at__gt=timezone.now())
+        ],
+        # The API (no key in the crawl: 401s; the API is tested with its keys in tests/api/).
+        "api:voucher_redeem": [
+            ("voucher", {"shop_slug": shop.slug, "member_id": cafe.members["regular"].public_id, "code": "ABCDEFGH"})
+        ],
+        "api:reward_redeem": [
+            (r.kind, {"shop_slug": shop.slug, "member_id": cafe.members["regular"].public_id, "reward_id": r.public_id})
+            for r in CatalogueReward.objects.filter(shop=shop)[:1]
         ],
         "members:unsubscribe": [("unsubscribe", {"token": unsubscribe_token(cafe.members["regular"])})],
         "members:invitation": [("invitation", {"token": invitation_token(Invitation.objects.get(shop=shop))})],
@@ -349,6 +380,13 @@ def demo_cafe() -> Cafe:
         feedback_services.feedback_give(
             member=visit.member, rating=1, comment="Cold milk", now=visit.created_at + timedelta(minutes=5)
         )
+    # A webhook endpoint with a test event in its log (never sent: the café is rolled back).
+    endpoint = endpoint_save(
+        shop=shop, by=users[Role.OWNER], url="https://hooks.example.com/cafe", events=["visit", "purchase"]
+    )
+    ping_send(endpoint=endpoint)
+    # An API key of the café, for its page and its revoke button.
+    api_key_create(shop=shop, name="Till 1", scope="counter", by=users[Role.OWNER])
     cafe = Cafe(shop, users, customer, members)
     cafe.targets = _targets(cafe)
     return cafe
@@ -410,6 +448,8 @@ PUBLIC = {
     "members:shop_create": {"staff": 200, "customer": 200, None: 302},
     "members:join": {"staff": 200, "customer": 200, None: 200},
     "members:lost_card": {"staff": 200, "customer": 200, None: 200},
+    # LINE Login is not configured for the crawl: no such page (tested with LINE Login).
+    "members:join_line": {"staff": 404, "customer": 404, None: 404},
     "campaigns:how_it_works": {"staff": 200, "customer": 200, None: 200},
     "rewards:cause_page": {"staff": 200, "customer": 200, None: 200},
     "rewards:card_donate": {"staff": 405, "customer": 405, None: 405},
