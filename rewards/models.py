@@ -496,6 +496,7 @@ class FoundBy(models.TextChoices):
     PAGE = "page", _("Member page")
     ENROLLED = "enrolled", _("Enrolled at the counter")
     WALLET = "wallet", _("Wallet pass")
+    OFFLINE = "offline", _("Offline counter (queued)")
 
 
 # Set by the counter around a service call (rewards.lookup.found_by); every ledger row written

@@ -377,8 +377,11 @@ def _json_answer(result: str, message: str, *, stamps: int | None = None, status
 
 def _stamp_json(request, member, program, action):
     """A queued stamp's answer: accepted (with the card's new count), refused with its reason, or
-    already done (the key was used: nothing added twice)."""
+    already done (the key was used: nothing added twice). A stamp an offline counter queued is
+    recorded as found offline: nobody could check the card against the server then."""
     method = found_method(request.POST.get("found"), member.public_id)
+    if not method and request.POST.get("queued_at"):
+        method = FoundBy.OFFLINE
     try:
         with found_by(method):
             result = action()

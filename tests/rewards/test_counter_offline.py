@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from rewards.models import LedgerEntry, MemberCard
+from rewards.models import FoundBy, LedgerEntry, MemberCard
 
 from ..factories import MemberCardFactory, MemberFactory, StampProgramFactory
 
@@ -47,8 +47,10 @@ def test_a_queued_stamp_is_accepted_with_the_cards_new_count(world, member, card
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"result": "accepted", "message": "+1 stamp added", "stamps": 1, "code": ""}
-    # The ledger row is the counter's own: a visit's stamp, by the staff member who sent it.
+    # The ledger row is the counter's own: a visit's stamp, by the staff member who sent it,
+    # found offline (the fraud checks read how a member was found).
     assert rows(member) == [("visit", 1, "carol@example.com")]
+    assert LedgerEntry.objects.get(member=member).found_by == FoundBy.OFFLINE
 
 
 def test_a_client_made_key_sent_twice_is_already_done(world, member, card, carol):
