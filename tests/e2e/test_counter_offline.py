@@ -20,7 +20,7 @@ from members.tokens import card_token, member_qr_payload
 from rewards import services
 from rewards.models import LedgerEntry, StampProgram
 
-from ..factories import PASSWORD, MemberFactory, StaffFactory, UserFactory
+from ..factories import PASSWORD, MemberFactory, PointsRuleFactory, StaffFactory, UserFactory
 
 
 def find_online(page, query, name):
@@ -43,6 +43,7 @@ def test_the_counter_keeps_stamping_offline_and_sends_each_stamp_once(
     shop = shop_services.shop_create(owner=owner, name="Offline Café", slug="offline", language="en")
     staff = StaffFactory(shop=shop, role=Role.STAFF, user__email="barista@offline.example")
     program = StampProgram.objects.get(shop=shop)
+    PointsRuleFactory(shop=shop, is_active=True)  # the shop gives points: purchases need the connection
     people = [
         MemberFactory(shop=shop, name="Mia Chen"),
         MemberFactory(shop=shop, name="Noah Lin"),
