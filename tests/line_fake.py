@@ -10,6 +10,14 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from cryptography.fernet import Fernet
+
+from members import line
+
+# A shop's Messaging API channel as the tests connect it.
+SECRET = "0123456789abcdef0123456789ab1a2b"
+TOKEN = "T" * 40 + "9z8y"
+
 
 class FakeLine:
     def __init__(self, token: str):
@@ -83,3 +91,17 @@ class FakeLine:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def serve(settings):
+    """A fake LINE for one test, the settings pointing at it: ``yield from serve(settings)`` in a fixture."""
+    fake = FakeLine(TOKEN)
+    settings.LINE_API_URL = fake.url
+    yield fake
+    fake.close()
+
+
+def connect(shop, by, settings):
+    """The shop's LINE channel connected (a credentials key made if the test has none yet)."""
+    settings.LINE_CREDENTIALS_KEY = settings.LINE_CREDENTIALS_KEY or Fernet.generate_key().decode()
+    return line.channel_connect(shop=shop, channel_id="1650000000", secret=SECRET, token=TOKEN, by=by)

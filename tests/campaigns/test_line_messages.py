@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from cryptography.fernet import Fernet
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,25 +20,19 @@ from members import services as member_services
 from members.models import LineFollower, Member, Message
 
 from ..factories import MemberFactory
-from ..line_fake import FakeLine
+from ..line_fake import connect, serve
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-TOKEN = "T" * 40 + "9z8y"
-SECRET = "0123456789abcdef0123456789ab1a2b"
 
 
 @pytest.fixture
 def fake_line(settings):
-    fake = FakeLine(TOKEN)
-    settings.LINE_API_URL = fake.url
-    yield fake
-    fake.close()
+    yield from serve(settings)
 
 
 @pytest.fixture
 def channel(world, settings, fake_line):
-    settings.LINE_CREDENTIALS_KEY = Fernet.generate_key().decode()
-    return line.channel_connect(shop=world.shop, channel_id="1650000000", secret=SECRET, token=TOKEN, by=world.alice)
+    return connect(world.shop, world.alice, settings)
 
 
 @pytest.fixture

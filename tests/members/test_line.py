@@ -24,19 +24,14 @@ from members.tokens import card_token, member_from_card_token
 from rewards.models import MemberCard
 
 from ..factories import MemberFactory, PointsRuleFactory, StampProgramFactory
-from ..line_fake import FakeLine
+from ..line_fake import SECRET, TOKEN, connect, serve
 
-SECRET = "0123456789abcdef0123456789ab1a2b"
-TOKEN = "T" * 40 + "9z8y"
 OTHER_SECRET = "fedcba9876543210fedcba9876543210"
 
 
 @pytest.fixture
 def fake_line(settings):
-    fake = FakeLine(TOKEN)
-    settings.LINE_API_URL = fake.url
-    yield fake
-    fake.close()
+    yield from serve(settings)
 
 
 @pytest.fixture
@@ -46,8 +41,8 @@ def key(settings):
 
 
 @pytest.fixture
-def channel(world, key):
-    return line.channel_connect(shop=world.shop, channel_id="1650000000", secret=SECRET, token=TOKEN, by=world.alice)
+def channel(world, key, settings):
+    return connect(world.shop, world.alice, settings)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
